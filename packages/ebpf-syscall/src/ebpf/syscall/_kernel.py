@@ -1,0 +1,95 @@
+"""The one place that makes system calls into the kernel's BPF interfaces.
+
+Every ``bpf(2)`` and ``perf_event_open(2)`` call of every ebpf package goes
+through :func:`bpf`, :func:`bpf_errno` or :func:`perf_event_open`. They are
+thin: an attr structure in, a result or a typed exception out.
+
+The kernel copies ``size`` bytes of the attr and requires every byte past
+the fields it knows to be zero (``bpf_check_uarg_tail_zero``), so an attr
+built from a newer ``linux/bpf.h`` works on an older kernel as long as the
+newer fields stay zero; ctypes structures start zeroed.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+
+from ._generated import Cmd
+from ._sysnum import syscall_numbers
+from .errors import syscall_error
+
+__all__ = ["bpf", "bpf_errno", "perf_event_open"]
+
+_NR = syscall_numbers()
+_NR_BPF = _NR.bpf
+_NR_PERF_EVENT_OPEN = _NR.perf_event_open
+
+# syscall(2) from the C library: variadic, returns long, sets errno.
+_libc = ctypes.CDLL(None, use_errno=True)
+_syscall = _libc.syscall
+_syscall.restype = ctypes.c_long
+
+_byref = ctypes.byref
+_sizeof = ctypes.sizeof
+_get_errno = ctypes.get_errno
+_c_long = ctypes.c_long
+_c_ulong = ctypes.c_ulong
+
+
+def bpf_errno(cmd: int, attr: ctypes.Structure) -> int:
+    """Call ``bpf(cmd, &attr, sizeof(attr))`` and return the result or ``-errno``.
+
+    This is the allocation-free path for hot loops (map lookups, where a
+    missing key is an answer, not an error). ``EINTR`` is retried.
+    """
+    size = _sizeof(attr)
+    while True:
+        ret: int = _syscall(_NR_BPF, _c_long(cmd), _byref(attr), _c_ulong(size))
+        if ret >= 0:
+            return ret
+        err = _get_errno()
+        if err != errno.EINTR:
+            return -err
+
+
+def bpf(cmd: Cmd, attr: ctypes.Structure, context: str = "", capability: str | None = None) -> int:
+    """Call ``bpf(2)`` and return its non-negative result.
+
+    Args:
+        cmd: the command.
+        attr: the command's attr structure (``MapCreateAttr`` for ``MAP_CREATE``...).
+        context: what the caller is doing, for the error message.
+        capability: the capability to name if the kernel says ``EPERM``.
+
+    Raises:
+        BpfSyscallError: with the subclass that fits ``errno`` (see
+            :func:`~ebpf.syscall.errors.syscall_error`).
+    """
+    ret = bpf_errno(cmd, attr)
+    if ret < 0:
+        raise syscall_error(-ret, f"BPF_{Cmd(cmd).name}", context, capability)
+    return ret
+
+
+def perf_event_open(attr: ctypes.Structure, pid: int, cpu: int, group_fd: int, flags: int, context: str = "") -> int:
+    """Call ``perf_event_open(2)`` and return the new descriptor (which the caller owns).
+
+    Raises:
+        BpfSyscallError: the kernel refused (``PermissionDeniedError`` naming
+            ``CAP_PERFMON`` for ``EPERM``/``EACCES``).
+    """
+    while True:
+        ret: int = _syscall(
+            _NR_PERF_EVENT_OPEN,
+            _byref(attr),
+            ctypes.c_int(pid),
+            ctypes.c_int(cpu),
+            ctypes.c_int(group_fd),
+            _c_ulong(flags),
+        )
+        if ret >= 0:
+            return ret
+        err = _get_errno()
+        if err != errno.EINTR:
+            raise syscall_error(err, "perf_event_open", context)

@@ -1,0 +1,1156 @@
+"""Every ``bpf(2)`` command as a typed function.
+
+Each function fills the command's attr structure (see ``_generated.py``),
+makes the call through :func:`ebpf.syscall._kernel.bpf` and returns what the
+kernel produced: an :class:`~ebpf.syscall.fd.FD` for commands that create a
+descriptor, plain values otherwise. Arguments are checked before the call;
+kernel failures raise the classes of :mod:`ebpf.syscall.errors`.
+
+These functions are the raw layer. ``ebpf.maps``, ``ebpf.progs`` and the
+other packages build typed objects on top of them.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ._buffers import ReadableBuffer, WritableBuffer, readable_address, writable_address
+from ._generated import (
+    AttachType,
+    BpfBtfInfo,
+    BtfLoadAttr,
+    Cmd,
+    EnableStatsAttr,
+    GetIdAttr,
+    IterCreateAttr,
+    LinkCreateAttr,
+    LinkDetachAttr,
+    BpfLinkInfo,
+    LinkUpdateAttr,
+    MapBatchAttr,
+    MapCreateAttr,
+    MapElemAttr,
+    BpfMapInfo,
+    MapType,
+    ObjGetInfoAttr,
+    ObjPinAttr,
+    ProgAttachAttr,
+    ProgBindMapAttr,
+    BpfProgInfo,
+    ProgLoadAttr,
+    ProgQueryAttr,
+    ProgStreamReadAttr,
+    ProgTestRunAttr,
+    ProgType,
+    RawTracepointOpenAttr,
+    StatsType,
+    TaskFdQueryAttr,
+    TaskFdType,
+    TokenCreateAttr,
+)
+from ._kernel import bpf, bpf_errno
+from .errors import BpfSyscallError, VerifierError, syscall_error
+from .fd import FD, HasFileno, fileno_of
+from .flags import BPF_OBJ_NAME_LEN
+
+__all__ = [
+    "BatchResult",
+    "KprobeMultiOptions",
+    "ProgQueryResult",
+    "TaskFdQueryResult",
+    "TestRunResult",
+    "UprobeMultiOptions",
+    "btf_get_fd_by_id",
+    "btf_get_next_id",
+    "btf_info",
+    "btf_load",
+    "check_object_name",
+    "enable_stats",
+    "iter_create",
+    "link_create",
+    "link_detach",
+    "link_get_fd_by_id",
+    "link_get_next_id",
+    "link_info",
+    "link_update",
+    "map_create",
+    "map_delete_batch",
+    "map_delete_elem",
+    "map_freeze",
+    "map_get_fd_by_id",
+    "map_get_next_id",
+    "map_get_next_key",
+    "map_info",
+    "map_lookup_and_delete_batch",
+    "map_lookup_and_delete_elem",
+    "map_lookup_batch",
+    "map_lookup_elem",
+    "map_update_batch",
+    "map_update_elem",
+    "obj_get",
+    "obj_get_info_by_fd",
+    "obj_pin",
+    "prog_attach",
+    "prog_bind_map",
+    "prog_detach",
+    "prog_get_fd_by_id",
+    "prog_get_next_id",
+    "prog_info",
+    "prog_load",
+    "prog_query",
+    "prog_stream_read",
+    "prog_test_run",
+    "raw_tracepoint_open",
+    "task_fd_query",
+    "token_create",
+]
+
+log = logging.getLogger("ebpf.syscall")
+
+FdLike = int | HasFileno
+
+# Verifier log sizes. The kernel rejects a log_size above UINT32_MAX >> 2
+# (and below 128 bytes); kernels before 5.2 capped it at 16 MiB - 1.
+_LOG_SIZE_FIRST = 256 * 1024
+_LOG_SIZE_MAX = 0xFFFFFFFF >> 2
+_LOG_SIZE_MAX_OLD = (16 << 20) - 1
+_LOG_RETRIES = 6
+# BPF_PROG_LOAD returns EAGAIN when verification was interrupted (a pending
+# signal); libbpf and cilium/ebpf retry a bounded number of times.
+_EAGAIN_RETRIES = 5
+
+
+def _fd(obj: FdLike) -> int:
+    return fileno_of(obj)
+
+
+def check_object_name(name: str) -> bytes:
+    """Validate a map or program name and return it encoded.
+
+    The kernel accepts at most 15 bytes of ASCII letters, digits, ``_`` and
+    ``.`` (``bpf_obj_name_cpy``).
+
+    Raises:
+        ValueError: the name is too long or has other characters.
+    """
+    raw = name.encode("ascii", "replace")
+    if len(raw) >= BPF_OBJ_NAME_LEN:
+        raise ValueError(f"object name {name!r} is {len(raw)} bytes; the kernel allows at most 15")
+    bad = sorted({c for c in name if not (c.isascii() and (c.isalnum() or c in "_."))})
+    if bad:
+        raise ValueError(f"object name {name!r} has characters the kernel rejects: {bad!r} (allowed: A-Z a-z 0-9 _ .)")
+    return raw
+
+
+# ----------------------------------------------------------------------- maps
+
+
+def map_create(
+    map_type: MapType | int,
+    key_size: int,
+    value_size: int,
+    max_entries: int,
+    *,
+    flags: int = 0,
+    name: str = "",
+    inner_map_fd: FdLike | None = None,
+    numa_node: int = 0,
+    ifindex: int = 0,
+    btf_fd: FdLike | None = None,
+    btf_key_type_id: int = 0,
+    btf_value_type_id: int = 0,
+    btf_vmlinux_value_type_id: int = 0,
+    map_extra: int = 0,
+    value_type_btf_obj_fd: FdLike | None = None,
+    token_fd: FdLike | None = None,
+) -> FD:
+    """``BPF_MAP_CREATE``: create a map and return its descriptor.
+
+    Raises:
+        ValueError: a negative size or a bad name.
+        BpfSyscallError: the kernel refused (``EINVAL`` for sizes the map type
+            does not allow, ``EPERM`` without ``CAP_BPF``...).
+    """
+    for what, value in (("key_size", key_size), ("value_size", value_size), ("max_entries", max_entries)):
+        if not 0 <= value <= 0xFFFFFFFF:
+            raise ValueError(f"{what} must be between 0 and 2**32-1, not {value}")
+    attr = MapCreateAttr(
+        map_type=int(map_type),
+        key_size=key_size,
+        value_size=value_size,
+        max_entries=max_entries,
+        map_flags=int(flags),
+        numa_node=numa_node,
+        map_name=check_object_name(name),
+        map_ifindex=ifindex,
+        btf_key_type_id=btf_key_type_id,
+        btf_value_type_id=btf_value_type_id,
+        btf_vmlinux_value_type_id=btf_vmlinux_value_type_id,
+        map_extra=map_extra,
+    )
+    if inner_map_fd is not None:
+        attr.inner_map_fd = _fd(inner_map_fd)
+    if btf_fd is not None:
+        attr.btf_fd = _fd(btf_fd)
+    if value_type_btf_obj_fd is not None:
+        attr.value_type_btf_obj_fd = _fd(value_type_btf_obj_fd)
+    if token_fd is not None:
+        attr.map_token_fd = _fd(token_fd)
+    try:
+        type_name = MapType(map_type).name
+    except ValueError:
+        type_name = str(int(map_type))
+    what = f"creating {type_name} map" + (f" {name!r}" if name else "")
+    ret = bpf_errno(Cmd.MAP_CREATE, attr)
+    if ret < 0:
+        err = -ret
+        if err == errno.EPERM and os.geteuid() == 0:
+            # Root with EPERM: before 5.11 map memory is charged to RLIMIT_MEMLOCK.
+            what += " (if the kernel is older than 5.11, RLIMIT_MEMLOCK may be too low: see remove_memlock_limit())"
+        raise syscall_error(err, "BPF_MAP_CREATE", what)
+    return FD(ret)
+
+
+def _elem_attr(map_fd: FdLike, key: int, value: int, flags: int) -> MapElemAttr:
+    attr = MapElemAttr(map_fd=_fd(map_fd), key=key, flags=int(flags))
+    attr.value = value
+    return attr
+
+
+def map_lookup_elem(map_fd: FdLike, key: ReadableBuffer | None, value: WritableBuffer, flags: int = 0) -> None:
+    """``BPF_MAP_LOOKUP_ELEM``: copy the value of ``key`` into ``value``.
+
+    ``key`` is ``None`` for maps without keys (queue, stack: that is a peek).
+
+    Raises:
+        KeyNotFoundError: no such key.
+        BpfSyscallError: other kernel errors.
+    """
+    k, _k = readable_address(key)
+    v, _v = writable_address(value)
+    bpf(Cmd.MAP_LOOKUP_ELEM, _elem_attr(map_fd, k, v, flags), "looking up a map element")
+
+
+def map_update_elem(map_fd: FdLike, key: ReadableBuffer | None, value: ReadableBuffer, flags: int = 0) -> None:
+    """``BPF_MAP_UPDATE_ELEM``: set ``key`` to ``value`` (``flags``: :class:`~ebpf.syscall.flags.UpdateFlags`).
+
+    Raises:
+        BpfSyscallError: ``EEXIST`` with ``NOEXIST``, ``ENOENT`` with ``EXIST``,
+            ``E2BIG`` when the map is full, ``EPERM`` for a frozen map.
+    """
+    k, _k = readable_address(key)
+    v, _v = readable_address(value)
+    ret = bpf_errno(Cmd.MAP_UPDATE_ELEM, _elem_attr(map_fd, k, v, flags))
+    if ret == -errno.EPERM:
+        # Writes by a process that could create the map fail with EPERM when
+        # the map was frozen or created with BPF_F_RDONLY: not a privilege matter.
+        raise BpfSyscallError(errno.EPERM, "BPF_MAP_UPDATE_ELEM", "updating a map that is frozen or read-only")
+    if ret < 0:
+        raise syscall_error(-ret, "BPF_MAP_UPDATE_ELEM", "updating a map element")
+
+
+def map_delete_elem(map_fd: FdLike, key: ReadableBuffer, flags: int = 0) -> None:
+    """``BPF_MAP_DELETE_ELEM``: remove ``key``.
+
+    Raises:
+        KeyNotFoundError: no such key.
+    """
+    k, _k = readable_address(key)
+    bpf(Cmd.MAP_DELETE_ELEM, _elem_attr(map_fd, k, 0, flags), "deleting a map element")
+
+
+def map_get_next_key(map_fd: FdLike, key: ReadableBuffer | None, next_key: WritableBuffer) -> bool:
+    """``BPF_MAP_GET_NEXT_KEY``: write the key after ``key`` (``None``: the first) into ``next_key``.
+
+    Returns False when ``key`` was the last one. A ``key`` that is no longer
+    in a hash map restarts from the first key, as the kernel documents.
+    """
+    k, _k = readable_address(key)
+    n, _n = writable_address(next_key)
+    attr = MapElemAttr(map_fd=_fd(map_fd), key=k)
+    attr.next_key = n
+    ret = bpf_errno(Cmd.MAP_GET_NEXT_KEY, attr)
+    if ret == -errno.ENOENT:
+        return False
+    if ret < 0:
+        raise syscall_error(-ret, "BPF_MAP_GET_NEXT_KEY", "iterating map keys")
+    return True
+
+
+def map_lookup_and_delete_elem(
+    map_fd: FdLike, key: ReadableBuffer | None, value: WritableBuffer, flags: int = 0
+) -> None:
+    """``BPF_MAP_LOOKUP_AND_DELETE_ELEM``: pop a value (queue/stack with ``key=None``, or hash maps).
+
+    Raises:
+        KeyNotFoundError: no such key, or the queue/stack is empty.
+    """
+    k, _k = readable_address(key)
+    v, _v = writable_address(value)
+    bpf(Cmd.MAP_LOOKUP_AND_DELETE_ELEM, _elem_attr(map_fd, k, v, flags), "looking up and deleting a map element")
+
+
+def map_freeze(map_fd: FdLike) -> None:
+    """``BPF_MAP_FREEZE``: make the map read-only for user space from now on."""
+    bpf(Cmd.MAP_FREEZE, MapElemAttr(map_fd=_fd(map_fd)), "freezing a map")
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What a batch command did: how many elements, and whether the map is exhausted."""
+
+    count: int
+    done: bool
+
+
+def _batch(
+    cmd: Cmd,
+    map_fd: FdLike,
+    in_batch: ReadableBuffer | None,
+    out_batch: WritableBuffer | None,
+    keys: ReadableBuffer | WritableBuffer | None,
+    values: ReadableBuffer | WritableBuffer | None,
+    count: int,
+    elem_flags: int,
+    flags: int,
+    writes_keys: bool,
+) -> BatchResult:
+    if count < 0:
+        raise ValueError(f"count must not be negative, not {count}")
+    inb, _i = readable_address(in_batch)
+    outb, _o = writable_address(out_batch)
+    if writes_keys:
+        k, _k = writable_address(keys)  # type: ignore[arg-type]
+        v, _v = writable_address(values)  # type: ignore[arg-type]
+    else:
+        k, _k = readable_address(keys)
+        v, _v = readable_address(values)
+    attr = MapBatchAttr(
+        in_batch=inb,
+        out_batch=outb,
+        keys=k,
+        values=v,
+        count=count,
+        map_fd=_fd(map_fd),
+        elem_flags=int(elem_flags),
+        flags=int(flags),
+    )
+    ret = bpf_errno(cmd, attr)
+    # ENOENT means "no more elements"; attr.count still says how many were
+    # processed in this call (kernel/bpf/hashtab.c, generic_map_*_batch).
+    if ret == -errno.ENOENT:
+        return BatchResult(int(attr.count), True)
+    if ret < 0:
+        raise syscall_error(-ret, f"BPF_{cmd.name}", "running a batch map operation")
+    return BatchResult(int(attr.count), False)
+
+
+def map_lookup_batch(
+    map_fd: FdLike,
+    in_batch: ReadableBuffer | None,
+    out_batch: WritableBuffer,
+    keys: WritableBuffer,
+    values: WritableBuffer,
+    count: int,
+    *,
+    elem_flags: int = 0,
+    flags: int = 0,
+) -> BatchResult:
+    """``BPF_MAP_LOOKUP_BATCH``: read up to ``count`` elements after the cursor ``in_batch``.
+
+    ``None`` as ``in_batch`` starts at the beginning; the kernel writes the
+    cursor for the next call into ``out_batch``.
+
+    Raises:
+        BpfSyscallError: ``EINVAL`` for map types without batch support,
+            ``ENOSPC`` when a hash bucket has more elements than ``count``.
+    """
+    return _batch(
+        Cmd.MAP_LOOKUP_BATCH, map_fd, in_batch, out_batch, keys, values, count, elem_flags, flags, True
+    )
+
+
+def map_lookup_and_delete_batch(
+    map_fd: FdLike,
+    in_batch: ReadableBuffer | None,
+    out_batch: WritableBuffer,
+    keys: WritableBuffer,
+    values: WritableBuffer,
+    count: int,
+    *,
+    elem_flags: int = 0,
+    flags: int = 0,
+) -> BatchResult:
+    """``BPF_MAP_LOOKUP_AND_DELETE_BATCH``: like :func:`map_lookup_batch`, deleting what it returns."""
+    return _batch(
+        Cmd.MAP_LOOKUP_AND_DELETE_BATCH,
+        map_fd,
+        in_batch,
+        out_batch,
+        keys,
+        values,
+        count,
+        elem_flags,
+        flags,
+        True,
+    )
+
+
+def map_update_batch(
+    map_fd: FdLike,
+    keys: ReadableBuffer,
+    values: ReadableBuffer,
+    count: int,
+    *,
+    elem_flags: int = 0,
+    flags: int = 0,
+) -> int:
+    """``BPF_MAP_UPDATE_BATCH``: write ``count`` keys and values; returns how many were written."""
+    return _batch(Cmd.MAP_UPDATE_BATCH, map_fd, None, None, keys, values, count, elem_flags, flags, False).count
+
+
+def map_delete_batch(map_fd: FdLike, keys: ReadableBuffer, count: int, *, elem_flags: int = 0, flags: int = 0) -> int:
+    """``BPF_MAP_DELETE_BATCH``: delete ``count`` keys; returns how many were deleted."""
+    return _batch(Cmd.MAP_DELETE_BATCH, map_fd, None, None, keys, None, count, elem_flags, flags, False).count
+
+
+# ------------------------------------------------------------------- programs
+
+
+def _log_lines(buf: ctypes.Array[ctypes.c_char]) -> list[str]:
+    text = buf.value.decode("utf-8", "replace")
+    return text.splitlines()
+
+
+def _load_with_log(
+    cmd: Cmd,
+    attr: ProgLoadAttr | BtfLoadAttr,
+    context: str,
+    log_level: int,
+    log_size: int,
+) -> int:
+    """Run a load command with the verifier log strategy of DESIGN.md section 4.
+
+    Without ``log_level`` the first attempt has no log (cheaper for the
+    kernel); only after a failure is the load repeated with ``log_level=1``
+    and a buffer that grows from the kernel's ``log_true_size`` when it
+    reports one (6.4 and newer), or by doubling up to the kernel's
+    maximum, for a bounded number of attempts.
+    """
+    is_prog = isinstance(attr, ProgLoadAttr)
+    command = f"BPF_{cmd.name}"
+
+    def set_log(level: int, buf: ctypes.Array[ctypes.c_char] | None) -> None:
+        address = ctypes.addressof(buf) if buf is not None else 0
+        size = len(buf) if buf is not None else 0
+        if isinstance(attr, ProgLoadAttr):
+            attr.log_level, attr.log_buf, attr.log_size, attr.log_true_size = level, address, size, 0
+        else:
+            attr.btf_log_level, attr.btf_log_buf, attr.btf_log_size = level, address, size
+            attr.btf_log_true_size = 0
+
+    def call() -> int:
+        for _ in range(_EAGAIN_RETRIES):
+            ret = bpf_errno(cmd, attr)
+            if ret != -errno.EAGAIN:
+                return ret
+        return ret
+
+    buf: ctypes.Array[ctypes.c_char] | None = None
+    if log_level:
+        buf = ctypes.create_string_buffer(max(log_size, 128))
+        set_log(log_level, buf)
+    ret = call()
+    if ret >= 0:
+        return ret
+    first_err = -ret
+    if first_err in (errno.EPERM, errno.EBADF, errno.EFAULT) and not log_level:
+        # Not a verifier verdict: no log will explain it.
+        raise syscall_error(first_err, command, context)
+    level = log_level or 1
+    size = max(log_size, _LOG_SIZE_FIRST) if not log_level else max(log_size, 128)
+    err = first_err
+    for _ in range(_LOG_RETRIES):
+        buf = ctypes.create_string_buffer(size)
+        set_log(level, buf)
+        ret = call()
+        if ret >= 0:
+            log.debug("%s succeeded when retried with a verifier log", command)
+            return ret
+        err = -ret
+        if err != errno.ENOSPC:
+            break
+        # The log did not fit. Kernels >= 6.4 report the size they needed;
+        # otherwise double, staying under the 16 MiB cap of kernels < 5.2
+        # unless the kernel itself asked for more.
+        true_size = int(attr.log_true_size if is_prog else attr.btf_log_true_size)
+        if true_size > size:
+            size = min(true_size, _LOG_SIZE_MAX)
+        elif size < _LOG_SIZE_MAX_OLD:
+            size = min(size * 2, _LOG_SIZE_MAX_OLD)
+        else:
+            break
+    assert buf is not None
+    lines = _log_lines(buf)
+    if not lines or err == errno.EPERM:
+        raise syscall_error(first_err if err == errno.ENOSPC else err, command, context)
+    raise VerifierError(err, command, context, lines, truncated=err == errno.ENOSPC)
+
+
+def prog_load(
+    prog_type: ProgType | int,
+    insns: ReadableBuffer,
+    license: str = "GPL",  # noqa: A002 - the kernel's field name
+    *,
+    name: str = "",
+    expected_attach_type: AttachType | int = 0,
+    flags: int = 0,
+    kern_version: int = 0,
+    log_level: int = 0,
+    log_size: int = 0,
+    ifindex: int = 0,
+    btf_fd: FdLike | None = None,
+    func_info: ReadableBuffer | None = None,
+    func_info_rec_size: int = 0,
+    line_info: ReadableBuffer | None = None,
+    line_info_rec_size: int = 0,
+    attach_btf_id: int = 0,
+    attach_prog_fd: FdLike | None = None,
+    attach_btf_obj_fd: FdLike | None = None,
+    fd_array: Sequence[int] | None = None,
+    token_fd: FdLike | None = None,
+) -> FD:
+    """``BPF_PROG_LOAD``: load ``insns`` (8-byte instructions) and return the program's descriptor.
+
+    The verifier log is requested only after a failure (see
+    :func:`_load_with_log`); pass ``log_level`` to ask for it up front
+    (``2`` for every instruction's state, ``4`` for statistics).
+
+    Raises:
+        ValueError: empty or misaligned instructions, a bad name or license.
+        VerifierError: the verifier rejected the program; ``.log`` has the whole log.
+        PermissionDeniedError: missing ``CAP_BPF`` (or ``CAP_PERFMON``/``CAP_NET_ADMIN``
+            for tracing and networking program types).
+        BpfSyscallError: other kernel errors.
+    """
+    raw = memoryview(insns).cast("B")
+    if raw.nbytes == 0 or raw.nbytes % 8:
+        raise ValueError(f"instructions must be a non-empty multiple of 8 bytes, got {raw.nbytes}")
+    if "\0" in license:
+        raise ValueError("license must not contain NUL")
+    lic = ctypes.create_string_buffer(license.encode())
+    ins, _ins = readable_address(insns)
+    attr = ProgLoadAttr(
+        prog_type=int(prog_type),
+        insn_cnt=raw.nbytes // 8,
+        insns=ins,
+        license=ctypes.addressof(lic),
+        kern_version=kern_version,
+        prog_flags=int(flags),
+        prog_name=check_object_name(name),
+        prog_ifindex=ifindex,
+        expected_attach_type=int(expected_attach_type),
+        attach_btf_id=attach_btf_id,
+    )
+    fi, _fi = readable_address(func_info)
+    li, _li = readable_address(line_info)
+    if btf_fd is not None:
+        attr.prog_btf_fd = _fd(btf_fd)
+    if func_info is not None:
+        if func_info_rec_size <= 0:
+            raise ValueError("func_info needs func_info_rec_size")
+        attr.func_info, attr.func_info_rec_size = fi, func_info_rec_size
+        attr.func_info_cnt = memoryview(func_info).nbytes // func_info_rec_size
+    if line_info is not None:
+        if line_info_rec_size <= 0:
+            raise ValueError("line_info needs line_info_rec_size")
+        attr.line_info, attr.line_info_rec_size = li, line_info_rec_size
+        attr.line_info_cnt = memoryview(line_info).nbytes // line_info_rec_size
+    if attach_prog_fd is not None and attach_btf_obj_fd is not None:
+        raise ValueError("give attach_prog_fd or attach_btf_obj_fd, not both")
+    if attach_prog_fd is not None:
+        attr.attach_prog_fd = _fd(attach_prog_fd)
+    if attach_btf_obj_fd is not None:
+        attr.attach_btf_obj_fd = _fd(attach_btf_obj_fd)
+    fds = None
+    if fd_array:
+        fds = (ctypes.c_int32 * len(fd_array))(*fd_array)
+        attr.fd_array = ctypes.addressof(fds)
+    if token_fd is not None:
+        attr.prog_token_fd = _fd(token_fd)
+    try:
+        type_name = ProgType(prog_type).name
+    except ValueError:
+        type_name = str(int(prog_type))
+    context = f"loading {type_name} program" + (f" {name!r}" if name else "")
+    fd = _load_with_log(Cmd.PROG_LOAD, attr, context, log_level, log_size)
+    del fds, lic
+    return FD(fd)
+
+
+def btf_load(btf: ReadableBuffer, *, log_level: int = 0, log_size: int = 0, token_fd: FdLike | None = None) -> FD:
+    """``BPF_BTF_LOAD``: load a BTF blob and return its descriptor.
+
+    Raises:
+        VerifierError: the kernel's BTF checker rejected the blob (with its log).
+        BpfSyscallError: other kernel errors.
+    """
+    data, _data = readable_address(btf)
+    attr = BtfLoadAttr(btf=data, btf_size=memoryview(btf).nbytes)
+    if token_fd is not None:
+        attr.btf_token_fd = _fd(token_fd)
+        attr.btf_flags = 1 << 16
+    return FD(_load_with_log(Cmd.BTF_LOAD, attr, "loading BTF", log_level, log_size))
+
+
+# ---------------------------------------------------------------- pin and get
+
+
+def _path(path: str | os.PathLike[str]) -> ctypes.Array[ctypes.c_char]:
+    raw = os.fsencode(path)
+    if b"\0" in raw:
+        raise ValueError(f"path {path!r} contains NUL")
+    return ctypes.create_string_buffer(raw)
+
+
+def obj_pin(fd: FdLike, path: str | os.PathLike[str]) -> None:
+    """``BPF_OBJ_PIN``: pin the object at ``path`` on a bpffs mount.
+
+    Raises:
+        BpfSyscallError: ``EEXIST`` when the path exists, ``EPERM`` when it is
+            not on bpffs (mount one with ``mount -t bpf bpf /sys/fs/bpf``).
+    """
+    buf = _path(path)
+    attr = ObjPinAttr(pathname=ctypes.addressof(buf), bpf_fd=_fd(fd))
+    ret = bpf_errno(Cmd.OBJ_PIN, attr)
+    if ret < 0:
+        err = -ret
+        context = f"pinning to {os.fspath(path)!r}"
+        if err == errno.EPERM:
+            context += " (is the directory on a bpffs mount? `mount -t bpf bpf /sys/fs/bpf`)"
+            raise BpfSyscallError(err, "BPF_OBJ_PIN", context)
+        raise syscall_error(err, "BPF_OBJ_PIN", context)
+
+
+def obj_get(path: str | os.PathLike[str], flags: int = 0) -> FD:
+    """``BPF_OBJ_GET``: open a pinned object (``flags``: :class:`~ebpf.syscall.flags.FileFlags`)."""
+    buf = _path(path)
+    attr = ObjPinAttr(pathname=ctypes.addressof(buf), file_flags=int(flags))
+    return FD(bpf(Cmd.OBJ_GET, attr, f"opening pinned object {os.fspath(path)!r}"))
+
+
+# -------------------------------------------------------------- attach/detach
+
+
+def prog_attach(
+    target: FdLike,
+    prog_fd: FdLike,
+    attach_type: AttachType | int,
+    *,
+    flags: int = 0,
+    replace_prog_fd: FdLike | None = None,
+    relative_fd: FdLike | None = None,
+    relative_id: int = 0,
+    expected_revision: int = 0,
+) -> None:
+    """``BPF_PROG_ATTACH``: the legacy attachment (cgroups, sockmaps, flow dissector, TCX...).
+
+    ``target`` is a cgroup, map or netns descriptor, or an interface index
+    for TCX types.
+    """
+    attr = ProgAttachAttr(
+        attach_bpf_fd=_fd(prog_fd),
+        attach_type=int(attach_type),
+        attach_flags=int(flags),
+        expected_revision=expected_revision,
+    )
+    attr.target_fd = _fd(target)
+    if replace_prog_fd is not None:
+        attr.replace_bpf_fd = _fd(replace_prog_fd)
+    if relative_fd is not None:
+        attr.relative_fd = _fd(relative_fd)
+    elif relative_id:
+        attr.relative_id = relative_id
+    bpf(Cmd.PROG_ATTACH, attr, f"attaching program as {AttachType(attach_type).name}", "CAP_NET_ADMIN")
+
+
+def prog_detach(
+    target: FdLike,
+    attach_type: AttachType | int,
+    prog_fd: FdLike | None = None,
+    *,
+    flags: int = 0,
+    relative_fd: FdLike | None = None,
+    relative_id: int = 0,
+    expected_revision: int = 0,
+) -> None:
+    """``BPF_PROG_DETACH``: undo :func:`prog_attach` (``prog_fd`` selects among multi-attached programs)."""
+    attr = ProgAttachAttr(attach_type=int(attach_type), attach_flags=int(flags), expected_revision=expected_revision)
+    attr.target_fd = _fd(target)
+    if prog_fd is not None:
+        attr.attach_bpf_fd = _fd(prog_fd)
+    if relative_fd is not None:
+        attr.relative_fd = _fd(relative_fd)
+    elif relative_id:
+        attr.relative_id = relative_id
+    bpf(Cmd.PROG_DETACH, attr, f"detaching {AttachType(attach_type).name} program", "CAP_NET_ADMIN")
+
+
+@dataclass(frozen=True)
+class ProgQueryResult:
+    """What ``BPF_PROG_QUERY`` reports for one attach point."""
+
+    attach_flags: int
+    prog_ids: tuple[int, ...]
+    prog_attach_flags: tuple[int, ...]
+    link_ids: tuple[int, ...]
+    revision: int
+
+
+def prog_query(target: FdLike, attach_type: AttachType | int, *, query_flags: int = 0) -> ProgQueryResult:
+    """``BPF_PROG_QUERY``: the programs attached to ``target`` for ``attach_type``.
+
+    Asks first for the count, then for the ids; repeats if programs were
+    attached in between (``ENOSPC``).
+    """
+    for _ in range(8):
+        attr = ProgQueryAttr(attach_type=int(attach_type), query_flags=int(query_flags))
+        attr.target_fd = _fd(target)
+        bpf(Cmd.PROG_QUERY, attr, f"querying {AttachType(attach_type).name} programs")
+        count = int(attr.prog_cnt)
+        ids = (ctypes.c_uint32 * max(count, 1))()
+        flags = (ctypes.c_uint32 * max(count, 1))()
+        links = (ctypes.c_uint32 * max(count, 1))()
+        attr = ProgQueryAttr(
+            attach_type=int(attach_type),
+            query_flags=int(query_flags),
+            prog_ids=ctypes.addressof(ids),
+            prog_attach_flags=ctypes.addressof(flags),
+            link_ids=ctypes.addressof(links),
+        )
+        attr.target_fd = _fd(target)
+        attr.prog_cnt = count
+        ret = bpf_errno(Cmd.PROG_QUERY, attr)
+        if ret == -errno.ENOSPC:
+            continue
+        if ret == -errno.EINVAL and count == 0:
+            # Kernels before 6.6 reject link_ids/prog_attach_flags for some
+            # attach types: retry with only the fields every kernel knows.
+            attr.prog_attach_flags = 0
+            attr.link_ids = 0
+            ret = bpf_errno(Cmd.PROG_QUERY, attr)
+        if ret < 0:
+            raise syscall_error(-ret, "BPF_PROG_QUERY", f"querying {AttachType(attach_type).name} programs")
+        n = int(attr.prog_cnt)
+        return ProgQueryResult(
+            attach_flags=int(attr.attach_flags),
+            prog_ids=tuple(ids[:n]),
+            prog_attach_flags=tuple(flags[:n]),
+            link_ids=tuple(links[:n]),
+            revision=int(attr.revision),
+        )
+    raise BpfSyscallError(errno.ENOSPC, "BPF_PROG_QUERY", "programs kept being attached while querying")
+
+
+# ------------------------------------------------------------------ test run
+
+
+@dataclass(frozen=True)
+class TestRunResult:
+    """The outcome of ``BPF_PROG_TEST_RUN``."""
+
+    __test__ = False  # not a pytest test class
+
+    retval: int
+    duration_ns: int
+    data_out: bytes
+    ctx_out: bytes
+
+
+def prog_test_run(
+    prog_fd: FdLike,
+    *,
+    data_in: ReadableBuffer | None = None,
+    data_out_size: int | None = None,
+    ctx_in: ReadableBuffer | None = None,
+    ctx_out_size: int = 0,
+    repeat: int = 1,
+    flags: int = 0,
+    cpu: int = 0,
+    batch_size: int = 0,
+) -> TestRunResult:
+    """``BPF_PROG_TEST_RUN``: run the program on ``data_in``/``ctx_in`` without attaching it.
+
+    ``data_out_size`` defaults to room for the input plus 256 bytes (XDP and
+    TC programs may grow packets). ``duration_ns`` is the average per repeat.
+
+    Raises:
+        BpfSyscallError: ``ENOTSUPP``/``EINVAL`` for program types without
+            test runs, ``ENOSPC`` when the output did not fit.
+    """
+    din, _din = readable_address(data_in)
+    size_in = memoryview(data_in).nbytes if data_in is not None else 0
+    out_size = size_in + 256 if data_out_size is None else data_out_size
+    out = bytearray(out_size)
+    dout, _dout = writable_address(out)
+    cin, _cin = readable_address(ctx_in)
+    ctx_size_in = memoryview(ctx_in).nbytes if ctx_in is not None else 0
+    ctx_out = bytearray(ctx_out_size)
+    cout, _cout = writable_address(ctx_out)
+    attr = ProgTestRunAttr(
+        prog_fd=_fd(prog_fd),
+        data_size_in=size_in,
+        data_size_out=out_size if data_in is not None else 0,
+        data_in=din,
+        data_out=dout if data_in is not None else 0,
+        repeat=repeat,
+        ctx_size_in=ctx_size_in,
+        ctx_size_out=ctx_out_size,
+        ctx_in=cin,
+        ctx_out=cout,
+        flags=int(flags),
+        cpu=cpu,
+        batch_size=batch_size,
+    )
+    bpf(Cmd.PROG_TEST_RUN, attr, "test-running a program")
+    return TestRunResult(
+        retval=int(attr.retval),
+        duration_ns=int(attr.duration),
+        data_out=bytes(out[: attr.data_size_out]) if data_in is not None else b"",
+        ctx_out=bytes(ctx_out[: attr.ctx_size_out]),
+    )
+
+
+# ---------------------------------------------------------------- ids and fds
+
+
+def _next_id(cmd: Cmd, start_id: int) -> int | None:
+    attr = GetIdAttr(start_id=start_id)
+    ret = bpf_errno(cmd, attr)
+    if ret == -errno.ENOENT:
+        return None
+    if ret < 0:
+        raise syscall_error(-ret, f"BPF_{cmd.name}", "enumerating objects")
+    return int(attr.next_id)
+
+
+def prog_get_next_id(start_id: int = 0) -> int | None:
+    """``BPF_PROG_GET_NEXT_ID``: the id of the next loaded program after ``start_id``, or None."""
+    return _next_id(Cmd.PROG_GET_NEXT_ID, start_id)
+
+
+def map_get_next_id(start_id: int = 0) -> int | None:
+    """``BPF_MAP_GET_NEXT_ID``: the id of the next map after ``start_id``, or None."""
+    return _next_id(Cmd.MAP_GET_NEXT_ID, start_id)
+
+
+def btf_get_next_id(start_id: int = 0) -> int | None:
+    """``BPF_BTF_GET_NEXT_ID``: the id of the next BTF object after ``start_id``, or None."""
+    return _next_id(Cmd.BTF_GET_NEXT_ID, start_id)
+
+
+def link_get_next_id(start_id: int = 0) -> int | None:
+    """``BPF_LINK_GET_NEXT_ID``: the id of the next link after ``start_id``, or None."""
+    return _next_id(Cmd.LINK_GET_NEXT_ID, start_id)
+
+
+def _fd_by_id(cmd: Cmd, obj_id: int, flags: int, what: str) -> FD:
+    attr = GetIdAttr(start_id=obj_id, open_flags=int(flags))
+    return FD(bpf(cmd, attr, f"opening {what} id {obj_id}"))
+
+
+def prog_get_fd_by_id(prog_id: int) -> FD:
+    """``BPF_PROG_GET_FD_BY_ID``: open a program by id (``ENOENT`` if it is gone)."""
+    return _fd_by_id(Cmd.PROG_GET_FD_BY_ID, prog_id, 0, "program")
+
+
+def map_get_fd_by_id(map_id: int, flags: int = 0) -> FD:
+    """``BPF_MAP_GET_FD_BY_ID``: open a map by id (``flags``: ``FileFlags.RDONLY``...)."""
+    return _fd_by_id(Cmd.MAP_GET_FD_BY_ID, map_id, flags, "map")
+
+
+def btf_get_fd_by_id(btf_id: int) -> FD:
+    """``BPF_BTF_GET_FD_BY_ID``: open a BTF object by id."""
+    return _fd_by_id(Cmd.BTF_GET_FD_BY_ID, btf_id, 0, "BTF")
+
+
+def link_get_fd_by_id(link_id: int) -> FD:
+    """``BPF_LINK_GET_FD_BY_ID``: open a link by id."""
+    return _fd_by_id(Cmd.LINK_GET_FD_BY_ID, link_id, 0, "link")
+
+
+# ----------------------------------------------------------------------- info
+
+
+def obj_get_info_by_fd(fd: FdLike, info: ctypes.Structure) -> int:
+    """``BPF_OBJ_GET_INFO_BY_FD``: fill ``info`` (``BpfProgInfo``, ``BpfMapInfo``...) and return the length written.
+
+    Pointer fields set in ``info`` beforehand (``map_ids``, ``xlated_prog_insns``...)
+    receive the arrays they point to. The kernel fills at most the size it
+    knows and reports it back.
+    """
+    attr = ObjGetInfoAttr(bpf_fd=_fd(fd), info_len=ctypes.sizeof(info), info=ctypes.addressof(info))
+    bpf(Cmd.OBJ_GET_INFO_BY_FD, attr, f"reading {type(info).__name__}")
+    return int(attr.info_len)
+
+
+def prog_info(fd: FdLike) -> BpfProgInfo:
+    """The kernel's ``struct bpf_prog_info`` for a program (scalars only)."""
+    info = BpfProgInfo()
+    obj_get_info_by_fd(fd, info)
+    return info
+
+
+def map_info(fd: FdLike) -> BpfMapInfo:
+    """The kernel's ``struct bpf_map_info`` for a map."""
+    info = BpfMapInfo()
+    obj_get_info_by_fd(fd, info)
+    return info
+
+
+def btf_info(fd: FdLike) -> BpfBtfInfo:
+    """The kernel's ``struct bpf_btf_info`` for a BTF object (without the blob)."""
+    info = BpfBtfInfo()
+    obj_get_info_by_fd(fd, info)
+    return info
+
+
+def link_info(fd: FdLike) -> BpfLinkInfo:
+    """The kernel's ``struct bpf_link_info`` for a link (scalars only)."""
+    info = BpfLinkInfo()
+    obj_get_info_by_fd(fd, info)
+    return info
+
+
+# ---------------------------------------------------------------------- links
+
+
+def raw_tracepoint_open(name: str | None, prog_fd: FdLike, *, cookie: int = 0) -> FD:
+    """``BPF_RAW_TRACEPOINT_OPEN``: attach a raw tracepoint (or a tracing program, ``name=None``).
+
+    Raises:
+        BpfSyscallError: ``ENOENT`` for an unknown tracepoint.
+    """
+    buf = _path(name) if name is not None else None
+    attr = RawTracepointOpenAttr(name=ctypes.addressof(buf) if buf is not None else 0, prog_fd=_fd(prog_fd))
+    attr.cookie = cookie
+    what = f"raw tracepoint {name!r}" if name else "tracing program"
+    return FD(bpf(Cmd.RAW_TRACEPOINT_OPEN, attr, f"attaching {what}", "CAP_PERFMON"))
+
+
+@dataclass(frozen=True)
+class KprobeMultiOptions:
+    """The ``kprobe_multi`` part of ``BPF_LINK_CREATE``: symbols *or* addresses."""
+
+    symbols: Sequence[str] = ()
+    addresses: Sequence[int] = ()
+    cookies: Sequence[int] = ()
+    flags: int = 0
+
+
+@dataclass(frozen=True)
+class UprobeMultiOptions:
+    """The ``uprobe_multi`` part of ``BPF_LINK_CREATE``."""
+
+    path: str
+    offsets: Sequence[int]
+    ref_ctr_offsets: Sequence[int] = ()
+    cookies: Sequence[int] = ()
+    pid: int = 0
+    flags: int = 0
+
+
+def _u64_array(values: Sequence[int]) -> ctypes.Array[ctypes.c_uint64] | None:
+    return (ctypes.c_uint64 * len(values))(*values) if values else None
+
+
+def _addr(arr: ctypes.Array[ctypes.c_uint64] | None) -> int:
+    return ctypes.addressof(arr) if arr is not None else 0
+
+
+def link_create(
+    prog_fd: FdLike,
+    target: FdLike,
+    attach_type: AttachType | int,
+    *,
+    flags: int = 0,
+    target_btf_id: int = 0,
+    iter_info: ReadableBuffer | None = None,
+    cookie: int = 0,
+    kprobe_multi: KprobeMultiOptions | None = None,
+    uprobe_multi: UprobeMultiOptions | None = None,
+    netfilter: tuple[int, int, int, int] | None = None,
+    relative_fd: FdLike | None = None,
+    relative_id: int = 0,
+    expected_revision: int = 0,
+    capability: str = "CAP_BPF",
+) -> FD:
+    """``BPF_LINK_CREATE``: attach ``prog_fd`` and return the link's descriptor.
+
+    ``target`` is what the attach type expects: a cgroup or netns descriptor,
+    an interface index (XDP, TCX, netkit), a perf event descriptor
+    (``PERF_EVENT``), a map (struct_ops, sockmap) or 0. The keyword groups
+    fill the per-type part of the attr: ``target_btf_id`` (freplace, tracing),
+    ``iter_info`` (iterators), ``cookie`` (perf events, tracing),
+    ``kprobe_multi``, ``uprobe_multi``, ``netfilter`` as
+    ``(pf, hooknum, priority, flags)``, and ``relative_*``/``expected_revision``
+    for TCX, netkit and cgroup mprog ordering.
+
+    Raises:
+        ValueError: conflicting keyword groups.
+        BpfSyscallError: the kernel refused.
+    """
+    at = AttachType(attach_type)
+    groups = [
+        g
+        for g, used in (
+            ("target_btf_id", bool(target_btf_id) and at not in (AttachType.TRACE_FENTRY, AttachType.TRACE_FEXIT)),
+            ("iter_info", iter_info is not None),
+            ("kprobe_multi", kprobe_multi is not None),
+            ("uprobe_multi", uprobe_multi is not None),
+            ("netfilter", netfilter is not None),
+            ("relative", relative_fd is not None or bool(relative_id) or bool(expected_revision)),
+        )
+        if used
+    ]
+    if len(groups) > 1:
+        raise ValueError(f"link_create takes one per-type option group, got {groups}")
+    attr = LinkCreateAttr(attach_type=int(at), flags=int(flags))
+    attr.prog_fd = _fd(prog_fd)
+    attr.target_fd = fileno_of(target)
+    keep: list[object] = []
+    if at in (AttachType.TRACE_FENTRY, AttachType.TRACE_FEXIT, AttachType.MODIFY_RETURN, AttachType.LSM_MAC):
+        attr.tracing.target_btf_id = target_btf_id
+        attr.tracing.cookie = cookie
+    elif target_btf_id:
+        attr.target_btf_id = target_btf_id
+    elif iter_info is not None:
+        address, k = readable_address(iter_info)
+        keep.append(k)
+        attr.iter_info, attr.iter_info_len = address, memoryview(iter_info).nbytes
+    elif kprobe_multi is not None:
+        opts = kprobe_multi
+        if bool(opts.symbols) == bool(opts.addresses):
+            raise ValueError("kprobe_multi needs symbols or addresses (exactly one of them)")
+        n = len(opts.symbols) or len(opts.addresses)
+        if opts.cookies and len(opts.cookies) != n:
+            raise ValueError(f"kprobe_multi has {n} probes but {len(opts.cookies)} cookies")
+        names = [ctypes.create_string_buffer(s.encode()) for s in opts.symbols]
+        syms = (ctypes.c_uint64 * n)(*(ctypes.addressof(b) for b in names)) if names else None
+        addrs = _u64_array(opts.addresses)
+        cookies = _u64_array(opts.cookies)
+        keep += [names, syms, addrs, cookies]
+        km = attr.kprobe_multi
+        km.flags, km.cnt = opts.flags, n
+        km.syms, km.addrs, km.cookies = _addr(syms), _addr(addrs), _addr(cookies)
+    elif uprobe_multi is not None:
+        u = uprobe_multi
+        n = len(u.offsets)
+        for what, seq in (("ref_ctr_offsets", u.ref_ctr_offsets), ("cookies", u.cookies)):
+            if seq and len(seq) != n:
+                raise ValueError(f"uprobe_multi has {n} offsets but {len(seq)} {what}")
+        path = _path(u.path)
+        offs, refs, cookies = _u64_array(u.offsets), _u64_array(u.ref_ctr_offsets), _u64_array(u.cookies)
+        keep += [path, offs, refs, cookies]
+        um = attr.uprobe_multi
+        um.path, um.offsets, um.ref_ctr_offsets, um.cookies = (
+            ctypes.addressof(path),
+            _addr(offs),
+            _addr(refs),
+            _addr(cookies),
+        )
+        um.cnt, um.flags, um.pid = n, u.flags, u.pid
+    elif netfilter is not None:
+        nf = attr.netfilter
+        nf.pf, nf.hooknum, nf.priority, nf.flags = netfilter
+    elif relative_fd is not None or relative_id or expected_revision:
+        # tcx, netkit and cgroup share this layout.
+        attr.tcx.expected_revision = expected_revision
+        if relative_fd is not None:
+            attr.tcx.relative_fd = _fd(relative_fd)
+        else:
+            attr.tcx.relative_id = relative_id
+    elif cookie:
+        attr.perf_event.bpf_cookie = cookie
+    fd = bpf(Cmd.LINK_CREATE, attr, f"creating {at.name} link", capability)
+    del keep
+    return FD(fd)
+
+
+def link_update(link_fd: FdLike, new_prog_fd: FdLike, *, old_prog_fd: FdLike | None = None, flags: int = 0) -> None:
+    """``BPF_LINK_UPDATE``: swap the link's program atomically.
+
+    With ``old_prog_fd`` (and ``flags=AttachFlags.REPLACE``) the update only
+    happens if the link still runs that program.
+    """
+    attr = LinkUpdateAttr(link_fd=_fd(link_fd), flags=int(flags))
+    attr.new_prog_fd = _fd(new_prog_fd)
+    if old_prog_fd is not None:
+        attr.old_prog_fd = _fd(old_prog_fd)
+    bpf(Cmd.LINK_UPDATE, attr, "updating a link's program")
+
+
+def link_detach(link_fd: FdLike) -> None:
+    """``BPF_LINK_DETACH``: detach the link now; its descriptor stays valid but defunct."""
+    bpf(Cmd.LINK_DETACH, LinkDetachAttr(link_fd=_fd(link_fd)), "detaching a link")
+
+
+def iter_create(link_fd: FdLike) -> FD:
+    """``BPF_ITER_CREATE``: a readable descriptor producing an iterator link's output."""
+    return FD(bpf(Cmd.ITER_CREATE, IterCreateAttr(link_fd=_fd(link_fd)), "creating an iterator"))
+
+
+def enable_stats(stats_type: StatsType | int = StatsType.RUN_TIME) -> FD:
+    """``BPF_ENABLE_STATS``: collect run time statistics for as long as the returned descriptor is open."""
+    return FD(bpf(Cmd.ENABLE_STATS, EnableStatsAttr(type=int(stats_type)), "enabling BPF statistics"))
+
+
+def prog_bind_map(prog_fd: FdLike, map_fd: FdLike) -> None:
+    """``BPF_PROG_BIND_MAP``: keep ``map_fd`` alive for as long as the program lives."""
+    attr = ProgBindMapAttr(prog_fd=_fd(prog_fd), map_fd=_fd(map_fd))
+    bpf(Cmd.PROG_BIND_MAP, attr, "binding a map to a program")
+
+
+def token_create(bpffs_fd: FdLike) -> FD:
+    """``BPF_TOKEN_CREATE``: a BPF token from a bpffs mounted with delegation options."""
+    return FD(bpf(Cmd.TOKEN_CREATE, TokenCreateAttr(bpffs_fd=_fd(bpffs_fd)), "creating a BPF token"))
+
+
+def prog_stream_read(prog_fd: FdLike, stream_id: int, size: int = 4096) -> bytes:
+    """``BPF_PROG_STREAM_READ_BY_FD``: read up to ``size`` bytes of a program's stdout (1) or stderr (2) stream."""
+    buf = ctypes.create_string_buffer(size)
+    attr = ProgStreamReadAttr(
+        stream_buf=ctypes.addressof(buf), stream_buf_len=size, stream_id=stream_id, prog_fd=_fd(prog_fd)
+    )
+    n = bpf(Cmd.PROG_STREAM_READ_BY_FD, attr, "reading a program stream")
+    return buf.raw[:n]
+
+
+@dataclass(frozen=True)
+class TaskFdQueryResult:
+    """What ``BPF_TASK_FD_QUERY`` says about a perf event or raw tracepoint descriptor of a task."""
+
+    prog_id: int
+    fd_type: TaskFdType
+    name: str
+    probe_offset: int
+    probe_addr: int
+
+
+def task_fd_query(pid: int, fd: int, *, name_size: int = 256) -> TaskFdQueryResult:
+    """``BPF_TASK_FD_QUERY``: which program is attached through descriptor ``fd`` of process ``pid``."""
+    buf = ctypes.create_string_buffer(name_size)
+    attr = TaskFdQueryAttr(pid=pid, fd=fd, buf_len=name_size, buf=ctypes.addressof(buf))
+    bpf(Cmd.TASK_FD_QUERY, attr, f"querying fd {fd} of pid {pid}")
+    return TaskFdQueryResult(
+        prog_id=int(attr.prog_id),
+        fd_type=TaskFdType(attr.fd_type),
+        name=buf.value.decode("utf-8", "replace"),
+        probe_offset=int(attr.probe_offset),
+        probe_addr=int(attr.probe_addr),
+    )

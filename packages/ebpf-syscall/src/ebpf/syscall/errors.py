@@ -1,0 +1,197 @@
+"""The error hierarchy of every ebpf package.
+
+Everything the library raises on purpose derives from :class:`EbpfError`.
+A failed system call is a :class:`BpfSyscallError`, which is also an
+:class:`OSError` carrying ``errno``, so ``except OSError`` code keeps working;
+the subclasses add what a person needs to act: the missing capability, the
+key that was not found, the verifier's log.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+import os
+from collections.abc import Sequence
+
+__all__ = [
+    "BpfSyscallError",
+    "EbpfError",
+    "KeyNotFoundError",
+    "NotSupportedError",
+    "ParseError",
+    "PermissionDeniedError",
+    "VerifierError",
+    "syscall_error",
+]
+
+
+class EbpfError(Exception):
+    """Root of every exception the ebpf packages raise on purpose."""
+
+
+class BpfSyscallError(EbpfError, OSError):
+    """A ``bpf(2)``, ``perf_event_open(2)`` or ioctl call failed.
+
+    Attributes:
+        errno: the kernel's error number.
+        command: the command's name (``"BPF_MAP_CREATE"``, ``"perf_event_open"``).
+        context: what the library was doing (``"creating map 'events'"``).
+    """
+
+    def __init__(self, err: int, command: str, context: str = "", hint: str = "") -> None:
+        self.command = command
+        self.context = context
+        self.hint = hint
+        message = f"{command}: {os.strerror(err)} ({_errno.errorcode.get(err, err)})"
+        if context:
+            message = f"{context}: {message}"
+        if hint:
+            message = f"{message}; {hint}"
+        OSError.__init__(self, err, message)
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.errno, self.command, self.context, self.hint))
+
+
+class PermissionDeniedError(BpfSyscallError, PermissionError):
+    """The caller lacks a capability (``EPERM``/``EACCES``).
+
+    The message names the capability (``CAP_BPF``, ``CAP_PERFMON``,
+    ``CAP_NET_ADMIN``, ``CAP_SYS_ADMIN``) and how to grant it.
+    """
+
+    def __init__(self, err: int, command: str, context: str = "", capability: str = "CAP_BPF") -> None:
+        self.capability = capability
+        hint = (
+            f"this needs {capability}: run as root, or grant the capability "
+            f"(e.g. `sudo setcap {capability.lower()}+ep $(readlink -f $(which python3))`); "
+            "an unprivileged user also needs kernel.unprivileged_bpf_disabled=0 for plain maps and socket filters"
+        )
+        super().__init__(err, command, context, hint)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.errno, self.command, self.context, self.capability))
+
+
+class KeyNotFoundError(BpfSyscallError, KeyError):
+    """A map lookup or delete found no such key (``ENOENT``)."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.strerror)
+
+
+class VerifierError(BpfSyscallError):
+    """The kernel's verifier rejected a program or BTF blob.
+
+    Attributes:
+        log: every line of the verifier log, as the kernel wrote it.
+        truncated: whether the kernel had more log than the buffer could hold.
+    """
+
+    #: how many trailing log lines ``str()`` shows.
+    TAIL = 10
+
+    def __init__(
+        self,
+        err: int,
+        command: str,
+        context: str = "",
+        log: Sequence[str] = (),
+        truncated: bool = False,
+    ) -> None:
+        self.log = list(log)
+        self.truncated = truncated
+        super().__init__(err, command, context)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.errno, self.command, self.context, self.log, self.truncated))
+
+    def __str__(self) -> str:
+        name = _errno.errorcode.get(self.errno or 0, str(self.errno))
+        head = f"{self.command}: rejected by the verifier ({name})"
+        if self.context:
+            head = f"{self.context}: {head}"
+        lines = [line for line in self.log if line.strip()]
+        # The verifier prints its verdict last; statistics ("processed N insns")
+        # and blank lines follow it, so skip those when picking the cause.
+        body = [line for line in lines if not line.startswith(("processed ", "verification time"))]
+        if not body:
+            return head
+        cause = body[-1]
+        tail = body[-self.TAIL :]
+        omitted = len(body) - len(tail)
+        text = f"{head}: {cause}"
+        if omitted:
+            text += f"\n  ({omitted} earlier line{'s' if omitted != 1 else ''} omitted)"
+        text += "".join(f"\n  {line}" for line in tail)
+        if self.truncated:
+            text += "\n  (log truncated by the kernel)"
+        return text
+
+
+class NotSupportedError(EbpfError):
+    """The running kernel lacks a feature.
+
+    Attributes:
+        feature: what is missing, in words (``"ring buffer maps"``).
+        version: the first kernel version that has it (``"5.8"``), if known.
+    """
+
+    def __init__(self, feature: str, version: str | None = None, detail: str = "") -> None:
+        self.feature = feature
+        self.version = version
+        message = f"{feature} not supported by this kernel"
+        if version:
+            message += f" (requires Linux {version} or newer)"
+        if detail:
+            message += f": {detail}"
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.feature, self.version))
+
+
+class ParseError(EbpfError, ValueError):
+    """Malformed input (ELF, BTF, instructions, records).
+
+    The message says what was wrong, where (offset, section, type id) and why.
+    """
+
+
+# Capabilities a command needs beyond CAP_BPF, used to word permission errors.
+_CAPABILITY_FOR_COMMAND = {
+    "perf_event_open": "CAP_PERFMON",
+    "BPF_PROG_ATTACH": "CAP_NET_ADMIN",
+    "BPF_LINK_CREATE": "CAP_NET_ADMIN",
+    "BPF_ENABLE_STATS": "CAP_SYS_ADMIN",
+    "BPF_TASK_FD_QUERY": "CAP_SYS_ADMIN",
+    "BPF_PROG_GET_NEXT_ID": "CAP_SYS_ADMIN",
+    "BPF_MAP_GET_NEXT_ID": "CAP_SYS_ADMIN",
+    "BPF_LINK_GET_NEXT_ID": "CAP_SYS_ADMIN",
+    "BPF_BTF_GET_NEXT_ID": "CAP_SYS_ADMIN",
+    "BPF_PROG_GET_FD_BY_ID": "CAP_SYS_ADMIN",
+    "BPF_MAP_GET_FD_BY_ID": "CAP_SYS_ADMIN",
+    "BPF_LINK_GET_FD_BY_ID": "CAP_SYS_ADMIN",
+    "BPF_BTF_GET_FD_BY_ID": "CAP_SYS_ADMIN",
+}
+
+
+def syscall_error(err: int, command: str, context: str = "", capability: str | None = None) -> BpfSyscallError:
+    """Build the right :class:`BpfSyscallError` subclass for ``err``.
+
+    ``capability`` overrides the capability named by a permission error (for
+    example ``CAP_NET_ADMIN`` when attaching a network program).
+    """
+    if err in (_errno.EPERM, _errno.EACCES):
+        cap = capability or _CAPABILITY_FOR_COMMAND.get(command, "CAP_BPF")
+        return PermissionDeniedError(err, command, context, cap)
+    if err == _errno.ENOENT and command in (
+        "BPF_MAP_LOOKUP_ELEM",
+        "BPF_MAP_DELETE_ELEM",
+        "BPF_MAP_LOOKUP_AND_DELETE_ELEM",
+    ):
+        return KeyNotFoundError(err, command, context)
+    return BpfSyscallError(err, command, context)

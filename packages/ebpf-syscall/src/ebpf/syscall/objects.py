@@ -1,0 +1,340 @@
+"""Enumerate the BPF objects loaded in the kernel and read their info.
+
+The kernel numbers every program, map, link and BTF object with an id
+(``bpftool prog list`` shows them). Walking ids needs ``CAP_SYS_ADMIN``;
+an object can disappear between learning its id and opening it, which the
+iterators here skip silently.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from . import commands
+from ._generated import BpfBtfInfo, BpfLinkInfo, BpfMapInfo, BpfProgInfo, LinkType, MapType, ProgType
+from .errors import BpfSyscallError
+from .fd import FD, HasFileno
+
+__all__ = [
+    "BtfInfo",
+    "LinkInfo",
+    "MapInfo",
+    "ProgramInfo",
+    "btf_data",
+    "btf_ids",
+    "get_btf_info",
+    "get_link_info",
+    "get_map_info",
+    "get_program_info",
+    "link_ids",
+    "list_btfs",
+    "list_links",
+    "list_maps",
+    "list_programs",
+    "map_ids",
+    "prog_ids",
+    "program_jited_insns",
+    "program_map_ids",
+    "program_xlated_insns",
+]
+
+FdLike = int | HasFileno
+
+
+def _enum_or_int(enum: type[ProgType] | type[MapType] | type[LinkType], value: int) -> int:
+    try:
+        return enum(value)
+    except ValueError:  # a type newer than our tables
+        return value
+
+
+def _name(raw: bytes) -> str:
+    return raw.split(b"\0", 1)[0].decode("utf-8", "replace")
+
+
+@dataclass(frozen=True)
+class ProgramInfo:
+    """What the kernel reports about a loaded program (``struct bpf_prog_info``).
+
+    ``type`` is a :class:`ProgType`, or a plain int for a type newer than
+    this library. ``run_time_ns``/``run_count`` move only while statistics
+    are enabled (``commands.enable_stats`` or ``kernel.bpf_stats_enabled``).
+    """
+
+    id: int
+    type: ProgType | int
+    name: str
+    tag: str
+    load_time_ns: int
+    created_by_uid: int
+    map_ids: tuple[int, ...]
+    btf_id: int
+    xlated_size: int
+    jited_size: int
+    verified_insns: int
+    run_time_ns: int
+    run_count: int
+    recursion_misses: int
+    gpl_compatible: bool
+    ifindex: int
+    attach_btf_obj_id: int
+    attach_btf_id: int
+
+
+@dataclass(frozen=True)
+class MapInfo:
+    """What the kernel reports about a map (``struct bpf_map_info``)."""
+
+    id: int
+    type: MapType | int
+    name: str
+    key_size: int
+    value_size: int
+    max_entries: int
+    flags: int
+    btf_id: int
+    btf_key_type_id: int
+    btf_value_type_id: int
+    btf_vmlinux_value_type_id: int
+    map_extra: int
+    ifindex: int
+
+
+@dataclass(frozen=True)
+class LinkInfo:
+    """What the kernel reports about a link (``struct bpf_link_info``).
+
+    ``raw`` keeps the whole structure for the per-type union (``raw.tracing``,
+    ``raw.xdp.ifindex``...).
+    """
+
+    id: int
+    type: LinkType | int
+    prog_id: int
+    raw: BpfLinkInfo
+
+
+@dataclass(frozen=True)
+class BtfInfo:
+    """What the kernel reports about a BTF object (``struct bpf_btf_info``)."""
+
+    id: int
+    name: str
+    size: int
+    kernel_btf: bool
+
+
+def get_program_info(fd: FdLike) -> ProgramInfo:
+    """Info about the program behind ``fd``, including the ids of the maps it uses.
+
+    Raises:
+        BpfSyscallError: ``fd`` is not a program.
+    """
+    info = BpfProgInfo()
+    commands.obj_get_info_by_fd(fd, info)
+    map_ids: tuple[int, ...] = ()
+    if info.nr_map_ids:
+        map_ids = program_map_ids(fd)
+    return ProgramInfo(
+        id=int(info.id),
+        type=_enum_or_int(ProgType, info.type),
+        name=_name(info.name),
+        tag=bytes(info.tag).hex(),
+        load_time_ns=int(info.load_time),
+        created_by_uid=int(info.created_by_uid),
+        map_ids=map_ids,
+        btf_id=int(info.btf_id),
+        xlated_size=int(info.xlated_prog_len),
+        jited_size=int(info.jited_prog_len),
+        verified_insns=int(info.verified_insns),
+        run_time_ns=int(info.run_time_ns),
+        run_count=int(info.run_cnt),
+        recursion_misses=int(info.recursion_misses),
+        gpl_compatible=bool(info.gpl_compatible),
+        ifindex=int(info.ifindex),
+        attach_btf_obj_id=int(info.attach_btf_obj_id),
+        attach_btf_id=int(info.attach_btf_id),
+    )
+
+
+def _prog_array(fd: FdLike, count_field: str, pointer_field: str, elem: type[ctypes.c_uint32]) -> tuple[int, ...]:
+    # Two passes: learn the count, then hand the kernel an array that size.
+    # A program's maps cannot change after load, so the count is stable.
+    info = BpfProgInfo()
+    commands.obj_get_info_by_fd(fd, info)
+    count = int(getattr(info, count_field))
+    if not count:
+        return ()
+    arr = (elem * count)()
+    info = BpfProgInfo()
+    setattr(info, count_field, count)
+    setattr(info, pointer_field, ctypes.addressof(arr))
+    commands.obj_get_info_by_fd(fd, info)
+    return tuple(arr)
+
+
+def program_map_ids(fd: FdLike) -> tuple[int, ...]:
+    """Ids of the maps a program uses."""
+    return _prog_array(fd, "nr_map_ids", "map_ids", ctypes.c_uint32)
+
+
+def _prog_bytes(fd: FdLike, len_field: str, pointer_field: str) -> bytes:
+    info = BpfProgInfo()
+    commands.obj_get_info_by_fd(fd, info)
+    size = int(getattr(info, len_field))
+    if not size:
+        return b""
+    buf = ctypes.create_string_buffer(size)
+    info = BpfProgInfo()
+    setattr(info, len_field, size)
+    setattr(info, pointer_field, ctypes.addressof(buf))
+    commands.obj_get_info_by_fd(fd, info)
+    return buf.raw[: int(getattr(info, len_field))]
+
+
+def program_xlated_insns(fd: FdLike) -> bytes:
+    """The program's instructions as the verifier rewrote them (8 bytes each).
+
+    Empty when the kernel hides them (``kernel.kptr_restrict`` and no ``CAP_SYS_ADMIN``).
+    """
+    return _prog_bytes(fd, "xlated_prog_len", "xlated_prog_insns")
+
+
+def program_jited_insns(fd: FdLike) -> bytes:
+    """The program's JIT-compiled machine code; empty when the JIT is off."""
+    return _prog_bytes(fd, "jited_prog_len", "jited_prog_insns")
+
+
+def get_map_info(fd: FdLike) -> MapInfo:
+    """Info about the map behind ``fd``.
+
+    Raises:
+        BpfSyscallError: ``fd`` is not a map.
+    """
+    info = commands.map_info(fd)
+    return MapInfo(
+        id=int(info.id),
+        type=_enum_or_int(MapType, info.type),
+        name=_name(info.name),
+        key_size=int(info.key_size),
+        value_size=int(info.value_size),
+        max_entries=int(info.max_entries),
+        flags=int(info.map_flags),
+        btf_id=int(info.btf_id),
+        btf_key_type_id=int(info.btf_key_type_id),
+        btf_value_type_id=int(info.btf_value_type_id),
+        btf_vmlinux_value_type_id=int(info.btf_vmlinux_value_type_id),
+        map_extra=int(info.map_extra),
+        ifindex=int(info.ifindex),
+    )
+
+
+def get_link_info(fd: FdLike) -> LinkInfo:
+    """Info about the link behind ``fd``."""
+    info = commands.link_info(fd)
+    return LinkInfo(
+        id=int(info.id),
+        type=_enum_or_int(LinkType, info.type),
+        prog_id=int(info.prog_id),
+        raw=info,
+    )
+
+
+def get_btf_info(fd: FdLike) -> BtfInfo:
+    """Info about the BTF object behind ``fd`` (name and size, not the data)."""
+    name = ctypes.create_string_buffer(256)
+    info = BpfBtfInfo(name=ctypes.addressof(name), name_len=len(name))
+    commands.obj_get_info_by_fd(fd, info)
+    return BtfInfo(
+        id=int(info.id),
+        name=name.value.decode("utf-8", "replace"),
+        size=int(info.btf_size),
+        kernel_btf=bool(info.kernel_btf),
+    )
+
+
+def btf_data(fd: FdLike) -> bytes:
+    """The raw BTF blob of a BTF object (as ``/sys/kernel/btf/vmlinux`` holds for the kernel's)."""
+    info = BpfBtfInfo()
+    commands.obj_get_info_by_fd(fd, info)
+    buf = ctypes.create_string_buffer(int(info.btf_size))
+    info = BpfBtfInfo(btf=ctypes.addressof(buf), btf_size=len(buf))
+    commands.obj_get_info_by_fd(fd, info)
+    return buf.raw[: int(info.btf_size)]
+
+
+def _ids(next_id: Callable[[int], int | None]) -> Iterator[int]:
+    current = 0
+    while (found := next_id(current)) is not None:
+        yield found
+        current = found
+
+
+def prog_ids() -> Iterator[int]:
+    """Ids of every loaded program, ascending (needs ``CAP_SYS_ADMIN``)."""
+    return _ids(commands.prog_get_next_id)
+
+
+def map_ids() -> Iterator[int]:
+    """Ids of every map, ascending (needs ``CAP_SYS_ADMIN``)."""
+    return _ids(commands.map_get_next_id)
+
+
+def link_ids() -> Iterator[int]:
+    """Ids of every link, ascending (needs ``CAP_SYS_ADMIN``)."""
+    return _ids(commands.link_get_next_id)
+
+
+def btf_ids() -> Iterator[int]:
+    """Ids of every BTF object, ascending (needs ``CAP_SYS_ADMIN``)."""
+    return _ids(commands.btf_get_next_id)
+
+
+def _open_each(ids: Iterator[int], opener: Callable[[int], FD]) -> Iterator[FD]:
+    for obj_id in ids:
+        try:
+            fd = opener(obj_id)
+        except BpfSyscallError as exc:
+            if exc.errno == errno.ENOENT:  # gone since we saw its id
+                continue
+            raise
+        yield fd
+
+
+def list_programs() -> list[ProgramInfo]:
+    """Info on every loaded program."""
+    result = []
+    for fd in _open_each(prog_ids(), commands.prog_get_fd_by_id):
+        with fd:
+            result.append(get_program_info(fd))
+    return result
+
+
+def list_maps() -> list[MapInfo]:
+    """Info on every map."""
+    result = []
+    for fd in _open_each(map_ids(), commands.map_get_fd_by_id):
+        with fd:
+            result.append(get_map_info(fd))
+    return result
+
+
+def list_links() -> list[LinkInfo]:
+    """Info on every link."""
+    result = []
+    for fd in _open_each(link_ids(), commands.link_get_fd_by_id):
+        with fd:
+            result.append(get_link_info(fd))
+    return result
+
+
+def list_btfs() -> list[BtfInfo]:
+    """Info on every BTF object (vmlinux, modules, programs')."""
+    result = []
+    for fd in _open_each(btf_ids(), commands.btf_get_fd_by_id):
+        with fd:
+            result.append(get_btf_info(fd))
+    return result

@@ -1,0 +1,103 @@
+"""The error hierarchy: classes, errno mapping and messages."""
+
+from __future__ import annotations
+
+import errno
+import pickle
+
+import pytest
+
+from ebpf.syscall.errors import (
+    BpfSyscallError,
+    EbpfError,
+    KeyNotFoundError,
+    NotSupportedError,
+    ParseError,
+    PermissionDeniedError,
+    VerifierError,
+    syscall_error,
+)
+
+
+def test_hierarchy() -> None:
+    assert issubclass(BpfSyscallError, EbpfError)
+    assert issubclass(BpfSyscallError, OSError)
+    assert issubclass(PermissionDeniedError, PermissionError)
+    assert issubclass(KeyNotFoundError, KeyError)
+    assert issubclass(VerifierError, BpfSyscallError)
+    assert issubclass(NotSupportedError, EbpfError)
+    assert issubclass(ParseError, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("err", "command", "cls"),
+    [
+        (errno.EPERM, "BPF_MAP_CREATE", PermissionDeniedError),
+        (errno.EACCES, "BPF_OBJ_GET", PermissionDeniedError),
+        (errno.ENOENT, "BPF_MAP_LOOKUP_ELEM", KeyNotFoundError),
+        (errno.ENOENT, "BPF_MAP_DELETE_ELEM", KeyNotFoundError),
+        (errno.ENOENT, "BPF_OBJ_GET", BpfSyscallError),
+        (errno.EINVAL, "BPF_MAP_CREATE", BpfSyscallError),
+    ],
+)
+def test_errno_mapping(err: int, command: str, cls: type[BpfSyscallError]) -> None:
+    exc = syscall_error(err, command, "doing things")
+    assert type(exc) is cls
+    assert exc.errno == err
+    assert exc.command == command
+    assert "doing things" in str(exc)
+    assert command in str(exc)
+
+
+def test_permission_message_names_capability_and_remedy() -> None:
+    exc = syscall_error(errno.EPERM, "perf_event_open")
+    assert isinstance(exc, PermissionDeniedError)
+    assert exc.capability == "CAP_PERFMON"
+    assert "CAP_PERFMON" in str(exc)
+    assert "setcap" in str(exc)
+    exc = syscall_error(errno.EPERM, "BPF_LINK_CREATE", capability="CAP_NET_ADMIN")
+    assert "CAP_NET_ADMIN" in str(exc)
+
+
+def test_key_not_found_str_is_not_quoted() -> None:
+    exc = syscall_error(errno.ENOENT, "BPF_MAP_LOOKUP_ELEM", "looking up key 1")
+    assert str(exc).startswith("looking up key 1: BPF_MAP_LOOKUP_ELEM")
+
+
+def test_verifier_error_shows_cause_and_tail() -> None:
+    log = [f"{i}: (b7) r0 = {i}" for i in range(30)]
+    log += ["R1 invalid mem access 'scalar'", "processed 31 insns (limit 1000000)"]
+    exc = VerifierError(errno.EACCES, "BPF_PROG_LOAD", "loading XDP program 'x'", log)
+    text = str(exc)
+    assert text.splitlines()[0].endswith("R1 invalid mem access 'scalar'")
+    assert "loading XDP program 'x'" in text
+    assert "(21 earlier lines omitted)" in text
+    assert "29: (b7) r0 = 29" in text
+    assert "0: (b7) r0 = 0\n" not in text
+    assert exc.log == log
+
+
+def test_verifier_error_without_log() -> None:
+    exc = VerifierError(errno.EINVAL, "BPF_BTF_LOAD")
+    assert "rejected by the verifier" in str(exc)
+
+
+def test_not_supported_names_feature_and_version() -> None:
+    exc = NotSupportedError("ring buffer maps", "5.8")
+    assert str(exc) == "ring buffer maps not supported by this kernel (requires Linux 5.8 or newer)"
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        syscall_error(errno.EPERM, "BPF_MAP_CREATE", "x"),
+        syscall_error(errno.ENOENT, "BPF_MAP_LOOKUP_ELEM"),
+        VerifierError(errno.EACCES, "BPF_PROG_LOAD", "y", ["a", "b"], truncated=True),
+        NotSupportedError("z", "6.6"),
+        BpfSyscallError(errno.EINVAL, "BPF_MAP_CREATE", "c"),
+    ],
+)
+def test_errors_pickle(exc: EbpfError) -> None:
+    again = pickle.loads(pickle.dumps(exc))
+    assert type(again) is type(exc)
+    assert str(again) == str(exc)

@@ -1,0 +1,292 @@
+"""Generate ``ebpf.syscall``'s kernel ABI tables from kernel BTF.
+
+The kernel describes its own UAPI in BTF: ``/sys/kernel/btf/vmlinux`` holds
+``enum bpf_cmd``, ``enum bpf_map_type``, ``union bpf_attr``,
+``struct bpf_prog_info`` and the rest exactly as the running kernel compiled
+them. Generation happens in two steps so that the committed output can be
+checked on any machine:
+
+``extract``
+    reads a BTF file (default: the running kernel's) and writes the facts the
+    library needs to ``tools/abi/kernel_abi.json``: enum values and the
+    bit-exact member layout of every attr/info structure. Run it on the
+    newest kernel at hand when the kernel grows new commands or fields.
+
+``render``
+    turns that JSON into ``packages/ebpf-syscall/src/ebpf/syscall/_generated.py``
+    (``IntEnum`` classes and ``ctypes`` structures). ``check`` renders to
+    memory and fails if the committed file differs; a unit test runs it.
+
+Usage: ``python tools/gen_abi.py extract [--btf PATH] | render | check``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SNAPSHOT = ROOT / "tools" / "abi" / "kernel_abi.json"
+OUTPUT = ROOT / "packages" / "ebpf-syscall" / "src" / "ebpf" / "syscall" / "_generated.py"
+
+# enum name in linux/bpf.h or linux/perf_event.h -> (Python class, prefix to strip, IntFlag?)
+ENUMS: dict[str, tuple[str, str, bool]] = {
+    "bpf_cmd": ("Cmd", "BPF_", False),
+    "bpf_map_type": ("MapType", "BPF_MAP_TYPE_", False),
+    "bpf_prog_type": ("ProgType", "BPF_PROG_TYPE_", False),
+    "bpf_attach_type": ("AttachType", "BPF_", False),
+    "bpf_link_type": ("LinkType", "BPF_LINK_TYPE_", False),
+    "bpf_stats_type": ("StatsType", "BPF_STATS_", False),
+    "bpf_task_fd_type": ("TaskFdType", "BPF_FD_TYPE_", False),
+    "bpf_perf_event_type": ("PerfEventType", "BPF_PERF_EVENT_", False),
+    "bpf_core_relo_kind": ("CoreReloKind", "BPF_CORE_", False),
+    "btf_func_linkage": ("FuncLinkage", "BTF_FUNC_", False),
+    "perf_type_id": ("PerfType", "PERF_TYPE_", False),
+    "perf_sw_ids": ("PerfSwId", "PERF_COUNT_SW_", False),
+    "perf_hw_id": ("PerfHwId", "PERF_COUNT_HW_", False),
+    "perf_event_sample_format": ("PerfSampleFormat", "PERF_SAMPLE_", True),
+}
+
+# Named members of union bpf_attr -> Python class.
+ATTR_NAMED = {
+    "batch": "MapBatchAttr",
+    "test": "ProgTestRunAttr",
+    "info": "ObjGetInfoAttr",
+    "query": "ProgQueryAttr",
+    "raw_tracepoint": "RawTracepointOpenAttr",
+    "task_fd_query": "TaskFdQueryAttr",
+    "link_create": "LinkCreateAttr",
+    "link_update": "LinkUpdateAttr",
+    "link_detach": "LinkDetachAttr",
+    "enable_stats": "EnableStatsAttr",
+    "iter_create": "IterCreateAttr",
+    "prog_bind_map": "ProgBindMapAttr",
+    "token_create": "TokenCreateAttr",
+    "prog_stream_read": "ProgStreamReadAttr",
+}
+# Anonymous members of union bpf_attr, recognised by their first leaf field.
+ATTR_ANON = {
+    "map_type": "MapCreateAttr",
+    "map_fd": "MapElemAttr",
+    "prog_type": "ProgLoadAttr",
+    "pathname": "ObjPinAttr",
+    "target_fd": "ProgAttachAttr",
+    "start_id": "GetIdAttr",
+    "btf": "BtfLoadAttr",
+}
+# Other structures: C name -> (kind, Python class).
+STRUCTS = {
+    "bpf_prog_info": ("struct", "BpfProgInfo"),
+    "bpf_map_info": ("struct", "BpfMapInfo"),
+    "bpf_btf_info": ("struct", "BpfBtfInfo"),
+    "bpf_link_info": ("struct", "BpfLinkInfo"),
+    "bpf_token_info": ("struct", "BpfTokenInfo"),
+    "bpf_func_info": ("struct", "BpfFuncInfo"),
+    "bpf_line_info": ("struct", "BpfLineInfo"),
+    "bpf_core_relo": ("struct", "BpfCoreRelo"),
+    "perf_event_attr": ("struct", "PerfEventAttr"),
+}
+
+# --------------------------------------------------------------------- extract
+
+
+def _typeref(btf: Any, tid: int) -> dict[str, Any]:
+    from btf_facts import KIND_ARRAY, KIND_ENUM, KIND_INT, KIND_STRUCT, KIND_UNION
+
+    tid = btf.strip(tid)
+    t = btf.types[tid]
+    if t.kind == KIND_INT:
+        encoding = t.extra[0]
+        if t.name == "char":
+            return {"char": 1}
+        return {"int": t.size_or_type, "signed": bool(encoding & 1)}
+    if t.kind == KIND_ENUM:
+        return {"int": t.size_or_type, "signed": False}
+    if t.kind == KIND_ARRAY:
+        return {"array": _typeref(btf, t.extra[0]), "n": t.extra[2]}
+    if t.kind in (KIND_STRUCT, KIND_UNION):
+        return {"record": _record(btf, tid)}
+    raise ValueError(f"unsupported member type kind {t.kind} ({t.name!r})")
+
+
+def _record(btf: Any, tid: int) -> dict[str, Any]:
+    from btf_facts import KIND_STRUCT
+
+    t = btf.types[tid]
+    members = []
+    for name, m_type, bit_off, bits in t.members:
+        members.append({"name": name, "bit_offset": bit_off, "bits": bits, "type": _typeref(btf, m_type)})
+    return {
+        "kind": "struct" if t.kind == KIND_STRUCT else "union",
+        "size": t.size_or_type,
+        "members": members,
+    }
+
+
+def _first_leaf(record: dict[str, Any]) -> str:
+    first = record["members"][0]
+    if first["name"]:
+        return str(first["name"])
+    return _first_leaf(first["type"]["record"])
+
+
+def extract(btf_path: str) -> dict[str, Any]:
+    """Read the ABI facts from a BTF file."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    from btf_facts import KIND_ENUM, KIND_ENUM64, KIND_STRUCT, KIND_UNION, Btf
+
+    btf = Btf.from_file(btf_path)
+    enums: dict[str, list[tuple[str, int]]] = {}
+    for tid, t in enumerate(btf.types):
+        if t.kind in (KIND_ENUM, KIND_ENUM64) and t.name in ENUMS:
+            enums[t.name] = list(t.values)
+        del tid
+    attrs: dict[str, Any] = {}
+    union = btf.types[btf.named(KIND_UNION, "bpf_attr")]
+    for name, m_type, bit_off, _bits in union.members:
+        assert bit_off == 0
+        record = _record(btf, btf.strip(m_type))
+        cls = ATTR_NAMED[name] if name else ATTR_ANON[_first_leaf(record)]
+        attrs[cls] = record
+    structs = {}
+    for c_name, (_kind, cls) in STRUCTS.items():
+        structs[cls] = {"c_name": c_name, **_record(btf, btf.named(KIND_STRUCT, c_name))}
+    return {
+        "source": f"BTF of Linux {os.uname().release}" if btf_path == "/sys/kernel/btf/vmlinux" else btf_path,
+        "enums": {k: enums[k] for k in ENUMS if k in enums},
+        "attrs": attrs,
+        "structs": structs,
+    }
+
+
+# ---------------------------------------------------------------------- render
+
+_CTYPE = {
+    (1, False): "ctypes.c_uint8",
+    (2, False): "ctypes.c_uint16",
+    (4, False): "ctypes.c_uint32",
+    (8, False): "ctypes.c_uint64",
+    (1, True): "ctypes.c_int8",
+    (2, True): "ctypes.c_int16",
+    (4, True): "ctypes.c_int32",
+    (8, True): "ctypes.c_int64",
+}
+
+
+class _Renderer:
+    def __init__(self) -> None:
+        self.classes: list[str] = []
+
+    def ctype(self, ref: dict[str, Any], owner: str, member: str) -> str:
+        if "char" in ref:
+            return "ctypes.c_char"
+        if "int" in ref:
+            return _CTYPE[(ref["int"], ref["signed"])]
+        if "array" in ref:
+            return f"({self.ctype(ref['array'], owner, member)} * {ref['n']})"
+        return self.record(f"_{owner.lstrip('_')}_{member}", ref["record"], doc=None)
+
+    def record(self, cls: str, rec: dict[str, Any], doc: str | None) -> str:
+        base = "ctypes.Structure" if rec["kind"] == "struct" else "ctypes.Union"
+        fields: list[str] = []
+        anonymous: list[str] = []
+        n_anon = 0
+        for m in rec["members"]:
+            name = m["name"]
+            if not name:
+                n_anon += 1
+                name = f"_u{n_anon}"
+                anonymous.append(name)
+            ctype = self.ctype(m["type"], cls, name.lstrip("_"))
+            if m["bits"]:
+                fields.append(f"        ({name!r}, {ctype}, {m['bits']}),")
+            else:
+                fields.append(f"        ({name!r}, {ctype}),")
+        lines = [f"class {cls}({base}):"]
+        if doc:
+            lines.append(f'    """{doc}"""')
+            lines.append("")
+        if anonymous:
+            lines.append(f"    _anonymous_ = {tuple(anonymous)!r}")
+        lines.append("    _fields_ = [")
+        lines.extend(fields)
+        lines.append("    ]")
+        self.classes.append("\n".join(lines))
+        return cls
+
+
+def render(snapshot: dict[str, Any]) -> str:
+    """Render the snapshot as Python source."""
+    out = [
+        f"# Generated by tools/gen_abi.py from {snapshot['source']}; do not edit.",
+        "# Regenerate with `python tools/gen_abi.py extract && python tools/gen_abi.py render`.",
+        '"""Kernel ABI enums and attr/info layouts of ``linux/bpf.h`` and ``linux/perf_event.h``."""',
+        "",
+        "import ctypes",
+        "import enum",
+        "",
+    ]
+    for c_name, (cls, prefix, is_flag) in ENUMS.items():
+        values = snapshot["enums"].get(c_name)
+        if not values:
+            continue
+        base = "enum.IntFlag" if is_flag else "enum.IntEnum"
+        out.append("")
+        out.append(f"class {cls}({base}):")
+        out.append(f'    """``enum {c_name}``."""')
+        out.append("")
+        for name, value in values:
+            # Sentinels (__MAX_BPF_CMD, PERF_COUNT_SW_MAX, ...) are not values.
+            if name.startswith(("__", "MAX_")) or name.endswith("_MAX"):
+                continue
+            short = name.removeprefix(prefix)
+            if short[0].isdigit():
+                short = "_" + short
+            out.append(f"    {short} = {value}")
+        out.append("")
+    renderer = _Renderer()
+    for cls, rec in snapshot["attrs"].items():
+        renderer.record(cls, rec, doc=f"A member of ``union bpf_attr``, as used by its command ({cls}).")
+    for cls, rec in snapshot["structs"].items():
+        renderer.record(cls, rec, doc=f"``struct {rec['c_name']}``.")
+    for text in renderer.classes:
+        out.append("")
+        out.append(text)
+        out.append("")
+    names = [ENUMS[c][0] for c in ENUMS if snapshot["enums"].get(c)]
+    names += list(snapshot["attrs"]) + list(snapshot["structs"])
+    out.append("")
+    out.append("ATTR_CLASSES = (" + ", ".join(snapshot["attrs"]) + ",)")
+    out.append("INFO_CLASSES = (" + ", ".join(snapshot["structs"]) + ",)")
+    out.append("")
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p_extract = sub.add_parser("extract", help="snapshot ABI facts from kernel BTF")
+    p_extract.add_argument("--btf", default="/sys/kernel/btf/vmlinux")
+    sub.add_parser("render", help="write the Python module from the snapshot")
+    sub.add_parser("check", help="fail if the committed module is not current")
+    args = parser.parse_args(argv)
+    if args.cmd == "extract":
+        SNAPSHOT.parent.mkdir(parents=True, exist_ok=True)
+        SNAPSHOT.write_text(json.dumps(extract(args.btf), indent=1) + "\n")
+        return 0
+    text = render(json.loads(SNAPSHOT.read_text()))
+    if args.cmd == "render":
+        OUTPUT.write_text(text)
+        return 0
+    if OUTPUT.read_text() != text:
+        print(f"{OUTPUT} is stale: run `python tools/gen_abi.py render`", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
