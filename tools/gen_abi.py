@@ -267,7 +267,9 @@ def render(snapshot: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="cmd", required=True)
     p_extract = sub.add_parser("extract", help="snapshot ABI facts from kernel BTF")
     p_extract.add_argument("--btf", default="/sys/kernel/btf/vmlinux")

@@ -14,7 +14,7 @@ from ebpf.syscall import commands, objects
 from ebpf.syscall.abi import AttachType, MapType, ProgType
 from ebpf.syscall.errors import BpfSyscallError, KeyNotFoundError, PermissionDeniedError, VerifierError
 from ebpf.syscall.fd import FD
-from ebpf.syscall.flags import MapFlags, UpdateFlags
+from ebpf.syscall.flags import UpdateFlags
 
 U32 = struct.Struct("<I")
 U64 = struct.Struct("<Q")
@@ -135,20 +135,22 @@ def test_queue_pop_and_freeze() -> None:
 
 
 def test_program_loads_runs_and_uses_map() -> None:
-    with commands.map_create(MapType.ARRAY, 4, 8, 1, name="counter") as counter:
-        with commands.prog_load(ProgType.SOCKET_FILTER, count_into(counter.fileno()), name="count") as prog:
-            result = commands.prog_test_run(prog, data_in=bytes(64), repeat=5)
-            assert result.retval == 1
-            assert len(result.data_out) == 64
-            value = bytearray(8)
-            commands.map_lookup_elem(counter, U32.pack(0), value)
-            assert U64.unpack(value)[0] == 5  # the program really ran five times
-            info = objects.get_program_info(prog)
-            assert info.name == "count"
-            assert info.type == ProgType.SOCKET_FILTER
-            assert info.map_ids == (objects.get_map_info(counter).id,)
-            assert len(objects.program_xlated_insns(prog)) >= 8 * 10
-            assert info.id in set(objects.prog_ids())
+    with (
+        commands.map_create(MapType.ARRAY, 4, 8, 1, name="counter") as counter,
+        commands.prog_load(ProgType.SOCKET_FILTER, count_into(counter.fileno()), name="count") as prog,
+    ):
+        result = commands.prog_test_run(prog, data_in=bytes(64), repeat=5)
+        assert result.retval == 1
+        assert len(result.data_out) == 64
+        value = bytearray(8)
+        commands.map_lookup_elem(counter, U32.pack(0), value)
+        assert U64.unpack(value)[0] == 5  # the program really ran five times
+        info = objects.get_program_info(prog)
+        assert info.name == "count"
+        assert info.type == ProgType.SOCKET_FILTER
+        assert info.map_ids == (objects.get_map_info(counter).id,)
+        assert len(objects.program_xlated_insns(prog)) >= 8 * 10
+        assert info.id in set(objects.prog_ids())
 
 
 def test_two_instruction_program_return_value() -> None:

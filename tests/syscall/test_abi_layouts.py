@@ -16,15 +16,16 @@ from typing import Any
 
 import pytest
 
-import ebpf.syscall.abi as abi
-from ebpf.syscall import _generated
+from ebpf.syscall import _generated, abi
 
 SNAPSHOT = Path(__file__).resolve().parents[2] / "tools" / "abi" / "kernel_abi.json"
 FACTS: dict[str, Any] = json.loads(SNAPSHOT.read_text())
 RECORDS: dict[str, Any] = {**FACTS["attrs"], **FACTS["structs"]}
 
 
-def _leaves(record: dict[str, Any], base: int, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], int, int]]:
+def _leaves(
+    record: dict[str, Any], base: int, path: tuple[str, ...]
+) -> Iterator[tuple[tuple[str, ...], int, int]]:
     """(attribute path, bit offset, bit width) of every scalar or array leaf."""
     anon = 0
     for member in record["members"]:
@@ -53,25 +54,28 @@ def _size(typ: dict[str, Any]) -> int:
     return int(typ["record"]["size"])
 
 
-def _set_all_ones(obj: ctypes.Structure | ctypes.Union, path: tuple[str, ...]) -> None:
+def _all_ones(ctype: Any) -> int:
+    """The value with every bit set for an integer ctype (-1 when signed)."""
+    return -1 if ctype(-1).value == -1 else (1 << (8 * ctypes.sizeof(ctype))) - 1
+
+
+def _set_all_ones(obj: Any, path: tuple[str, ...]) -> None:
     for name in path[:-1]:
         obj = getattr(obj, name)
     leaf = path[-1]
     field = next(f for f in type(obj)._fields_ if f[0] == leaf)
-    ctype = field[1]
+    ctype: Any = field[1]
     if len(field) == 3:
         setattr(obj, leaf, (1 << field[2]) - 1)
     elif issubclass(ctype, ctypes.Array):
-        arr = getattr(obj, leaf)
-        if isinstance(arr, bytes):  # char arrays read back as bytes
+        if ctype._type_ is ctypes.c_char:  # char arrays are set from bytes
             setattr(obj, leaf, b"\xff" * ctype._length_)
         else:
-            for i in range(len(arr)):
-                arr[i] = -1 if arr._type_(-1).value == -1 else (1 << (8 * ctypes.sizeof(arr._type_))) - 1
+            arr = getattr(obj, leaf)
+            for i in range(ctype._length_):
+                arr[i] = _all_ones(ctype._type_)
     else:
-        width = 8 * ctypes.sizeof(ctype)
-        signed = ctype(-1).value == -1
-        setattr(obj, leaf, -1 if signed else (1 << width) - 1)
+        setattr(obj, leaf, _all_ones(ctype))
 
 
 @pytest.mark.parametrize("cls_name", sorted(RECORDS))

@@ -72,7 +72,9 @@ def bpf(cmd: Cmd, attr: ctypes.Structure, context: str = "", capability: str | N
     return ret
 
 
-def perf_event_open(attr: ctypes.Structure, pid: int, cpu: int, group_fd: int, flags: int, context: str = "") -> int:
+def perf_event_open(
+    attr: ctypes.Structure, pid: int, cpu: int, group_fd: int, flags: int, context: str = ""
+) -> int:
     """Call ``perf_event_open(2)`` and return the new descriptor (which the caller owns).
 
     Raises:

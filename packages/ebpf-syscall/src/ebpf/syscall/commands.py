@@ -23,6 +23,9 @@ from ._buffers import ReadableBuffer, WritableBuffer, readable_address, writable
 from ._generated import (
     AttachType,
     BpfBtfInfo,
+    BpfLinkInfo,
+    BpfMapInfo,
+    BpfProgInfo,
     BtfLoadAttr,
     Cmd,
     EnableStatsAttr,
@@ -30,18 +33,15 @@ from ._generated import (
     IterCreateAttr,
     LinkCreateAttr,
     LinkDetachAttr,
-    BpfLinkInfo,
     LinkUpdateAttr,
     MapBatchAttr,
     MapCreateAttr,
     MapElemAttr,
-    BpfMapInfo,
     MapType,
     ObjGetInfoAttr,
     ObjPinAttr,
     ProgAttachAttr,
     ProgBindMapAttr,
-    BpfProgInfo,
     ProgLoadAttr,
     ProgQueryAttr,
     ProgStreamReadAttr,
@@ -143,7 +143,9 @@ def check_object_name(name: str) -> bytes:
         raise ValueError(f"object name {name!r} is {len(raw)} bytes; the kernel allows at most 15")
     bad = sorted({c for c in name if not (c.isascii() and (c.isalnum() or c in "_."))})
     if bad:
-        raise ValueError(f"object name {name!r} has characters the kernel rejects: {bad!r} (allowed: A-Z a-z 0-9 _ .)")
+        raise ValueError(
+            f"object name {name!r} has characters the kernel rejects: {bad!r} (allowed: A-Z a-z 0-9 _ .)"
+        )
     return raw
 
 
@@ -211,7 +213,7 @@ def map_create(
         err = -ret
         if err == errno.EPERM and os.geteuid() == 0:
             # Root with EPERM: before 5.11 map memory is charged to RLIMIT_MEMLOCK.
-            what += " (if the kernel is older than 5.11, RLIMIT_MEMLOCK may be too low: see remove_memlock_limit())"
+            what += " (before Linux 5.11 this can mean RLIMIT_MEMLOCK is too low: see remove_memlock_limit())"
         raise syscall_error(err, "BPF_MAP_CREATE", what)
     return FD(ret)
 
@@ -222,7 +224,9 @@ def _elem_attr(map_fd: FdLike, key: int, value: int, flags: int) -> MapElemAttr:
     return attr
 
 
-def map_lookup_elem(map_fd: FdLike, key: ReadableBuffer | None, value: WritableBuffer, flags: int = 0) -> None:
+def map_lookup_elem(
+    map_fd: FdLike, key: ReadableBuffer | None, value: WritableBuffer, flags: int = 0
+) -> None:
     """``BPF_MAP_LOOKUP_ELEM``: copy the value of ``key`` into ``value``.
 
     ``key`` is ``None`` for maps without keys (queue, stack: that is a peek).
@@ -236,8 +240,10 @@ def map_lookup_elem(map_fd: FdLike, key: ReadableBuffer | None, value: WritableB
     bpf(Cmd.MAP_LOOKUP_ELEM, _elem_attr(map_fd, k, v, flags), "looking up a map element")
 
 
-def map_update_elem(map_fd: FdLike, key: ReadableBuffer | None, value: ReadableBuffer, flags: int = 0) -> None:
-    """``BPF_MAP_UPDATE_ELEM``: set ``key`` to ``value`` (``flags``: :class:`~ebpf.syscall.flags.UpdateFlags`).
+def map_update_elem(
+    map_fd: FdLike, key: ReadableBuffer | None, value: ReadableBuffer, flags: int = 0
+) -> None:
+    """``BPF_MAP_UPDATE_ELEM``: set ``key`` to ``value`` (``flags``: :class:`UpdateFlags`).
 
     Raises:
         BpfSyscallError: ``EEXIST`` with ``NOEXIST``, ``ENOENT`` with ``EXIST``,
@@ -249,7 +255,9 @@ def map_update_elem(map_fd: FdLike, key: ReadableBuffer | None, value: ReadableB
     if ret == -errno.EPERM:
         # Writes by a process that could create the map fail with EPERM when
         # the map was frozen or created with BPF_F_RDONLY: not a privilege matter.
-        raise BpfSyscallError(errno.EPERM, "BPF_MAP_UPDATE_ELEM", "updating a map that is frozen or read-only")
+        raise BpfSyscallError(
+            errno.EPERM, "BPF_MAP_UPDATE_ELEM", "updating a map that is frozen or read-only"
+        )
     if ret < 0:
         raise syscall_error(-ret, "BPF_MAP_UPDATE_ELEM", "updating a map element")
 
@@ -292,7 +300,11 @@ def map_lookup_and_delete_elem(
     """
     k, _k = readable_address(key)
     v, _v = writable_address(value)
-    bpf(Cmd.MAP_LOOKUP_AND_DELETE_ELEM, _elem_attr(map_fd, k, v, flags), "looking up and deleting a map element")
+    bpf(
+        Cmd.MAP_LOOKUP_AND_DELETE_ELEM,
+        _elem_attr(map_fd, k, v, flags),
+        "looking up and deleting a map element",
+    )
 
 
 def map_freeze(map_fd: FdLike) -> None:
@@ -411,10 +423,14 @@ def map_update_batch(
     flags: int = 0,
 ) -> int:
     """``BPF_MAP_UPDATE_BATCH``: write ``count`` keys and values; returns how many were written."""
-    return _batch(Cmd.MAP_UPDATE_BATCH, map_fd, None, None, keys, values, count, elem_flags, flags, False).count
+    return _batch(
+        Cmd.MAP_UPDATE_BATCH, map_fd, None, None, keys, values, count, elem_flags, flags, False
+    ).count
 
 
-def map_delete_batch(map_fd: FdLike, keys: ReadableBuffer, count: int, *, elem_flags: int = 0, flags: int = 0) -> int:
+def map_delete_batch(
+    map_fd: FdLike, keys: ReadableBuffer, count: int, *, elem_flags: int = 0, flags: int = 0
+) -> int:
     """``BPF_MAP_DELETE_BATCH``: delete ``count`` keys; returns how many were deleted."""
     return _batch(Cmd.MAP_DELETE_BATCH, map_fd, None, None, keys, None, count, elem_flags, flags, False).count
 
@@ -505,7 +521,7 @@ def _load_with_log(
 def prog_load(
     prog_type: ProgType | int,
     insns: ReadableBuffer,
-    license: str = "GPL",  # noqa: A002 - the kernel's field name
+    license: str = "GPL",
     *,
     name: str = "",
     expected_attach_type: AttachType | int = 0,
@@ -593,7 +609,9 @@ def prog_load(
     return FD(fd)
 
 
-def btf_load(btf: ReadableBuffer, *, log_level: int = 0, log_size: int = 0, token_fd: FdLike | None = None) -> FD:
+def btf_load(
+    btf: ReadableBuffer, *, log_level: int = 0, log_size: int = 0, token_fd: FdLike | None = None
+) -> FD:
     """``BPF_BTF_LOAD``: load a BTF blob and return its descriptor.
 
     Raises:
@@ -690,7 +708,9 @@ def prog_detach(
     expected_revision: int = 0,
 ) -> None:
     """``BPF_PROG_DETACH``: undo :func:`prog_attach` (``prog_fd`` selects among multi-attached programs)."""
-    attr = ProgAttachAttr(attach_type=int(attach_type), attach_flags=int(flags), expected_revision=expected_revision)
+    attr = ProgAttachAttr(
+        attach_type=int(attach_type), attach_flags=int(flags), expected_revision=expected_revision
+    )
     attr.target_fd = _fd(target)
     if prog_fd is not None:
         attr.attach_bpf_fd = _fd(prog_fd)
@@ -888,7 +908,7 @@ def link_get_fd_by_id(link_id: int) -> FD:
 
 
 def obj_get_info_by_fd(fd: FdLike, info: ctypes.Structure) -> int:
-    """``BPF_OBJ_GET_INFO_BY_FD``: fill ``info`` (``BpfProgInfo``, ``BpfMapInfo``...) and return the length written.
+    """``BPF_OBJ_GET_INFO_BY_FD``: fill ``info`` (``BpfProgInfo``...); return the length written.
 
     Pointer fields set in ``info`` beforehand (``map_ids``, ``xlated_prog_insns``...)
     receive the arrays they point to. The kernel fills at most the size it
@@ -1009,7 +1029,10 @@ def link_create(
     groups = [
         g
         for g, used in (
-            ("target_btf_id", bool(target_btf_id) and at not in (AttachType.TRACE_FENTRY, AttachType.TRACE_FEXIT)),
+            (
+                "target_btf_id",
+                bool(target_btf_id) and at not in (AttachType.TRACE_FENTRY, AttachType.TRACE_FEXIT),
+            ),
             ("iter_info", iter_info is not None),
             ("kprobe_multi", kprobe_multi is not None),
             ("uprobe_multi", uprobe_multi is not None),
@@ -1082,7 +1105,9 @@ def link_create(
     return FD(fd)
 
 
-def link_update(link_fd: FdLike, new_prog_fd: FdLike, *, old_prog_fd: FdLike | None = None, flags: int = 0) -> None:
+def link_update(
+    link_fd: FdLike, new_prog_fd: FdLike, *, old_prog_fd: FdLike | None = None, flags: int = 0
+) -> None:
     """``BPF_LINK_UPDATE``: swap the link's program atomically.
 
     With ``old_prog_fd`` (and ``flags=AttachFlags.REPLACE``) the update only
@@ -1122,7 +1147,7 @@ def token_create(bpffs_fd: FdLike) -> FD:
 
 
 def prog_stream_read(prog_fd: FdLike, stream_id: int, size: int = 4096) -> bytes:
-    """``BPF_PROG_STREAM_READ_BY_FD``: read up to ``size`` bytes of a program's stdout (1) or stderr (2) stream."""
+    """``BPF_PROG_STREAM_READ_BY_FD``: read up to ``size`` bytes of a program's stdout (1) or stderr (2)."""
     buf = ctypes.create_string_buffer(size)
     attr = ProgStreamReadAttr(
         stream_buf=ctypes.addressof(buf), stream_buf_len=size, stream_id=stream_id, prog_fd=_fd(prog_fd)

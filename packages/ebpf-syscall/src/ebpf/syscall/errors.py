@@ -67,9 +67,12 @@ class PermissionDeniedError(BpfSyscallError, PermissionError):
         self.capability = capability
         hint = (
             f"this needs {capability}: run as root, or grant the capability "
-            f"(e.g. `sudo setcap {capability.lower()}+ep $(readlink -f $(which python3))`); "
-            "an unprivileged user also needs kernel.unprivileged_bpf_disabled=0 for plain maps and socket filters"
+            f"(e.g. `sudo setcap {capability.lower()}+ep $(readlink -f $(which python3))`)"
         )
+        if command.startswith("BPF_"):
+            hint += (
+                "; without it, only kernel.unprivileged_bpf_disabled=0 allows plain maps and socket filters"
+            )
         super().__init__(err, command, context, hint)
 
     def __reduce__(self) -> tuple[object, ...]:
@@ -179,7 +182,9 @@ _CAPABILITY_FOR_COMMAND = {
 }
 
 
-def syscall_error(err: int, command: str, context: str = "", capability: str | None = None) -> BpfSyscallError:
+def syscall_error(
+    err: int, command: str, context: str = "", capability: str | None = None
+) -> BpfSyscallError:
     """Build the right :class:`BpfSyscallError` subclass for ``err``.
 
     ``capability`` overrides the capability named by a permission error (for

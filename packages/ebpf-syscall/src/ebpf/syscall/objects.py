@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from . import commands
-from ._generated import BpfBtfInfo, BpfLinkInfo, BpfMapInfo, BpfProgInfo, LinkType, MapType, ProgType
+from ._generated import BpfBtfInfo, BpfLinkInfo, BpfProgInfo, LinkType, MapType, ProgType
 from .errors import BpfSyscallError
 from .fd import FD, HasFileno
 
@@ -160,7 +160,9 @@ def get_program_info(fd: FdLike) -> ProgramInfo:
     )
 
 
-def _prog_array(fd: FdLike, count_field: str, pointer_field: str, elem: type[ctypes.c_uint32]) -> tuple[int, ...]:
+def _prog_array(
+    fd: FdLike, count_field: str, pointer_field: str, elem: type[ctypes.c_uint32]
+) -> tuple[int, ...]:
     # Two passes: learn the count, then hand the kernel an array that size.
     # A program's maps cannot change after load, so the count is stable.
     info = BpfProgInfo()

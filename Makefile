@@ -1,0 +1,106 @@
+# Developer entry points. On a fresh Debian/Ubuntu machine, as root, from a
+# clean clone: `make demo` or `make test`. Both run `setup` first, which
+# installs whatever is missing (Debian packages, hatch, the hatch environment)
+# and does nothing else when everything is already there.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+# Targets run one after another even under `make -j`: `test` stops at the
+# first failing step.
+.NOTPARALLEL:
+
+PYTHON ?= python3
+# Debian packages the test suite and the BPF C test programs need.
+DEB_PACKAGES := clang llvm bpftool libbpf-dev iproute2 kmod
+# Where hatch goes when the interpreter refuses `pip install` (PEP 668).
+HATCH_VENV := .tools/hatch
+
+# Evaluated each time it is used, so that it finds a hatch that `setup`
+# installed earlier in the same run.
+HATCH = $(shell if command -v hatch >/dev/null 2>&1; then echo hatch; \
+	elif [ -x $(HATCH_VENV)/bin/hatch ]; then echo $(HATCH_VENV)/bin/hatch; \
+	else echo "$(PYTHON) -m hatch"; fi)
+
+.PHONY: help setup setup-system setup-hatch lint typecheck unit integration test demo build regen clean
+
+help:
+	@echo "make demo         set up, then run the ebpf.syscall demo (needs root)"
+	@echo "make test         set up, then lint + typecheck + unit + integration"
+	@echo "make setup        install missing Debian packages, hatch and the hatch env"
+	@echo "make lint | typecheck | unit | integration   one step of 'make test'"
+	@echo "make build        build every wheel into dist/"
+	@echo "make regen        regenerate ebpf.syscall's ABI tables from this kernel's BTF"
+	@echo "make clean        remove build outputs and caches (keeps hatch and its env)"
+
+setup: setup-system setup-hatch
+	$(HATCH) env create
+	@# `env create` leaves an existing environment alone; `run` syncs it (new
+	@# dependencies, workspace members) and is quick when nothing changed.
+	$(HATCH) run true
+
+setup-system:
+	@missing=""; \
+	for pkg in $(DEB_PACKAGES); do \
+		dpkg -s "$$pkg" >/dev/null 2>&1 || missing="$$missing $$pkg"; \
+	done; \
+	if ! command -v $(PYTHON) >/dev/null 2>&1; then \
+		missing="$$missing python3 python3-pip python3-venv"; \
+	elif ! command -v hatch >/dev/null 2>&1 && [ ! -x $(HATCH_VENV)/bin/hatch ] && \
+		! { $(PYTHON) -m pip --version && $(PYTHON) -c 'import ensurepip'; } >/dev/null 2>&1; then \
+		missing="$$missing python3-pip python3-venv"; \
+	fi; \
+	[ -z "$$missing" ] && exit 0; \
+	if [ "$$(id -u)" -ne 0 ]; then \
+		echo "setup: missing Debian packages:$$missing; run 'make setup' as root" >&2; exit 1; \
+	fi; \
+	apt-get update -qq; \
+	install=""; \
+	for pkg in $$missing; do \
+		if apt-cache show "$$pkg" >/dev/null 2>&1; then install="$$install $$pkg"; \
+		else echo "setup: warning: no package '$$pkg' in this distribution's archive; skipped" >&2; fi; \
+	done; \
+	[ -z "$$install" ] && exit 0; \
+	echo "setup: installing$$install"; \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$install
+
+setup-hatch:
+	@if command -v hatch >/dev/null 2>&1 || [ -x $(HATCH_VENV)/bin/hatch ]; then exit 0; fi; \
+	echo "setup: installing hatch"; \
+	if $(PYTHON) -m pip install 'hatch>=1.16'; then \
+		if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi; \
+	else \
+		echo "setup: '$(PYTHON) -m pip install' refused (externally managed?); using a venv in $(HATCH_VENV)"; \
+		$(PYTHON) -m venv $(HATCH_VENV); \
+		$(HATCH_VENV)/bin/python -m pip install 'hatch>=1.16'; \
+	fi
+
+lint: setup
+	$(HATCH) run lint
+
+typecheck: setup
+	$(HATCH) run typecheck
+
+unit: setup
+	$(HATCH) run unit
+
+integration: setup
+	$(HATCH) run integration
+
+test: setup lint typecheck unit integration
+
+demo: setup
+	$(HATCH) run python -m ebpf.syscall
+
+build: setup
+	rm -rf dist
+	$(HATCH) build --all -t wheel
+
+regen:
+	$(PYTHON) tools/gen_abi.py extract
+	$(PYTHON) tools/gen_abi.py render
+
+clean:
+	rm -rf dist build .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	find . -name .tools -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+	find tests integration -path '*/bpf/*' -name '*.o' -delete 2>/dev/null || true

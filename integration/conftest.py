@@ -1,0 +1,147 @@
+"""Fixtures for the integration tests: the public API against the real kernel, as root.
+
+- Not root: the whole suite is skipped, with the reason.
+- Once per session, bpffs is mounted at ``/sys/fs/bpf`` and tracefs at
+  ``/sys/kernel/tracing`` unless they already are (they stay mounted).
+- ``bpffs``: a fresh directory on bpffs for the test's pins, removed afterwards.
+- Every test fails if it leaks a file descriptor or leaves a pinned object
+  under ``/sys/fs/bpf`` outside its ``bpffs`` directory.
+- ``@pytest.mark.requires_kernel("5.8", "ring buffer")`` skips on older kernels
+  (see ``integration/_kernel_markers.py``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from _kernel_markers import skip_reason
+
+from tests._leakcheck import describe_fds, leaked_since, open_fds
+
+BPFFS = Path("/sys/fs/bpf")
+TRACEFS = Path("/sys/kernel/tracing")
+
+_HERE = Path(__file__).resolve().parent
+_BPFFS_DIR = pytest.StashKey[Path]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip before any fixture runs: not root, or a kernel older than a marker asks for."""
+    if os.geteuid() != 0:
+        pytest.skip(
+            f"integration tests need root (running as uid {os.geteuid()}): "
+            "they load programs, pin objects and mount bpffs; run 'make integration' as root"
+        )
+    for marker in item.iter_markers("requires_kernel"):
+        try:
+            version, feature = _marker_args(marker)
+            reason = skip_reason(version, feature)
+        except (TypeError, ValueError) as exc:
+            pytest.fail(f"{item.nodeid}: bad requires_kernel marker: {exc}", pytrace=False)
+        if reason is not None:
+            pytest.skip(reason)
+
+
+def _marker_args(marker: pytest.Mark) -> tuple[str, str]:
+    args = dict(zip(("version", "feature"), marker.args, strict=False))
+    args.update(marker.kwargs)
+    version, feature = args.get("version"), args.get("feature")
+    if len(marker.args) > 2 or len(args) != 2 or not isinstance(version, str) or not isinstance(feature, str):
+        raise TypeError(
+            f"expected requires_kernel(version: str, feature: str), got {marker.args} {marker.kwargs}"
+        )
+    return version, feature
+
+
+def _is_mounted(mountpoint: Path, fstype: str) -> bool:
+    with open("/proc/self/mounts", encoding="utf-8") as mounts:
+        for line in mounts:
+            fields = line.split()
+            if len(fields) >= 3 and fields[1] == str(mountpoint) and fields[2] == fstype:
+                return True
+    return False
+
+
+def _mount(fstype: str, mountpoint: Path) -> None:
+    if _is_mounted(mountpoint, fstype):
+        return
+    result = subprocess.run(
+        ["mount", "-t", fstype, fstype, str(mountpoint)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        pytest.fail(
+            f"cannot mount {fstype} at {mountpoint}: {result.stderr.strip() or result.returncode}",
+            pytrace=False,
+        )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def kernel_filesystems() -> None:
+    """bpffs at /sys/fs/bpf and tracefs at /sys/kernel/tracing, mounted if they are not."""
+    _mount("bpf", BPFFS)
+    if TRACEFS.is_dir():
+        _mount("tracefs", TRACEFS)
+    else:
+        # The kernel was built without tracing: tests that need it skip by probe.
+        warnings.warn(f"{TRACEFS} does not exist: this kernel has no tracefs", stacklevel=1)
+
+
+@pytest.fixture
+def bpffs(request: pytest.FixtureRequest, kernel_filesystems: None) -> Iterator[Path]:
+    """A fresh, empty directory on bpffs for this test's pins; removed with its contents afterwards."""
+    path = Path(tempfile.mkdtemp(prefix="ebpf-test-", dir=BPFFS))
+    request.node.stash[_BPFFS_DIR] = path
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path)
+
+
+def _pinned(root: Path) -> set[Path]:
+    """Every file and directory under ``root``."""
+    found: set[Path] = set()
+    for dirpath, dirnames, filenames in os.walk(root):
+        base = Path(dirpath)
+        found.update(base / name for name in dirnames)
+        found.update(base / name for name in filenames)
+    return found
+
+
+@pytest.fixture(autouse=True)
+def _no_pin_leaks(request: pytest.FixtureRequest, kernel_filesystems: None) -> Iterator[None]:
+    """Fail a test that leaves new pinned objects under /sys/fs/bpf outside its ``bpffs`` directory."""
+    before = _pinned(BPFFS)
+    yield
+    own = request.node.stash.get(_BPFFS_DIR, None)
+    leaked = sorted(path for path in _pinned(BPFFS) - before if own is None or not path.is_relative_to(own))
+    if leaked:
+        listing = " ".join(str(path) for path in leaked)
+        pytest.fail(
+            f"test left {len(leaked)} pinned object(s) behind (pin under the bpffs fixture's directory): "
+            f"{listing}; remove them with: rm -r {listing}",
+            pytrace=False,
+        )
+
+
+@pytest.fixture(autouse=True)
+def _no_fd_leaks() -> Iterator[None]:
+    """Fail a test that leaves a file descriptor open."""
+    before = open_fds()
+    yield
+    leaked = leaked_since(before)
+    if leaked:
+        pytest.fail(
+            f"test leaked {len(leaked)} file descriptor(s): {describe_fds(leaked)}",
+            pytrace=False,
+        )
