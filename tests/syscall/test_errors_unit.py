@@ -7,6 +7,7 @@ import pickle
 
 import pytest
 
+from ebpf.syscall import errors
 from ebpf.syscall.errors import (
     BpfSyscallError,
     EbpfError,
@@ -49,14 +50,23 @@ def test_errno_mapping(err: int, command: str, cls: type[BpfSyscallError]) -> No
     assert command in str(exc)
 
 
-def test_permission_message_names_capability_and_remedy() -> None:
+def test_permission_message_names_capability_and_remedy(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(errors, "_has_capability", lambda name: False)
     exc = syscall_error(errno.EPERM, "perf_event_open")
     assert isinstance(exc, PermissionDeniedError)
     assert exc.capability == "CAP_PERFMON"
-    assert "CAP_PERFMON" in str(exc)
+    assert "this needs CAP_PERFMON" in str(exc)
     assert "setcap" in str(exc)
     exc = syscall_error(errno.EPERM, "BPF_LINK_CREATE", capability="CAP_NET_ADMIN")
     assert "CAP_NET_ADMIN" in str(exc)
+    assert "unprivileged_bpf_disabled" in str(exc)
+
+
+def test_permission_message_when_capability_is_held(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(errors, "_has_capability", lambda name: True)
+    exc = syscall_error(errno.EPERM, "BPF_PROG_LOAD")
+    assert "refused although this process has CAP_BPF" in str(exc)
+    assert "setcap" not in str(exc)
 
 
 def test_key_not_found_str_is_not_quoted() -> None:

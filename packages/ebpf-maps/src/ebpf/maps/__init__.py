@@ -1,9 +1,108 @@
 """ebpf.maps: every eBPF map type with typed keys and values.
 
-`MapSpec` and `Map` for every map type, codecs, batches, per-CPU values and pinning.
+A :class:`MapSpec` describes a map (plain data); :meth:`Map.create` makes it
+in the kernel and returns the live object of the class that fits its type:
+:class:`KeyValueMap` (hash, LRU hash, devmap, cpumap), :class:`ArrayMap`,
+:class:`PerCpuMap`/:class:`PerCpuArrayMap`, :class:`LpmTrieMap`,
+:class:`QueueMap`, :class:`StackMap`, :class:`BloomFilterMap`,
+:class:`StackTraceMap`, :class:`DescriptorMap` (sockmaps, perf event
+arrays...), :class:`ProgramArray`, :class:`MapOfMaps`,
+:class:`LocalStorageMap`, or plain :class:`Map` (ring buffers, arenas,
+struct_ops). Codecs (:data:`u32`, :data:`u64`, ``struct`` formats, ``ctypes``
+types, construct-like schemas, IP addresses and prefixes, your own) convert
+keys and values.
 
-This distribution is a documented shell for now: its API arrives with its
-issue. See ``packages/ebpf-maps/README.md``.
+Lifecycle: a live map owns one descriptor, released by ``close()``, a
+``with`` block, or garbage collection. Element operations of one map object
+share preallocated buffers: use one object per thread (:meth:`Map.dup`).
+Importing this package makes no system call.
 """
 
-__all__: list[str] = []
+from ._array import ArrayMap, PerCpuArrayMap, PerCpuMap
+from ._codecs import (
+    BytesCodec,
+    Codec,
+    CodecLike,
+    CodecSource,
+    ConstructCodec,
+    CtypesCodec,
+    FdCodec,
+    IntCodec,
+    StringCodec,
+    StructCodec,
+    as_codec,
+    be16,
+    be32,
+    be64,
+    i8,
+    i16,
+    i32,
+    i64,
+    u8,
+    u16,
+    u32,
+    u64,
+)
+from ._fdmaps import DescriptorMap, LocalStorageMap, MapOfMaps, ProgramArray
+from ._ipcodecs import IPv4Codec, IPv6Codec, LpmKey, LpmKeyCodec, ipv4, ipv6, lpm_ipv4, lpm_ipv6
+from ._keyvalue import KeyValueMap
+from ._map import DEFAULT_PIN_ROOT, Map
+from ._percpu import PerCpuCodec, percpu_avg, percpu_max, percpu_min, percpu_stride, percpu_sum
+from ._spec import MapSpec, PinType
+from ._types import BloomFilterMap, LpmTrieMap, QueueMap, StackMap, StackTraceMap
+
+__all__ = [
+    "DEFAULT_PIN_ROOT",
+    "ArrayMap",
+    "BloomFilterMap",
+    "BytesCodec",
+    "Codec",
+    "CodecLike",
+    "CodecSource",
+    "ConstructCodec",
+    "CtypesCodec",
+    "DescriptorMap",
+    "FdCodec",
+    "IPv4Codec",
+    "IPv6Codec",
+    "IntCodec",
+    "KeyValueMap",
+    "LocalStorageMap",
+    "LpmKey",
+    "LpmKeyCodec",
+    "LpmTrieMap",
+    "Map",
+    "MapOfMaps",
+    "MapSpec",
+    "PerCpuArrayMap",
+    "PerCpuCodec",
+    "PerCpuMap",
+    "PinType",
+    "ProgramArray",
+    "QueueMap",
+    "StackMap",
+    "StackTraceMap",
+    "StringCodec",
+    "StructCodec",
+    "as_codec",
+    "be16",
+    "be32",
+    "be64",
+    "i8",
+    "i16",
+    "i32",
+    "i64",
+    "ipv4",
+    "ipv6",
+    "lpm_ipv4",
+    "lpm_ipv6",
+    "percpu_avg",
+    "percpu_max",
+    "percpu_min",
+    "percpu_stride",
+    "percpu_sum",
+    "u8",
+    "u16",
+    "u32",
+    "u64",
+]

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import ctypes
 import errno
+from collections.abc import Callable
 
 from ._generated import Cmd
 from ._sysnum import syscall_numbers
 from .errors import syscall_error
 
-__all__ = ["bpf", "bpf_errno", "perf_event_open"]
+__all__ = ["bpf", "bpf_errno", "bpf_prepared", "perf_event_open"]
 
 _NR = syscall_numbers()
 _NR_BPF = _NR.bpf
@@ -51,6 +52,32 @@ def bpf_errno(cmd: int, attr: ctypes.Structure) -> int:
         err = _get_errno()
         if err != errno.EINTR:
             return -err
+
+
+def bpf_prepared(cmd: int, attr: ctypes.Structure) -> Callable[[], int]:
+    """Prepare ``bpf(cmd, &attr, sizeof(attr))`` for many calls; each returns the result or ``-errno``.
+
+    The ctypes argument objects are built once, so each call costs only the
+    foreign function call itself: the form for per-element map operations,
+    which refill ``attr`` (or the buffers it points to) between calls.
+    ``attr`` must stay alive and at the same address while the returned
+    function is used (the function keeps a reference to it).
+    """
+    args = (_NR_BPF, _c_long(cmd), _byref(attr), _c_ulong(_sizeof(attr)))
+    syscall = _syscall
+    get_errno = _get_errno
+    eintr = errno.EINTR
+
+    def call() -> int:
+        while True:
+            ret: int = syscall(*args)
+            if ret >= 0:
+                return ret
+            err = get_errno()
+            if err != eintr:
+                return -err
+
+    return call
 
 
 def bpf(cmd: Cmd, attr: ctypes.Structure, context: str = "", capability: str | None = None) -> int:

@@ -56,7 +56,7 @@ from ._generated import (
 from ._kernel import bpf, bpf_errno
 from .errors import BpfSyscallError, VerifierError, syscall_error
 from .fd import FD, HasFileno, fileno_of
-from .flags import BPF_OBJ_NAME_LEN
+from .flags import BPF_OBJ_NAME_LEN, QueryFlags
 
 __all__ = [
     "BatchResult",
@@ -449,6 +449,7 @@ def _load_with_log(
     context: str,
     log_level: int,
     log_size: int,
+    log_out: list[str] | None = None,
 ) -> int:
     """Run a load command with the verifier log strategy of DESIGN.md section 4.
 
@@ -457,6 +458,10 @@ def _load_with_log(
     and a buffer that grows from the kernel's ``log_true_size`` when it
     reports one (6.4 and newer), or by doubling up to the kernel's
     maximum, for a bounded number of attempts.
+
+    With ``log_level`` the log is requested from the first attempt and, when
+    ``log_out`` is given, the log of a successful load is appended to it
+    (growing the buffer when the kernel reports ``ENOSPC``).
     """
     is_prog = isinstance(attr, ProgLoadAttr)
     command = f"BPF_{cmd.name}"
@@ -483,6 +488,8 @@ def _load_with_log(
         set_log(log_level, buf)
     ret = call()
     if ret >= 0:
+        if buf is not None and log_out is not None:
+            log_out.extend(_log_lines(buf))
         return ret
     first_err = -ret
     if first_err in (errno.EPERM, errno.EBADF, errno.EFAULT) and not log_level:
@@ -497,6 +504,8 @@ def _load_with_log(
         ret = call()
         if ret >= 0:
             log.debug("%s succeeded when retried with a verifier log", command)
+            if log_out is not None:
+                log_out.extend(_log_lines(buf))
             return ret
         err = -ret
         if err != errno.ENOSPC:
@@ -540,12 +549,14 @@ def prog_load(
     attach_btf_obj_fd: FdLike | None = None,
     fd_array: Sequence[int] | None = None,
     token_fd: FdLike | None = None,
+    verifier_log: list[str] | None = None,
 ) -> FD:
     """``BPF_PROG_LOAD``: load ``insns`` (8-byte instructions) and return the program's descriptor.
 
     The verifier log is requested only after a failure (see
     :func:`_load_with_log`); pass ``log_level`` to ask for it up front
-    (``2`` for every instruction's state, ``4`` for statistics).
+    (``2`` for every instruction's state, ``4`` for statistics); with
+    ``verifier_log``, a list, the log of the successful load is appended to it.
 
     Raises:
         ValueError: empty or misaligned instructions, a bad name or license.
@@ -604,7 +615,7 @@ def prog_load(
     except ValueError:
         type_name = str(int(prog_type))
     context = f"loading {type_name} program" + (f" {name!r}" if name else "")
-    fd = _load_with_log(Cmd.PROG_LOAD, attr, context, log_level, log_size)
+    fd = _load_with_log(Cmd.PROG_LOAD, attr, context, log_level, log_size, verifier_log)
     del fds, lic
     return FD(fd)
 
@@ -755,6 +766,11 @@ def prog_query(target: FdLike, attach_type: AttachType | int, *, query_flags: in
         )
         attr.target_fd = _fd(target)
         attr.prog_cnt = count
+        if query_flags & QueryFlags.QUERY_EFFECTIVE:
+            # Per-program attach flags and link ids describe one cgroup's own
+            # list; the kernel rejects them in an effective query (EINVAL).
+            attr.prog_attach_flags = 0
+            attr.link_ids = 0
         ret = bpf_errno(Cmd.PROG_QUERY, attr)
         if ret == -errno.ENOSPC:
             continue
@@ -799,7 +815,7 @@ def prog_test_run(
     data_out_size: int | None = None,
     ctx_in: ReadableBuffer | None = None,
     ctx_out_size: int = 0,
-    repeat: int = 1,
+    repeat: int = 0,
     flags: int = 0,
     cpu: int = 0,
     batch_size: int = 0,
@@ -807,7 +823,9 @@ def prog_test_run(
     """``BPF_PROG_TEST_RUN``: run the program on ``data_in``/``ctx_in`` without attaching it.
 
     ``data_out_size`` defaults to room for the input plus 256 bytes (XDP and
-    TC programs may grow packets). ``duration_ns`` is the average per repeat.
+    TC programs may grow packets). ``repeat=0`` runs once; raw tracepoint
+    programs accept nothing else (the kernel rejects data, ``repeat`` and
+    ``duration`` for them). ``duration_ns`` is the average per repeat.
 
     Raises:
         BpfSyscallError: ``ENOTSUPP``/``EINVAL`` for program types without

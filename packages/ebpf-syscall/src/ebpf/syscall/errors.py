@@ -65,14 +65,18 @@ class PermissionDeniedError(BpfSyscallError, PermissionError):
 
     def __init__(self, err: int, command: str, context: str = "", capability: str = "CAP_BPF") -> None:
         self.capability = capability
-        hint = (
-            f"this needs {capability}: run as root, or grant the capability "
-            f"(e.g. `sudo setcap {capability.lower()}+ep $(readlink -f $(which python3))`)"
-        )
-        if command.startswith("BPF_"):
-            hint += (
-                "; without it, only kernel.unprivileged_bpf_disabled=0 allows plain maps and socket filters"
+        if _has_capability(capability):
+            hint = (
+                f"refused although this process has {capability}: a security policy "
+                "(kernel lockdown, an LSM, a seccomp filter) forbids it"
             )
+        else:
+            hint = (
+                f"this needs {capability}: run as root, or grant the capability "
+                f"(e.g. `sudo setcap {capability.lower()}+ep $(readlink -f $(which python3))`)"
+            )
+            if command.startswith("BPF_"):
+                hint += "; without it only kernel.unprivileged_bpf_disabled=0 allows maps and socket filters"
         super().__init__(err, command, context, hint)
 
     def __reduce__(self) -> tuple[object, ...]:
@@ -162,6 +166,16 @@ class ParseError(EbpfError, ValueError):
 
     The message says what was wrong, where (offset, section, type id) and why.
     """
+
+
+def _has_capability(name: str) -> bool:
+    """Whether this process holds ``name`` (read lazily: only error paths need it)."""
+    from .system import has_capability
+
+    try:
+        return has_capability(name)
+    except (OSError, ValueError):
+        return False
 
 
 # Capabilities a command needs beyond CAP_BPF, used to word permission errors.

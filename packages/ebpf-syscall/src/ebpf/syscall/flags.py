@@ -111,6 +111,8 @@ class QueryFlags(enum.IntFlag):
 class TestRunFlags(enum.IntFlag):
     """``flags`` of ``BPF_PROG_TEST_RUN``."""
 
+    __test__ = False  # a dunder, so not a member: tells pytest this is no test class
+
     NONE = 0
     RUN_ON_CPU = 1 << 0
     XDP_LIVE_FRAMES = 1 << 1

@@ -1,0 +1,226 @@
+"""The ``BPF_MAP_*_BATCH`` commands for one map, and how their absence is detected.
+
+Batch commands exist since Linux 5.6 for the hash and array families (not
+for LPM tries, devmaps, ...). The kernel answers ``ENOTSUPP`` for a map type
+without them and ``EINVAL`` for an unknown command (older kernels); either
+answer on a first call makes the map fall back to element operations, and
+the answer is remembered for that map object.
+
+Lookups walk the map with the kernel's cursor: ``in_batch`` is where to
+resume (``NULL`` for the start) and the kernel writes the next position to
+``out_batch``. For hash maps the cursor is a bucket number, so elements
+deleted between two calls do not disturb the walk; a bucket holding more
+elements than ``count`` makes the kernel answer ``ENOSPC`` without
+progress, and the chunk is grown.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from ebpf.syscall import bpf_errno
+from ebpf.syscall.abi import Cmd, MapBatchAttr
+
+if TYPE_CHECKING:
+    from ._map import Map
+
+__all__ = ["BatchOps", "check_chunk_size", "split_items"]
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+# EINVAL: a kernel without the command; ENOTSUPP (524): a map type without it.
+_UNSUPPORTED = (errno.EINVAL, 524, errno.EOPNOTSUPP)
+
+
+def check_chunk_size(chunk_size: int | None) -> None:
+    """Raises ValueError unless ``chunk_size`` is None or an int >= 1."""
+    if chunk_size is not None and (
+        isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1
+    ):
+        raise ValueError(
+            f"chunk_size must be an int >= 1 (elements per system call) or None, not {chunk_size!r}"
+        )
+
+
+class BatchOps(Generic[K, V]):
+    """Runs batch commands against one map; ``None`` results mean "no batch support, fall back"."""
+
+    def __init__(self, owner: Map) -> None:
+        self._owner = owner
+        #: None until a first call told whether the kernel has batches for this map.
+        self.supported: bool | None = None
+
+    def _cursor_size(self) -> int:
+        # Hash maps use a u32 bucket number, arrays a key: room for either.
+        return max(self._owner.key_codec.size, 8)
+
+    def lookup(self, chunk: int, *, delete: bool) -> Iterator[tuple[list[K], list[V]]] | None:
+        """Chunks of ``(keys, values)`` covering the map, or None without batch support.
+
+        The first call is made before returning, so that lack of support is
+        known at once; the rest run as the iterator is consumed.
+        """
+        if self.supported is False:
+            return None
+        owner = self._owner
+        cmd = Cmd.MAP_LOOKUP_AND_DELETE_BATCH if delete else Cmd.MAP_LOOKUP_BATCH
+        kc, vc = owner.key_codec, owner.value_codec
+        cursor_in = ctypes.create_string_buffer(self._cursor_size())
+        cursor_out = ctypes.create_string_buffer(self._cursor_size())
+        keys = ctypes.create_string_buffer(max(kc.size, 1) * chunk)
+        values = ctypes.create_string_buffer(max(vc.size, 1) * chunk)
+        attr = MapBatchAttr(
+            in_batch=0,
+            out_batch=ctypes.addressof(cursor_out),
+            keys=ctypes.addressof(keys),
+            values=ctypes.addressof(values),
+            count=chunk,
+            map_fd=owner.fileno(),
+        )
+        ret = bpf_errno(cmd, attr)
+        if ret < 0 and ret != -errno.ENOENT and -ret in _UNSUPPORTED and self.supported is None:
+            self.supported = False
+            return None
+        self.supported = True
+
+        def chunks(
+            ret: int, keys: ctypes.Array[ctypes.c_char], values: ctypes.Array[ctypes.c_char]
+        ) -> Iterator[tuple[list[K], list[V]]]:
+            size = chunk
+            while True:
+                if ret == -errno.ENOSPC and attr.count == 0:
+                    # A hash bucket holds more than `size` elements: grow and retry from the same cursor.
+                    size *= 2
+                    keys = ctypes.create_string_buffer(max(kc.size, 1) * size)
+                    values = ctypes.create_string_buffer(max(vc.size, 1) * size)
+                    attr.keys, attr.values = ctypes.addressof(keys), ctypes.addressof(values)
+                elif ret < 0 and ret != -errno.ENOENT:
+                    raise owner._error(-ret, f"BPF_{cmd.name}", "reading a batch from")
+                else:
+                    count = int(attr.count)
+                    if count:
+                        yield kc.decode_many(keys, count), vc.decode_many(values, count)
+                    if ret == -errno.ENOENT:  # the kernel's "no more elements"
+                        return
+                    ctypes.memmove(cursor_in, cursor_out, len(cursor_in))
+                    attr.in_batch = ctypes.addressof(cursor_in)
+                owner._fd_checked()
+                attr.count = size
+                ret = bpf_errno(cmd, attr)
+
+        return chunks(ret, keys, values)
+
+    def lookup_all(self, chunk: int, *, delete: bool) -> tuple[list[K], list[V]] | None:
+        """Every element, ``chunk`` per call, decoded once at the end; None without batch support.
+
+        Each call writes behind the previous one into buffers that grow
+        geometrically, so a whole-map read costs one decode and no per-chunk
+        Python objects.
+        """
+        if self.supported is False:
+            return None
+        owner = self._owner
+        cmd = Cmd.MAP_LOOKUP_AND_DELETE_BATCH if delete else Cmd.MAP_LOOKUP_BATCH
+        kc, vc = owner.key_codec, owner.value_codec
+        ksize, vsize = max(kc.size, 1), max(vc.size, 1)
+        capacity = max(chunk, min(owner.max_entries, 4096), 1)
+        keys = ctypes.create_string_buffer(ksize * capacity)
+        values = ctypes.create_string_buffer(vsize * capacity)
+        cursor_in = ctypes.create_string_buffer(self._cursor_size())
+        cursor_out = ctypes.create_string_buffer(self._cursor_size())
+        attr = MapBatchAttr(in_batch=0, out_batch=ctypes.addressof(cursor_out), map_fd=owner.fileno())
+        done = 0
+        while True:
+            if capacity - done < chunk:
+                capacity = max(capacity * 2, done + chunk)
+                keys, old_keys = ctypes.create_string_buffer(ksize * capacity), keys
+                values, old_values = ctypes.create_string_buffer(vsize * capacity), values
+                ctypes.memmove(keys, old_keys, ksize * done)
+                ctypes.memmove(values, old_values, vsize * done)
+            attr.keys = ctypes.addressof(keys) + ksize * done
+            attr.values = ctypes.addressof(values) + vsize * done
+            attr.count = chunk
+            ret = bpf_errno(cmd, attr)
+            if ret < 0 and ret != -errno.ENOENT:
+                if self.supported is None and -ret in _UNSUPPORTED:
+                    self.supported = False
+                    return None
+                if ret == -errno.ENOSPC and attr.count == 0:
+                    chunk *= 2  # a hash bucket holds more than `chunk` elements
+                    continue
+                raise owner._error(-ret, f"BPF_{cmd.name}", "reading a batch from")
+            self.supported = True
+            done += int(attr.count)
+            if ret == -errno.ENOENT:  # the kernel's "no more elements"
+                return kc.decode_many(keys, done), vc.decode_many(values, done)
+            ctypes.memmove(cursor_in, cursor_out, len(cursor_in))
+            attr.in_batch = ctypes.addressof(cursor_in)
+
+    def write(
+        self, keys: Sequence[K], values: Sequence[V] | None, *, flags: int, chunk: int | None
+    ) -> int | None:
+        """``BPF_MAP_UPDATE_BATCH`` (with ``values``) or ``BPF_MAP_DELETE_BATCH``; the count done, or None.
+
+        Raises:
+            BpfSyscallError: the kernel stopped part way (the message says after how many).
+        """
+        if self.supported is False:
+            return None
+        owner = self._owner
+        total = len(keys)
+        if total == 0:
+            return 0
+        cmd = Cmd.MAP_UPDATE_BATCH if values is not None else Cmd.MAP_DELETE_BATCH
+        # Encode everything first: a bad key or value raises before any call.
+        raw_keys = ctypes.create_string_buffer(
+            owner.key_codec.encode_many(keys), max(owner.key_codec.size, 1) * total
+        )
+        raw_values = None
+        if values is not None:
+            raw_values = ctypes.create_string_buffer(
+                owner.value_codec.encode_many(values), max(owner.value_codec.size, 1) * total
+            )
+        step = chunk or total
+        attr = MapBatchAttr(map_fd=owner.fileno(), elem_flags=int(flags))
+        done = 0
+        while done < total:
+            count = min(step, total - done)
+            attr.keys = ctypes.addressof(raw_keys) + done * owner.key_codec.size
+            attr.values = (
+                ctypes.addressof(raw_values) + done * owner.value_codec.size if raw_values is not None else 0
+            )
+            attr.count = count
+            ret = bpf_errno(cmd, attr)
+            if ret < 0:
+                if done == 0 and attr.count == 0 and -ret in _UNSUPPORTED and self.supported is None:
+                    self.supported = False
+                    return None
+                done += int(attr.count)
+                raise owner._error(
+                    -ret, f"BPF_{cmd.name}", f"after {done} of {total} elements, writing a batch to"
+                )
+            self.supported = True
+            done += count
+        return done
+
+
+def split_items(items: Any) -> tuple[list[Any], list[Any]]:
+    """Split a mapping or an iterable of pairs into a key list and a value list.
+
+    Raises:
+        TypeError: an item is not a ``(key, value)`` pair.
+    """
+    if hasattr(items, "keys") and hasattr(items, "values"):
+        return list(items.keys()), list(items.values())
+    keys: list[Any] = []
+    values: list[Any] = []
+    for item in items:
+        if not isinstance(item, tuple) or len(item) != 2:
+            raise TypeError(f"update_batch() takes a mapping or (key, value) pairs, got item {item!r}")
+        keys.append(item[0])
+        values.append(item[1])
+    return keys, values

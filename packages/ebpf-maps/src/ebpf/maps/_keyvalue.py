@@ -1,0 +1,495 @@
+"""Key/value maps (hash, LRU, devmap, cpumap, ...): element operations at syscall speed, iteration, dump.
+
+Every element operation reuses one ``MapElemAttr`` whose ``key``/``value``
+point at buffers allocated once per map: a lookup packs the key into the
+key buffer, makes the call prepared once with ``bpf_prepared`` (which allocates
+nothing and raises nothing) and decodes the value buffer. Because of these shared
+buffers, one map object must not be used by several threads at once; give
+each thread its own with :meth:`Map.dup <ebpf.maps.Map.dup>`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from typing import TYPE_CHECKING, Any, TypeVar, overload
+
+from ebpf.syscall import bpf_errno, bpf_prepared
+from ebpf.syscall.abi import Cmd, MapElemAttr, MapType
+
+from ._batch import BatchOps, check_chunk_size, split_items
+from ._map import Map
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsKeysAndGetItem
+
+__all__ = ["KeyValueMap"]
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+_LOOKUP = int(Cmd.MAP_LOOKUP_ELEM)
+_UPDATE = int(Cmd.MAP_UPDATE_ELEM)
+_DELETE = int(Cmd.MAP_DELETE_ELEM)
+_NEXT_KEY = int(Cmd.MAP_GET_NEXT_KEY)
+_LOOKUP_AND_DELETE = int(Cmd.MAP_LOOKUP_AND_DELETE_ELEM)
+_ENOENT = errno.ENOENT
+_MISSING: Any = object()
+
+
+class KeyValueMap(
+    Map,
+    MutableMapping[K, V],
+    map_types=(
+        MapType.HASH,
+        MapType.LRU_HASH,
+        MapType.DEVMAP,
+        MapType.DEVMAP_HASH,
+        MapType.CPUMAP,
+        MapType.CGROUP_STORAGE,
+    ),
+):
+    """A map from keys to values that behaves like a ``dict``.
+
+    ``m[k]``, ``m[k] = v``, ``del m[k]``, ``k in m``, ``len(m)`` (counted by
+    walking the keys), iteration, ``keys()/values()/items()``, ``get``,
+    ``pop``, ``clear()``; the explicit :meth:`lookup`, :meth:`update`,
+    :meth:`delete` and :meth:`lookup_and_delete` take the kernel's flags
+    (``UpdateFlags.NOEXIST``, ``EXIST``, ``ANY``, ``F_LOCK``); the batch
+    methods (:meth:`lookup_batch`, :meth:`update_batch`, :meth:`delete_batch`,
+    :meth:`lookup_and_delete_batch`, :meth:`batches`) fall back to element
+    operations where the kernel or the map type has no batch commands.
+
+    Missing keys raise :class:`~ebpf.syscall.errors.KeyNotFoundError` (a
+    ``KeyError``). Keys and values of the wrong type or size raise
+    ``TypeError``/``ValueError`` before any system call.
+    """
+
+    def _setup(self) -> None:
+        super()._setup()
+        fd = self._fd.fileno()
+        # One byte at least so that addressof() is valid for zero-size keys.
+        self._kbuf = ctypes.create_string_buffer(max(self.key_codec.size, 1))
+        self._vbuf = ctypes.create_string_buffer(max(self.value_codec.size, 1))
+        self._attr = MapElemAttr(map_fd=fd, key=ctypes.addressof(self._kbuf) if self.key_codec.size else 0)
+        self._attr.value = ctypes.addressof(self._vbuf)
+        # BPF_MAP_DELETE_ELEM's last field is `key`: the kernel rejects a
+        # non-zero `value` (CHECK_ATTR), so deletes get an attr of their own.
+        self._delete_attr = MapElemAttr(map_fd=fd, key=self._attr.key)
+        # Prepared calls: the ctypes arguments are built once per map.
+        self._lookup_call = bpf_prepared(_LOOKUP, self._attr)
+        self._update_call = bpf_prepared(_UPDATE, self._attr)
+        self._delete_call = bpf_prepared(_DELETE, self._delete_attr)
+        self._encode_key = self.key_codec.encode_into
+        self._encode_value = self.value_codec.encode_into
+        self._decode_key = self.key_codec.decode_from
+        self._decode_value = self.value_codec.decode_from
+        self._batch: BatchOps[K, V] = BatchOps(self)
+
+    def _flagged_attr(self, flags: int) -> MapElemAttr:
+        attr = MapElemAttr(map_fd=self._attr.map_fd, key=self._attr.key, flags=int(flags))
+        attr.value = self._attr.value
+        return attr
+
+    # ------------------------------------------------------------ single elements
+
+    def __getitem__(self, key: K) -> V:
+        if self._closed:
+            raise self._closed_error()
+        self._encode_key(self._kbuf, 0, key)
+        ret = self._lookup_call()
+        if ret < 0:
+            raise self._error(-ret, "BPF_MAP_LOOKUP_ELEM", "looking up", key)
+        value: V = self._decode_value(self._vbuf, 0)
+        return value
+
+    @overload
+    def get(self, key: K, /) -> V | None: ...
+    @overload
+    def get(self, key: K, /, default: V) -> V: ...
+    @overload
+    def get(self, key: K, /, default: Any) -> Any: ...
+
+    def get(self, key: K, /, default: Any = None) -> Any:
+        """The value of ``key``, or ``default`` when the map has no such key."""
+        if self._closed:
+            raise self._closed_error()
+        self._encode_key(self._kbuf, 0, key)
+        ret = self._lookup_call()
+        if ret < 0:
+            if ret == -_ENOENT:
+                return default
+            raise self._error(-ret, "BPF_MAP_LOOKUP_ELEM", "looking up", key)
+        value: V = self._decode_value(self._vbuf, 0)
+        return value
+
+    def lookup(self, key: K, *, flags: int = 0) -> V:
+        """The value of ``key``; ``flags=UpdateFlags.F_LOCK`` reads it under the value's ``bpf_spin_lock``.
+
+        Raises:
+            KeyNotFoundError: no such key.
+            ValueError: the map is closed, or a bad key.
+            TypeError: a key of the wrong type.
+        """
+        if not flags:
+            return self[key]
+        self._fd_checked()
+        self._encode_key(self._kbuf, 0, key)
+        ret = bpf_errno(_LOOKUP, self._flagged_attr(flags))
+        if ret < 0:
+            raise self._error(-ret, "BPF_MAP_LOOKUP_ELEM", "looking up", key)
+        value: V = self._decode_value(self._vbuf, 0)
+        return value
+
+    def __setitem__(self, key: K, value: V) -> None:
+        if self._closed:
+            raise self._closed_error()
+        self._encode_key(self._kbuf, 0, key)
+        self._encode_value(self._vbuf, 0, value)
+        ret = self._update_call()
+        if ret < 0:
+            raise self._error(-ret, "BPF_MAP_UPDATE_ELEM", "updating", key)
+
+    @overload
+    def update(self, key: K, value: V, /, *, flags: int = ...) -> None: ...
+    @overload
+    def update(self, other: SupportsKeysAndGetItem[K, V] | Iterable[tuple[K, V]], /) -> None: ...
+
+    def update(self, *args: Any, flags: int = 0) -> None:
+        """``update(key, value, flags=...)`` writes one element; ``update(mapping)`` many, as ``dict.update``.
+
+        ``flags``: ``UpdateFlags.ANY`` (create or replace), ``NOEXIST``
+        (create only), ``EXIST`` (replace only), ``F_LOCK`` (under the
+        value's ``bpf_spin_lock``).
+
+        Raises:
+            BpfSyscallError: ``EEXIST`` for ``NOEXIST`` on an existing key;
+                ``E2BIG`` when the map is full; ``EPERM`` when frozen.
+            KeyNotFoundError: ``EXIST`` on a missing key.
+            TypeError, ValueError: bad keys, values or arguments.
+        """
+        if len(args) == 2:
+            key, value = args
+            if not flags:
+                self[key] = value
+                return
+            self._fd_checked()
+            self._encode_key(self._kbuf, 0, key)
+            self._encode_value(self._vbuf, 0, value)
+            ret = bpf_errno(_UPDATE, self._flagged_attr(flags))
+            if ret < 0:
+                raise self._error(-ret, "BPF_MAP_UPDATE_ELEM", "updating", key)
+            return
+        if len(args) != 1:
+            raise TypeError(
+                f"update() takes (key, value) or one mapping, not {len(args)} positional arguments"
+            )
+        if flags:
+            raise TypeError(
+                "flags apply to update(key, value, flags=...); use update_batch(items, flags=...)"
+            )
+        super().update(args[0])
+
+    def __delitem__(self, key: K) -> None:
+        if self._closed:
+            raise self._closed_error()
+        self._encode_key(self._kbuf, 0, key)
+        ret = self._delete_call()
+        if ret < 0:
+            raise self._error(-ret, "BPF_MAP_DELETE_ELEM", "deleting", key)
+
+    def delete(self, key: K) -> None:
+        """Remove ``key``.
+
+        Raises:
+            KeyNotFoundError: no such key.
+            BpfSyscallError: ``EINVAL`` for types whose elements cannot be deleted (arrays).
+        """
+        del self[key]
+
+    def lookup_and_delete(self, key: K, *, flags: int = 0) -> V:
+        """Remove ``key`` and return its value in one step (hash maps need Linux 5.14).
+
+        Raises:
+            KeyNotFoundError: no such key.
+            BpfSyscallError: ``EINVAL``/``ENOTSUPP`` where the kernel or the map type lacks it.
+        """
+        self._fd_checked()
+        self._encode_key(self._kbuf, 0, key)
+        ret = bpf_errno(_LOOKUP_AND_DELETE, self._flagged_attr(flags) if flags else self._attr)
+        if ret < 0:
+            raise self._error(-ret, "BPF_MAP_LOOKUP_AND_DELETE_ELEM", "looking up and deleting", key)
+        value: V = self._decode_value(self._vbuf, 0)
+        return value
+
+    def __contains__(self, key: object) -> bool:
+        if self._closed:
+            raise self._closed_error()
+        self._encode_key(self._kbuf, 0, key)
+        ret = self._lookup_call()
+        if ret < 0:
+            if ret == -_ENOENT:
+                return False
+            raise self._error(-ret, "BPF_MAP_LOOKUP_ELEM", "looking up", key)
+        return True
+
+    # ------------------------------------------------------------ iteration
+
+    def _iter_raw_keys(self) -> Iterator[bytes]:
+        """Every key once, as bytes, walking ``BPF_MAP_GET_NEXT_KEY``.
+
+        The walk has its own buffers, so the loop body may use the map. When
+        the current key is deleted under us, a hash map's ``get_next_key``
+        restarts from the first key (``htab_map_get_next_key``: "lookup the
+        key; if not found, return the first key"), as does an LPM trie. Keys
+        already seen are skipped, so a walk that restarts still yields every
+        remaining key exactly once.
+        """
+        fd = self._fd_checked().fileno()
+        size = self.key_codec.size
+        cur = ctypes.create_string_buffer(max(size, 1))
+        nxt = ctypes.create_string_buffer(max(size, 1))
+        attr = MapElemAttr(map_fd=fd, key=0)
+        attr.next_key = ctypes.addressof(nxt)
+        seen: set[bytes] = set()
+        while True:
+            self._fd_checked()
+            ret = bpf_errno(_NEXT_KEY, attr)
+            if ret < 0:
+                if ret == -_ENOENT:
+                    return
+                raise self._error(-ret, "BPF_MAP_GET_NEXT_KEY", "iterating")
+            raw = nxt.raw[:size]
+            ctypes.memmove(cur, nxt, size)
+            attr.key = ctypes.addressof(cur)
+            if raw in seen:
+                continue
+            seen.add(raw)
+            yield raw
+
+    def _iter_items_by_key(self) -> Iterator[tuple[K, V]]:
+        decode_key = self.key_codec.decode
+        for raw in self._iter_raw_keys():
+            # Look the key up from its bytes: the key buffer is shared with the walk.
+            key = decode_key(raw)
+            ctypes.memmove(self._kbuf, raw, len(raw))
+            ret = self._lookup_call()
+            if ret == -_ENOENT:
+                continue  # deleted since the walk saw it
+            if ret < 0:
+                raise self._error(-ret, "BPF_MAP_LOOKUP_ELEM", "looking up", key)
+            yield key, self._decode_value(self._vbuf, 0)
+
+    def __iter__(self) -> Iterator[K]:
+        """The keys, each once, even while keys are being deleted.
+
+        Every key present for the whole iteration is yielded exactly once.
+        Keys are read a chunk at a time (batches where the kernel has them),
+        so a key deleted after its chunk was read may still be yielded:
+        delete with ``pop(key, None)`` when the loop deletes other keys.
+        """
+        for chunk_keys, _ in self._chunks_or_none():
+            yield from chunk_keys
+
+    def _iteration_chunk(self) -> int:
+        # About 1 MiB of buffers per call, at most 4096 elements.
+        per_element = max(self.key_codec.size + self.value_codec.size, 1)
+        return max(1, min(self.max_entries or 1, 4096, (1 << 20) // per_element))
+
+    def _chunks_or_none(
+        self, chunk: int | None = None, *, delete: bool = False
+    ) -> Iterator[tuple[list[K], list[V]]]:
+        chunks = self._batch.lookup(chunk or self._iteration_chunk(), delete=delete)
+        if chunks is not None:
+            yield from chunks
+            return
+        for key, value in self._iter_items_by_key():
+            if delete:
+                self._delete_if_present(key)
+            yield [key], [value]
+
+    def _delete_if_present(self, key: K) -> None:
+        self._encode_key(self._kbuf, 0, key)
+        ret = self._delete_call()
+        if ret < 0 and ret != -_ENOENT:
+            raise self._error(-ret, "BPF_MAP_DELETE_ELEM", "deleting", key)
+
+    def iter_items(self) -> Iterator[tuple[K, V]]:
+        """``(key, value)`` pairs, each key once, read a chunk at a time."""
+        for keys, values in self._chunks_or_none():
+            yield from zip(keys, values, strict=True)
+
+    def items(self) -> _ItemsView[K, V]:  # type: ignore[override]
+        """A view whose iteration reads keys and values together (not one lookup per key)."""
+        return _ItemsView(self)
+
+    def values(self) -> _ValuesView[V]:  # type: ignore[override]
+        """A view whose iteration reads values in chunks."""
+        return _ValuesView(self)
+
+    def __len__(self) -> int:
+        """The number of keys, counted by walking the map (the kernel keeps no count user space can read)."""
+        return sum(len(keys) for keys, _ in self._chunks_or_none())
+
+    def clear(self) -> None:
+        """Delete every element (in batches where the kernel can)."""
+        for _ in self._chunks_or_none(delete=True):
+            pass
+
+    # ------------------------------------------------------------ batches
+
+    def lookup_batch(self, *, chunk_size: int | None = None) -> dict[K, V]:
+        """Every element, read ``chunk_size`` per system call (None: the whole map in one).
+
+        Raises:
+            ValueError: a bad ``chunk_size``, or the map is closed.
+        """
+        keys, values = self.lookup_batch_lists(chunk_size=chunk_size)
+        return dict(zip(keys, values, strict=True))
+
+    def lookup_batch_lists(
+        self, *, chunk_size: int | None = None, delete: bool = False
+    ) -> tuple[list[K], list[V]]:
+        """Every key and every value as two lists in map order: :meth:`lookup_batch` without building a dict.
+
+        With ``delete`` the elements are deleted as they are read.
+        """
+        check_chunk_size(chunk_size)
+        self._fd_checked()
+        found = self._batch.lookup_all(chunk_size or max(self.max_entries, 1), delete=delete)
+        if found is not None:
+            return found
+        keys: list[K] = []
+        values: list[V] = []
+        for chunk_keys, chunk_values in self._chunks_or_none(delete=delete):
+            keys += chunk_keys
+            values += chunk_values
+        return keys, values
+
+    def lookup_and_delete_batch(self, *, chunk_size: int | None = None) -> dict[K, V]:
+        """Every element, deleted as it is read (atomically per chunk where the kernel has batches)."""
+        keys, values = self.lookup_batch_lists(chunk_size=chunk_size, delete=True)
+        return dict(zip(keys, values, strict=True))
+
+    def batches(self, chunk_size: int = 1024, *, delete: bool = False) -> Iterator[dict[K, V]]:
+        """The map a chunk at a time, each chunk one system call, resuming from the kernel's cursor.
+
+        With ``delete`` the elements read are deleted (``BPF_MAP_LOOKUP_AND_DELETE_BATCH``).
+        """
+        check_chunk_size(chunk_size)
+        for keys, values in self._chunks_or_none(chunk_size, delete=delete):
+            yield dict(zip(keys, values, strict=True))
+
+    def update_batch(
+        self,
+        items: Mapping[K, V] | Iterable[tuple[K, V]],
+        *,
+        flags: int = 0,
+        chunk_size: int | None = None,
+    ) -> int:
+        """Write many elements, ``chunk_size`` per system call (None: all in one); returns how many.
+
+        Every key and value is encoded before the first call, so bad input
+        changes nothing. ``flags`` as for :meth:`update`.
+
+        Raises:
+            TypeError, ValueError: bad items, keys, values or ``chunk_size``.
+            BpfSyscallError: the kernel stopped part way (the message says after how many).
+        """
+        return self._update_batch(items, flags, chunk_size)
+
+    def _update_batch(self, items: object, flags: int, chunk_size: int | None) -> int:
+        check_chunk_size(chunk_size)
+        self._fd_checked()
+        keys, values = split_items(items)
+        done = self._batch.write(keys, values, flags=flags, chunk=chunk_size)
+        if done is not None:
+            return done
+        for key, value in zip(keys, values, strict=True):
+            self.update(key, value, flags=flags)
+        return len(keys)
+
+    def delete_batch(self, keys: Iterable[K], *, chunk_size: int | None = None) -> int:
+        """Delete ``keys``, ``chunk_size`` per system call; returns how many.
+
+        Raises:
+            KeyNotFoundError: a key is missing (the keys before it are deleted).
+        """
+        check_chunk_size(chunk_size)
+        self._fd_checked()
+        key_list = list(keys)
+        done = self._batch.write(key_list, None, flags=0, chunk=chunk_size)
+        if done is not None:
+            return done
+        for key in key_list:
+            del self[key]
+        return len(key_list)
+
+    def dump(self, *, limit: int | None = None) -> str:
+        """A readable listing, one ``key: value`` per line, sorted when the keys sort.
+
+        ``limit`` caps the number of lines (a last line tells how many were left out).
+        """
+        pairs = list(self.iter_items())
+        # Keys without an order (ctypes structures...) stay in map order.
+        with contextlib.suppress(TypeError):
+            pairs.sort(key=_first)
+        shown = pairs if limit is None else pairs[:limit]
+        header = (
+            f"{type(self).__name__} {self.name or '(unnamed)'}: {len(pairs)} of {self.max_entries} entries"
+        )
+        lines = [header] + [f"  {k!r}: {v!r}" for k, v in shown]
+        if len(shown) < len(pairs):
+            lines.append(f"  ... {len(pairs) - len(shown)} more")
+        return "\n".join(lines)
+
+    def _write_contents(self, contents: tuple[tuple[Any, Any], ...]) -> None:
+        self.update_batch(contents)
+
+
+def _first(pair: tuple[Any, Any]) -> Any:
+    return pair[0]
+
+
+class _ItemsView(Iterable[tuple[K, V]]):
+    """``m.items()``: iterates pairs a chunk at a time; ``len`` and ``in`` ask the map."""
+
+    def __init__(self, mapping: KeyValueMap[K, V]) -> None:
+        self._mapping = mapping
+
+    def __iter__(self) -> Iterator[tuple[K, V]]:
+        return self._mapping.iter_items()
+
+    def __len__(self) -> int:
+        return len(self._mapping)
+
+    def __contains__(self, item: object) -> bool:
+        if not isinstance(item, tuple) or len(item) != 2:
+            return False
+        value = self._mapping.get(item[0], _MISSING)
+        return value is not _MISSING and bool(value == item[1])
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({list(self)!r})"
+
+
+class _ValuesView(Iterable[V]):
+    """``m.values()``: iterates values a chunk at a time."""
+
+    def __init__(self, mapping: KeyValueMap[Any, V]) -> None:
+        self._mapping = mapping
+
+    def __iter__(self) -> Iterator[V]:
+        for _, value in self._mapping.iter_items():
+            yield value
+
+    def __len__(self) -> int:
+        return len(self._mapping)
+
+    def __contains__(self, item: object) -> bool:
+        return any(value == item for value in self)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({list(self)!r})"

@@ -1,0 +1,281 @@
+"""``MapSpec``: everything needed to create a map, as plain frozen data.
+
+A spec holds no descriptor and makes no system call; it is checked when it
+is built (and again by ``dataclasses.replace``), so that bad input raises
+``ValueError``/``TypeError`` before anything exists in the kernel. The
+per-type rules below are those of each map type's ``map_alloc_check`` in
+the kernel.
+"""
+
+from __future__ import annotations
+
+import enum
+import mmap
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, NamedTuple
+
+from ebpf.syscall.abi import MapType
+from ebpf.syscall.commands import check_object_name
+from ebpf.syscall.flags import MapFlags
+
+from ._codecs import BytesCodec, Codec, CodecSource, FdCodec, StructCodec, as_codec, u32
+from ._ipcodecs import LpmKeyCodec
+from ._support import map_type_name
+
+__all__ = ["MapSpec", "PinType"]
+
+
+class PinType(enum.Enum):
+    """How :meth:`Map.create <ebpf.maps.Map.create>` pins a map (libbpf's ``LIBBPF_PIN_*``)."""
+
+    #: Not pinned.
+    NONE = "none"
+    #: Pinned at ``<pin_root>/<name>``; an existing compatible pin there is reused.
+    BY_NAME = "by_name"
+
+
+MaxEntriesRule = Literal["positive", "zero", "cpus", "ringbuf"]
+
+#: The kernel's PERF_MAX_STACK_DEPTH: the default depth of a stack trace map.
+PERF_MAX_STACK_DEPTH = 127
+
+
+class _TypeRule(NamedTuple):
+    key_size: int | None = None  # the only size the kernel accepts, if there is one
+    value_size: int | None = None
+    default_key_size: int | None = None
+    default_value_size: int | None = None
+    value_sizes: tuple[int, ...] = ()  # the sizes the kernel accepts, when it is a short list
+    max_entries: MaxEntriesRule = "positive"
+    flags: MapFlags = MapFlags.NONE  # flags the type cannot do without
+    inner_map: bool = False
+    fd_values: bool = False  # values are descriptors (user space writes fds, reads ids/cookies)
+    fd_keys: bool = False  # keys are descriptors (local storage)
+
+
+_LOCAL_STORAGE = _TypeRule(key_size=4, max_entries="zero", flags=MapFlags.NO_PREALLOC, fd_keys=True)
+_RINGBUF = _TypeRule(key_size=0, value_size=0, max_entries="ringbuf")
+
+RULES: dict[MapType, _TypeRule] = {
+    MapType.HASH: _TypeRule(),
+    MapType.ARRAY: _TypeRule(key_size=4),
+    MapType.PROG_ARRAY: _TypeRule(key_size=4, value_size=4, fd_values=True),
+    MapType.PERF_EVENT_ARRAY: _TypeRule(key_size=4, value_size=4, max_entries="cpus", fd_values=True),
+    MapType.PERCPU_HASH: _TypeRule(),
+    MapType.PERCPU_ARRAY: _TypeRule(key_size=4),
+    MapType.STACK_TRACE: _TypeRule(key_size=4, default_value_size=8 * PERF_MAX_STACK_DEPTH),
+    MapType.CGROUP_ARRAY: _TypeRule(key_size=4, value_size=4, fd_values=True),
+    MapType.LRU_HASH: _TypeRule(),
+    MapType.LRU_PERCPU_HASH: _TypeRule(),
+    MapType.LPM_TRIE: _TypeRule(flags=MapFlags.NO_PREALLOC),
+    MapType.ARRAY_OF_MAPS: _TypeRule(key_size=4, value_size=4, inner_map=True, fd_values=True),
+    MapType.HASH_OF_MAPS: _TypeRule(value_size=4, inner_map=True, fd_values=True),
+    MapType.DEVMAP: _TypeRule(key_size=4, default_value_size=4, value_sizes=(4, 8)),
+    MapType.SOCKMAP: _TypeRule(key_size=4, default_value_size=8, value_sizes=(4, 8), fd_values=True),
+    MapType.CPUMAP: _TypeRule(key_size=4, default_value_size=4, value_sizes=(4, 8)),
+    MapType.XSKMAP: _TypeRule(key_size=4, value_size=4, fd_values=True),
+    MapType.SOCKHASH: _TypeRule(default_value_size=8, value_sizes=(4, 8), fd_values=True),
+    MapType.CGROUP_STORAGE: _TypeRule(default_key_size=16, max_entries="zero"),
+    MapType.REUSEPORT_SOCKARRAY: _TypeRule(
+        key_size=4, default_value_size=8, value_sizes=(4, 8), fd_values=True
+    ),
+    MapType.PERCPU_CGROUP_STORAGE: _TypeRule(default_key_size=16, max_entries="zero"),
+    MapType.QUEUE: _TypeRule(key_size=0),
+    MapType.STACK: _TypeRule(key_size=0),
+    MapType.SK_STORAGE: _LOCAL_STORAGE,
+    MapType.DEVMAP_HASH: _TypeRule(key_size=4, default_value_size=4, value_sizes=(4, 8)),
+    MapType.STRUCT_OPS: _TypeRule(key_size=4),
+    MapType.RINGBUF: _RINGBUF,
+    MapType.INODE_STORAGE: _LOCAL_STORAGE,
+    MapType.TASK_STORAGE: _LOCAL_STORAGE,
+    MapType.BLOOM_FILTER: _TypeRule(key_size=0),
+    MapType.USER_RINGBUF: _RINGBUF,
+    MapType.CGRP_STORAGE: _LOCAL_STORAGE,
+    MapType.ARENA: _TypeRule(key_size=0, value_size=0, flags=MapFlags.MMAPABLE),
+}
+
+
+def rule_for(map_type: MapType | int) -> _TypeRule:
+    """The creation rules of ``map_type`` (no constraints for a type newer than this library)."""
+    try:
+        return RULES.get(MapType(map_type), _TypeRule())
+    except ValueError:
+        return _TypeRule()
+
+
+def default_key_codec(map_type: MapType | int, size: int) -> Codec[Any]:
+    """The key codec used when a spec or an opened map gives none."""
+    rule = rule_for(map_type)
+    if rule.fd_keys:
+        return FdCodec(size)
+    if map_type == MapType.LPM_TRIE and size > 4:
+        return LpmKeyCodec(size - 4)
+    if rule.key_size == 4 or map_type == MapType.DEVMAP_HASH:
+        return u32  # array indices, CPU numbers, stack ids
+    return BytesCodec(size)
+
+
+def default_value_codec(map_type: MapType | int, size: int, flags: int = 0) -> Codec[Any]:
+    """The value codec used when a spec or an opened map gives none."""
+    rule = rule_for(map_type)
+    if rule.fd_values:
+        return FdCodec(size)
+    if map_type == MapType.STACK_TRACE and not flags & MapFlags.STACK_BUILD_ID and size % 8 == 0:
+        return StructCodec(f"={size // 8}Q")  # instruction pointers
+    if map_type in (MapType.DEVMAP, MapType.DEVMAP_HASH, MapType.CPUMAP) and size == 4:
+        return u32  # an ifindex, a queue size
+    return BytesCodec(size)
+
+
+def _resolve_size(
+    what: str,
+    type_name: str,
+    codec: Codec[Any] | None,
+    size: int | None,
+    fixed: int | None,
+    default: int | None,
+) -> int:
+    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
+        raise ValueError(f"{what}_size must be an int >= 0, not {size!r}")
+    if codec is not None:
+        if size is not None and size != codec.size:
+            raise ValueError(
+                f"{what}_size={size} disagrees with the {what} codec {codec.describe()} ({codec.size} bytes)"
+            )
+        size = codec.size
+    if size is None:
+        size = fixed if fixed is not None else default
+    if size is None:
+        raise ValueError(
+            f"{type_name} maps need a {what} size: give {what}=<codec> (u32, u64, ...) or {what}_size=N"
+        )
+    if fixed is not None and size != fixed:
+        raise ValueError(f"{type_name} maps have {what}_size {fixed}, not {size}")
+    return size
+
+
+@dataclass(frozen=True)
+class MapSpec:
+    """What a map is: type, sizes (or codecs), capacity, flags and how to pin it.
+
+    Plain data: no descriptors, no system calls; edit with
+    ``dataclasses.replace``. ``key``/``value`` take anything :func:`as_codec`
+    takes; sizes may be given instead (keys and values are then raw bytes,
+    or the natural type: ``u32`` array indices, descriptor values...) or
+    both, which must agree. Sizes the map type fixes may be left out.
+
+    Fields the kernel takes as they are: ``numa_node`` (sets
+    ``BPF_F_NUMA_NODE``), ``map_extra`` (bloom filter hash count, arena
+    address), ``btf_*_type_id`` (with the BTF object passed to
+    :meth:`Map.create <ebpf.maps.Map.create>`). ``contents`` are written
+    right after creation, then the map is frozen if ``freeze``.
+
+    Raises (at construction):
+        ValueError: a name the kernel rejects (over 15 bytes, other than
+            ``[A-Za-z0-9_.]``), sizes that the type or the codecs rule out,
+            ``max_entries`` the type forbids (0 for most), a missing or
+            unexpected ``inner_map``, ``BY_NAME`` pinning without a name.
+        TypeError: a key or value that is not a codec source, a bad type.
+    """
+
+    type: MapType | int
+    name: str = ""
+    key: CodecSource | None = None
+    value: CodecSource | None = None
+    key_size: int | None = None
+    value_size: int | None = None
+    max_entries: int = 0
+    flags: MapFlags | int = MapFlags.NONE
+    inner_map: MapSpec | None = None
+    pinning: PinType = PinType.NONE
+    numa_node: int | None = None
+    map_extra: int = 0
+    btf_key_type_id: int = 0
+    btf_value_type_id: int = 0
+    btf_vmlinux_value_type_id: int = 0
+    contents: tuple[tuple[Any, Any], ...] = ()
+    freeze: bool = False
+    _key_codec: Codec[Any] = field(init=False, repr=False, compare=False)
+    _value_codec: Codec[Any] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.type, bool) or not isinstance(self.type, int):
+            raise TypeError(f"type must be a MapType, not {self.type!r}")
+        if not isinstance(self.name, str):
+            raise TypeError(f"name must be a str, not {type(self.name).__name__}")
+        check_object_name(self.name)
+        type_name = map_type_name(self.type)
+        rule = rule_for(self.type)
+        key = as_codec(self.key) if self.key is not None else None
+        value = as_codec(self.value) if self.value is not None else None
+        key_size = _resolve_size("key", type_name, key, self.key_size, rule.key_size, rule.default_key_size)
+        value_size = _resolve_size(
+            "value", type_name, value, self.value_size, rule.value_size, rule.default_value_size
+        )
+        if rule.value_sizes and value_size not in rule.value_sizes:
+            accepted = " or ".join(map(str, rule.value_sizes))
+            raise ValueError(f"{type_name} maps have a value_size of {accepted}, not {value_size}")
+        if rule.fd_values and value is not None and not isinstance(value, FdCodec):
+            raise TypeError(
+                f"{type_name} maps hold descriptors; leave value= out (use value_size={value_size})"
+            )
+        self._check_max_entries(type_name, rule.max_entries)
+        if isinstance(self.flags, bool) or not isinstance(self.flags, int) or self.flags < 0:
+            raise TypeError(f"flags must be MapFlags, not {self.flags!r}")
+        if rule.inner_map and self.inner_map is None:
+            raise ValueError(f"{type_name} maps need inner_map=MapSpec(...) describing the maps they hold")
+        if not rule.inner_map and self.inner_map is not None:
+            raise ValueError(f"{type_name} maps do not hold maps; remove inner_map")
+        if self.inner_map is not None and not isinstance(self.inner_map, MapSpec):
+            raise TypeError(f"inner_map must be a MapSpec, not {type(self.inner_map).__name__}")
+        if not isinstance(self.pinning, PinType):
+            raise TypeError(f"pinning must be a PinType, not {self.pinning!r}")
+        if self.pinning is PinType.BY_NAME and not self.name:
+            raise ValueError("pinning=PinType.BY_NAME needs a name to pin under")
+        if self.numa_node is not None and (not isinstance(self.numa_node, int) or self.numa_node < 0):
+            raise ValueError(f"numa_node must be a node number >= 0 or None, not {self.numa_node!r}")
+        contents: Any = self.contents
+        if isinstance(contents, Mapping):
+            contents = tuple(contents.items())
+        object.__setattr__(self, "contents", tuple(contents))
+        object.__setattr__(self, "key_size", key_size)
+        object.__setattr__(self, "value_size", value_size)
+        object.__setattr__(self, "_key_codec", key or default_key_codec(self.type, key_size))
+        object.__setattr__(
+            self, "_value_codec", value or default_value_codec(self.type, value_size, self.flags)
+        )
+
+    def _check_max_entries(self, type_name: str, rule: MaxEntriesRule) -> None:
+        n = self.max_entries
+        if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= 0xFFFFFFFF:
+            raise ValueError(f"max_entries must be an int in 0..2**32-1, not {n!r}")
+        if rule == "positive" and n == 0:
+            raise ValueError(f"{type_name} maps need max_entries >= 1 (how many elements the map can hold)")
+        if rule == "zero" and n != 0:
+            raise ValueError(
+                f"{type_name} maps take max_entries=0 (their size follows what they are attached to)"
+            )
+        if rule == "ringbuf" and (n < mmap.PAGESIZE or n & (n - 1)):
+            raise ValueError(
+                f"{type_name} maps need max_entries (the buffer size in bytes) to be a power of 2 "
+                f"and at least the page size {mmap.PAGESIZE}, not {n}"
+            )
+
+    @property
+    def key_codec(self) -> Codec[Any]:
+        """The codec of keys (the one given, or the type's default for ``key_size``)."""
+        return self._key_codec
+
+    @property
+    def value_codec(self) -> Codec[Any]:
+        """The codec of one value (for per-CPU maps: of one CPU's value)."""
+        return self._value_codec
+
+    @property
+    def create_flags(self) -> int:
+        """``map_flags`` as sent to the kernel: ``flags`` plus what the type requires and ``NUMA_NODE``."""
+        flags = int(self.flags) | rule_for(self.type).flags
+        if self.numa_node is not None:
+            flags |= MapFlags.NUMA_NODE
+        return flags

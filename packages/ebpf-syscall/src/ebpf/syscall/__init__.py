@@ -1,0 +1,74 @@
+"""ebpf.syscall: the kernel interface every other ebpf package stands on.
+
+The only code that calls ``bpf(2)``, ``perf_event_open(2)`` and the BPF
+ioctls. Layers, from the bottom:
+
+- :mod:`ebpf.syscall.abi`: enums and ``ctypes`` attr/info layouts generated
+  from kernel BTF; :mod:`ebpf.syscall.flags`: the ``#define`` flag sets.
+- :func:`bpf` / :func:`bpf_errno`: the one choke point.
+- :mod:`ebpf.syscall.commands`: every command as a typed function.
+- :mod:`ebpf.syscall.perf`: perf events, their ioctls, probe PMUs, tracepoint ids.
+- :mod:`ebpf.syscall.objects`: enumerate loaded objects, read their info.
+- :mod:`ebpf.syscall.system`: kernel version, mounts, capabilities, CPUs, memlock.
+- :mod:`ebpf.syscall.features`: feature probes with the kernel version of each.
+
+Lifecycle: every call that creates a kernel object returns an :class:`FD`,
+which owns the descriptor. Close it (or use ``with``) when done; a
+forgotten ``FD`` is closed when garbage-collected. A kernel object lives
+while any descriptor, pin or attachment refers to it.
+
+Importing this package has no side effects: no syscalls, no mounts, no
+rlimit changes.
+"""
+
+from . import abi, commands, features, flags, objects, perf, system
+from ._generated import AttachType, Cmd, LinkType, MapType, ProgType
+from ._kernel import bpf, bpf_errno, bpf_prepared
+from .errors import (
+    BpfSyscallError,
+    EbpfError,
+    KeyNotFoundError,
+    NotSupportedError,
+    ParseError,
+    PermissionDeniedError,
+    VerifierError,
+)
+from .fd import FD, HasFileno, fileno_of
+from .flags import AttachFlags, MapFlags, ProgLoadFlags, UpdateFlags
+from .system import KernelVersion, NotMountedError, kernel_version, possible_cpus
+
+__all__ = [
+    "FD",
+    "AttachFlags",
+    "AttachType",
+    "BpfSyscallError",
+    "Cmd",
+    "EbpfError",
+    "HasFileno",
+    "KernelVersion",
+    "KeyNotFoundError",
+    "LinkType",
+    "MapFlags",
+    "MapType",
+    "NotMountedError",
+    "NotSupportedError",
+    "ParseError",
+    "PermissionDeniedError",
+    "ProgLoadFlags",
+    "ProgType",
+    "UpdateFlags",
+    "VerifierError",
+    "abi",
+    "bpf",
+    "bpf_errno",
+    "bpf_prepared",
+    "commands",
+    "features",
+    "fileno_of",
+    "flags",
+    "kernel_version",
+    "objects",
+    "perf",
+    "possible_cpus",
+    "system",
+]
