@@ -18,6 +18,7 @@ import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from ._buffers import ReadableBuffer, WritableBuffer, readable_address, writable_address
 from ._generated import (
@@ -937,32 +938,33 @@ def obj_get_info_by_fd(fd: FdLike, info: ctypes.Structure) -> int:
     return int(attr.info_len)
 
 
-def prog_info(fd: FdLike) -> BpfProgInfo:
-    """The kernel's ``struct bpf_prog_info`` for a program (scalars only)."""
-    info = BpfProgInfo()
+_InfoT = TypeVar("_InfoT", BpfProgInfo, BpfMapInfo, BpfBtfInfo, BpfLinkInfo)
+
+
+def _info(fd: FdLike, cls: type[_InfoT]) -> _InfoT:
+    info = cls()
     obj_get_info_by_fd(fd, info)
     return info
+
+
+def prog_info(fd: FdLike) -> BpfProgInfo:
+    """The kernel's ``struct bpf_prog_info`` for a program (scalars only)."""
+    return _info(fd, BpfProgInfo)
 
 
 def map_info(fd: FdLike) -> BpfMapInfo:
     """The kernel's ``struct bpf_map_info`` for a map."""
-    info = BpfMapInfo()
-    obj_get_info_by_fd(fd, info)
-    return info
+    return _info(fd, BpfMapInfo)
 
 
 def btf_info(fd: FdLike) -> BpfBtfInfo:
     """The kernel's ``struct bpf_btf_info`` for a BTF object (without the blob)."""
-    info = BpfBtfInfo()
-    obj_get_info_by_fd(fd, info)
-    return info
+    return _info(fd, BpfBtfInfo)
 
 
 def link_info(fd: FdLike) -> BpfLinkInfo:
     """The kernel's ``struct bpf_link_info`` for a link (scalars only)."""
-    info = BpfLinkInfo()
-    obj_get_info_by_fd(fd, info)
-    return info
+    return _info(fd, BpfLinkInfo)
 
 
 # ---------------------------------------------------------------------- links
