@@ -22,12 +22,12 @@ import warnings
 from pathlib import Path
 
 import pytest
+from _kernel_markers import kernel_release, parse_version
 
 from ebpf.syscall import features
 from ebpf.syscall._generated import LinkType, MapType, ProgType
 from ebpf.syscall.errors import NotSupportedError, PermissionDeniedError
 from ebpf.syscall.features import Feature, all_features, helper_feature
-from integration._kernel_markers import kernel_release, parse_version
 
 pytestmark = [
     pytest.mark.root,

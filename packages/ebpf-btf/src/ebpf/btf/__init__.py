@@ -1,9 +1,115 @@
 """ebpf.btf: kernel type information (BTF) and CO-RE relocation.
 
-BTF and BTF.ext parsing, the kernel's types, C output and the CO-RE relocation engine.
+Read BTF from the running kernel (``load_vmlinux``, ``load_module``,
+``load_kernel_object``), from files and object files (``load_file``) or bytes
+(``from_bytes``) into a :class:`TypeGraph`: every type id is reachable as
+soon as it is loaded, and types are decoded on first use.
 
-This distribution is a documented shell for now: its API arrives with its
-issue. See ``packages/ebpf-btf/README.md``.
+>>> graph = load_vmlinux()                           # doctest: +SKIP
+>>> task = graph.find("task_struct", Kind.STRUCT)    # doctest: +SKIP
+>>> task.member("pid").byte_offset, str(task.member("pid").type)  # doctest: +SKIP
+(1264, 'pid_t')
+
+Malformed input raises ``ebpf.syscall.errors.ParseError`` and nothing else.
 """
 
-__all__: list[str] = []
+from ._c_dump import dump_c
+from ._compat import BtfFeatures, load_btf, probe_btf_features, sanitize_btf
+from ._encode import BtfBuilder, StringTable
+from ._ext import BtfExt, CoreRelo, FuncInfo, LineInfo, parse_btf_ext
+from ._graph import MAX_RESOLVE_DEPTH, TypeGraph
+from ._load import (
+    KERNEL_BTF_DIR,
+    from_bytes,
+    kernel_modules_with_btf,
+    load_file,
+    load_kernel_object,
+    load_module,
+    load_vmlinux,
+)
+from ._raw_dump import dump_raw
+from ._types import (
+    Array,
+    Composite,
+    Const,
+    Datasec,
+    DeclTag,
+    Enum,
+    Enum64,
+    EnumValue,
+    Float,
+    Func,
+    FuncProto,
+    Fwd,
+    Int,
+    IntEncoding,
+    Kind,
+    Member,
+    Param,
+    Pointer,
+    Restrict,
+    Struct,
+    Type,
+    Typedef,
+    TypeTag,
+    Union,
+    Var,
+    VarLinkage,
+    VarSecinfo,
+    Void,
+    Volatile,
+)
+
+__all__ = [
+    "KERNEL_BTF_DIR",
+    "MAX_RESOLVE_DEPTH",
+    "Array",
+    "BtfBuilder",
+    "BtfExt",
+    "BtfFeatures",
+    "Composite",
+    "Const",
+    "CoreRelo",
+    "Datasec",
+    "DeclTag",
+    "Enum",
+    "Enum64",
+    "EnumValue",
+    "Float",
+    "Func",
+    "FuncInfo",
+    "FuncProto",
+    "Fwd",
+    "Int",
+    "IntEncoding",
+    "Kind",
+    "LineInfo",
+    "Member",
+    "Param",
+    "Pointer",
+    "Restrict",
+    "StringTable",
+    "Struct",
+    "Type",
+    "TypeGraph",
+    "TypeTag",
+    "Typedef",
+    "Union",
+    "Var",
+    "VarLinkage",
+    "VarSecinfo",
+    "Void",
+    "Volatile",
+    "dump_c",
+    "dump_raw",
+    "from_bytes",
+    "kernel_modules_with_btf",
+    "load_btf",
+    "load_file",
+    "load_kernel_object",
+    "load_module",
+    "load_vmlinux",
+    "parse_btf_ext",
+    "probe_btf_features",
+    "sanitize_btf",
+]
