@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from ebpf.btf import Kind
 from ebpf.progs import (
     Program,
     ProgramSpec,
@@ -28,7 +29,7 @@ from ebpf.progs import (
     parse_section,
     syscall_prefix,
 )
-from ebpf.progs._kernel_btf import BtfKind, find_type_in_blob
+from ebpf.progs._kernel_btf import find_type_in_blob
 from ebpf.progs._verifier import failing_instruction, source_line
 from ebpf.syscall import FD, AttachType, ParseError, ProgLoadFlags, ProgType, VerifierError
 
@@ -162,12 +163,12 @@ def test_btf_blob_lookup_and_malformed_blobs() -> None:
     blob = (
         struct.pack("<HBBIIIII", 0xEB9F, 1, 0, 24, 0, len(types), len(types), len(strings)) + types + strings
     )
-    assert find_type_in_blob(blob, BtfKind.FUNC, "main", "test") == 3
-    assert find_type_in_blob(blob, BtfKind.FUNC, "other", "test") is None
+    assert find_type_in_blob(blob, Kind.FUNC, "main", "test") == 3
+    assert find_type_in_blob(blob, Kind.FUNC, "other", "test") is None
     with pytest.raises(ParseError, match="magic"):
-        find_type_in_blob(b"\0" * 24, BtfKind.FUNC, "main", "test")
+        find_type_in_blob(b"\0" * 24, Kind.FUNC, "main", "test")
     with pytest.raises(ParseError, match=r"truncated|past"):
-        find_type_in_blob(blob[:30] + blob[30:40], BtfKind.FUNC, "main", "test")
+        find_type_in_blob(blob[:30] + blob[30:40], Kind.FUNC, "main", "test")
 
 
 @pytest.fixture

@@ -5,9 +5,10 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 
+from ebpf.btf import Kind
 from ebpf.syscall import FD, AttachType, HasFileno, ProgType, VerifierError, commands, objects
 
-from ._kernel_btf import BtfKind, KernelType, find_kernel_type, find_type_in_blob, member_index
+from ._kernel_btf import KernelType, find_kernel_type, find_type_in_blob, member_index
 from ._spec import ProgramSpec
 from ._verifier import ProgramVerifierError
 
@@ -39,7 +40,7 @@ def _split_module(target: str) -> tuple[str | None, str]:
     return (module, name) if colon and module else (None, target)
 
 
-def _kernel_type(kind: BtfKind, name: str, module: str | None, what: str) -> KernelType:
+def _kernel_type(kind: Kind, name: str, module: str | None, what: str) -> KernelType:
     found = find_kernel_type(kind, name, module)
     if found is None:
         where = f"module {module!r}" if module else "vmlinux or module BTF"
@@ -59,7 +60,7 @@ def program_function_id(program: HasFileno, function: str) -> int:
         raise ValueError(f"program {info.name!r} has no BTF, so its functions cannot be replaced")
     with commands.btf_get_fd_by_id(info.btf_id) as btf_fd:
         blob = objects.btf_data(btf_fd)
-    type_id = find_type_in_blob(blob, BtfKind.FUNC, function, f"BTF of program {info.name!r}")
+    type_id = find_type_in_blob(blob, Kind.FUNC, function, f"BTF of program {info.name!r}")
     if type_id is None:
         raise ValueError(f"program {info.name!r} has no function {function!r} in its BTF")
     return type_id
@@ -80,20 +81,20 @@ def _resolve_target(spec: ProgramSpec, options: LoadOptions) -> _Target:
             raise ValueError(f"{what}: freplace needs target_program= and the function name in attach_to")
         type_id = program_function_id(options.target_program, target)
         return _Target(expected, type_id, None, options.target_program)
-    kind_name: tuple[BtfKind, str] | None = None
+    kind_name: tuple[Kind, str] | None = None
     if spec.type in (ProgType.TRACING, ProgType.LSM):
         if not target:
             raise ValueError(f"{what}: attach_to must name the kernel function, hook, tracepoint or iterator")
         module, name = _split_module(target)
         at = spec.expected_attach_type
         if at == AttachType.TRACE_RAW_TP:
-            kind_name = (BtfKind.TYPEDEF, f"btf_trace_{name}")
+            kind_name = (Kind.TYPEDEF, f"btf_trace_{name}")
         elif at == AttachType.TRACE_ITER:
-            kind_name = (BtfKind.FUNC, f"bpf_iter_{name}")
+            kind_name = (Kind.FUNC, f"bpf_iter_{name}")
         elif spec.type == ProgType.LSM:
-            kind_name = (BtfKind.FUNC, name if name.startswith("bpf_lsm_") else f"bpf_lsm_{name}")
+            kind_name = (Kind.FUNC, name if name.startswith("bpf_lsm_") else f"bpf_lsm_{name}")
         elif at in (AttachType.TRACE_FENTRY, AttachType.TRACE_FEXIT, AttachType.MODIFY_RETURN):
-            kind_name = (BtfKind.FUNC, name)
+            kind_name = (Kind.FUNC, name)
         else:
             raise ValueError(
                 f"{what}: expected_attach_type must be TRACE_FENTRY, TRACE_FEXIT, MODIFY_RETURN, "
@@ -105,7 +106,7 @@ def _resolve_target(spec: ProgramSpec, options: LoadOptions) -> _Target:
         struct_name, colon, member = target.partition(":")
         if not colon or not member:
             raise ValueError(f"{what}: attach_to must be 'struct:member', e.g. 'tcp_congestion_ops:ssthresh'")
-        found = _kernel_type(BtfKind.STRUCT, struct_name, None, what)
+        found = _kernel_type(Kind.STRUCT, struct_name, None, what)
         index = member_index(found.type_id, member, found.module)
         if index is None:
             raise ValueError(f"{what}: struct {struct_name!r} has no member {member!r}")

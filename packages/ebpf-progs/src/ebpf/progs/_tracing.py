@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ebpf.btf import Kind
 from ebpf.syscall import AttachType, HasFileno, ProgType, commands
 
 from ._checks import require_type
-from ._kernel_btf import BtfKind, kernel_names
+from ._kernel_btf import kernel_names
 from ._link import BpfLink, Link
 from ._load import program_function_id
 from ._program import Program
@@ -185,7 +186,7 @@ def lsm_hooks() -> list[LsmHook]:
         NotSupportedError: the kernel has no BTF.
     """
     hooks = []
-    for func in kernel_names(BtfKind.FUNC, "bpf_lsm_"):
+    for func in kernel_names(Kind.FUNC, "bpf_lsm_"):
         name = func.removeprefix("bpf_lsm_")
         if name not in _NOT_HOOKS:
             hooks.append(LsmHook(name, _CATEGORY_OF.get(name.split("_", 1)[0], "other")))

@@ -7,7 +7,8 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ebpf.syscall import VerifierError
+from ebpf.btf import TypeGraph, from_bytes
+from ebpf.syscall import ParseError, VerifierError
 
 __all__ = ["ProgramVerifierError", "SourceLine", "failing_instruction", "source_line"]
 
@@ -16,7 +17,6 @@ __all__ = ["ProgramVerifierError", "SourceLine", "failing_instruction", "source_
 # verdict is the one it rejected.
 _INSN_LINE = re.compile(r"^(\d+): \([0-9a-f]{2}\)")
 _LINE_INFO = struct.Struct("<IIII")
-_BTF_HEADER = struct.Struct("<HBBIIIII")
 
 
 @dataclass(frozen=True)
@@ -41,15 +41,13 @@ def failing_instruction(log: Sequence[str]) -> int | None:
     return None
 
 
-def _btf_string(btf: bytes, offset: int) -> str | None:
-    if len(btf) < _BTF_HEADER.size:
+def _btf_string(graph: TypeGraph | None, offset: int) -> str | None:
+    if graph is None:
         return None
-    _magic, _v, _f, hdr_len, _to, _tl, str_off, str_len = _BTF_HEADER.unpack_from(btf)
-    start = hdr_len + str_off
-    if offset >= str_len or start + str_len > len(btf):
+    try:
+        return graph.string(offset)
+    except ParseError:
         return None
-    end = btf.find(b"\0", start + offset, start + str_len)
-    return btf[start + offset : end if end >= 0 else start + str_len].decode("utf-8", "replace")
 
 
 def source_line(btf: bytes, line_info: bytes, rec_size: int, instruction: int) -> SourceLine | None:
@@ -66,7 +64,11 @@ def source_line(btf: bytes, line_info: bytes, rec_size: int, instruction: int) -
     if best is None:
         return None
     _insn, file_off, line_off, line_col = best
-    file, text = _btf_string(btf, file_off), _btf_string(btf, line_off)
+    try:
+        graph: TypeGraph | None = from_bytes(btf, name="program BTF")
+    except ParseError:
+        graph = None
+    file, text = _btf_string(graph, file_off), _btf_string(graph, line_off)
     if file is None or text is None:
         return None
     # bpf_line_info.line_col: line number in the upper 22 bits, column in the lower 10.
