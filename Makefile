@@ -96,11 +96,52 @@ build: setup
 	rm -rf dist
 	$(HATCH) build --all -t wheel
 
-regen:
-	$(PYTHON) tools/gen_abi.py extract
-	$(PYTHON) tools/gen_abi.py render
+regen: setup
+	$(HATCH) run python tools/gen_abi.py extract
+	$(HATCH) run python tools/gen_abi.py render
 
 clean:
 	rm -rf dist build .mypy_cache .ruff_cache .pytest_cache .hypothesis
 	find . -name .tools -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 	find tests integration -path '*/bpf/*' -name '*.o' -delete 2>/dev/null || true
+
+# ---------------------------------------------------------------------------
+# The integration suite on other kernels (vagrant/README.md).
+#
+#   make vm-test KERNEL=6.1|6.12|all|host   boot each kernel under QEMU with this
+#                                           machine's root shared read-only, run
+#                                           the integration suite inside as root
+#   make vagrant-test KERNEL=6.1            the same in a Vagrant (libvirt) VM
+#   make vm-box KERNEL=6.1                  build the local Vagrant box offline
+#
+# VM_ARGS goes to `python3 -m vm run` (e.g. VM_ARGS='-q -- integration/progs -k kprobe').
+# Kernels, boxes and results are cached under .cache/vm/.
+KERNEL ?= all
+VM_ARGS ?=
+VM_DEB_PACKAGES := qemu-system-x86 busybox-static kmod
+VAGRANT_DEB_PACKAGES := vagrant vagrant-libvirt libvirt-daemon-system libvirt-clients qemu-system-x86 \
+	qemu-utils debootstrap e2fsprogs kmod dnsmasq-base iptables rsync openssh-client
+VM_RUN = PYTHONPATH=tools $(PYTHON) -m vm
+
+# $(call install-debs,PACKAGES): apt-get install those of PACKAGES that are missing (as root).
+define install-debs
+missing=""; for pkg in $(1); do dpkg -s "$$pkg" >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+if [ -n "$$missing" ]; then \
+	if [ "$$(id -u)" -ne 0 ]; then echo "missing Debian packages:$$missing; run as root" >&2; exit 1; fi; \
+	echo "installing$$missing"; apt-get update -qq; \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+fi
+endef
+
+.PHONY: vm-test vagrant-test vm-box
+
+vm-test: setup
+	@$(call install-debs,$(VM_DEB_PACKAGES))
+	$(VM_RUN) run --kernel '$(KERNEL)' --python "$$($(HATCH) env find)/bin/python" $(VM_ARGS)
+
+vm-box:
+	@$(call install-debs,$(VAGRANT_DEB_PACKAGES))
+	vagrant/build-box.sh '$(KERNEL)'
+
+vagrant-test: vm-box
+	vagrant/run.sh '$(KERNEL)'

@@ -7,7 +7,8 @@ them. Generation happens in two steps so that the committed output can be
 checked on any machine:
 
 ``extract``
-    reads a BTF file (default: the running kernel's) and writes the facts the
+    reads a BTF file (default: the running kernel's) with :mod:`ebpf.btf`
+    (so it runs in the hatch environment) and writes the facts the
     library needs to ``tools/abi/kernel_abi.json``: enum values and the
     bit-exact member layout of every attr/info structure. Run it on the
     newest kernel at hand when the kernel grows new commands or fields.
@@ -28,6 +29,8 @@ import os
 import sys
 from pathlib import Path
 from typing import Any
+
+from ebpf.btf import Array, Composite, Enum, Int, IntEncoding, Kind, Struct, TypeGraph, load_file
 
 ROOT = Path(__file__).resolve().parent.parent
 SNAPSHOT = ROOT / "tools" / "abi" / "kernel_abi.json"
@@ -94,37 +97,33 @@ STRUCTS = {
 # --------------------------------------------------------------------- extract
 
 
-def _typeref(btf: Any, tid: int) -> dict[str, Any]:
-    from btf_facts import KIND_ARRAY, KIND_ENUM, KIND_INT, KIND_STRUCT, KIND_UNION
-
-    tid = btf.strip(tid)
-    t = btf.types[tid]
-    if t.kind == KIND_INT:
-        encoding = t.extra[0]
+def _typeref(btf: TypeGraph, tid: int) -> dict[str, Any]:
+    t = btf.resolve(btf[tid])
+    if isinstance(t, Int):
         if t.name == "char":
             return {"char": 1}
-        return {"int": t.size_or_type, "signed": bool(encoding & 1)}
-    if t.kind == KIND_ENUM:
-        return {"int": t.size_or_type, "signed": False}
-    if t.kind == KIND_ARRAY:
-        return {"array": _typeref(btf, t.extra[0]), "n": t.extra[2]}
-    if t.kind in (KIND_STRUCT, KIND_UNION):
-        return {"record": _record(btf, tid)}
-    raise ValueError(f"unsupported member type kind {t.kind} ({t.name!r})")
+        return {"int": t.size, "signed": bool(t.encoding & IntEncoding.SIGNED)}
+    if isinstance(t, Enum):
+        return {"int": t.size, "signed": False}
+    if isinstance(t, Array):
+        return {"array": _typeref(btf, t.type_id), "n": t.nelems}
+    if isinstance(t, Composite):
+        return {"record": _record(t)}
+    raise ValueError(f"unsupported member type {t!r}")
 
 
-def _record(btf: Any, tid: int) -> dict[str, Any]:
-    from btf_facts import KIND_STRUCT
-
-    t = btf.types[tid]
-    members = []
-    for name, m_type, bit_off, bits in t.members:
-        members.append({"name": name, "bit_offset": bit_off, "bits": bits, "type": _typeref(btf, m_type)})
-    return {
-        "kind": "struct" if t.kind == KIND_STRUCT else "union",
-        "size": t.size_or_type,
-        "members": members,
-    }
+def _record(t: Composite) -> dict[str, Any]:
+    assert t.graph is not None
+    members = [
+        {
+            "name": m.name,
+            "bit_offset": m.bit_offset,
+            "bits": m.bitfield_size,
+            "type": _typeref(t.graph, m.type_id),
+        }
+        for m in t.members
+    ]
+    return {"kind": "struct" if isinstance(t, Struct) else "union", "size": t.size, "members": members}
 
 
 def _first_leaf(record: dict[str, Any]) -> str:
@@ -136,25 +135,27 @@ def _first_leaf(record: dict[str, Any]) -> str:
 
 def extract(btf_path: str) -> dict[str, Any]:
     """Read the ABI facts from a BTF file."""
-    sys.path.insert(0, str(ROOT / "tools"))
-    from btf_facts import KIND_ENUM, KIND_ENUM64, KIND_STRUCT, KIND_UNION, Btf
-
-    btf = Btf.from_file(btf_path)
+    btf = load_file(btf_path)
     enums: dict[str, list[tuple[str, int]]] = {}
-    for tid, t in enumerate(btf.types):
-        if t.kind in (KIND_ENUM, KIND_ENUM64) and t.name in ENUMS:
-            enums[t.name] = list(t.values)
-        del tid
+    for c_name in ENUMS:
+        found = [t for t in btf.find_all(c_name) if isinstance(t, Enum)]
+        if found:
+            enums[c_name] = [(v.name, v.value) for v in found[0].values]
     attrs: dict[str, Any] = {}
-    union = btf.types[btf.named(KIND_UNION, "bpf_attr")]
-    for name, m_type, bit_off, _bits in union.members:
-        assert bit_off == 0
-        record = _record(btf, btf.strip(m_type))
-        cls = ATTR_NAMED[name] if name else ATTR_ANON[_first_leaf(record)]
+    union = btf.find("bpf_attr", Kind.UNION)
+    assert isinstance(union, Composite)
+    for member in union.members:
+        assert member.bit_offset == 0
+        inner = btf.resolve(btf[member.type_id])
+        assert isinstance(inner, Composite)
+        record = _record(inner)
+        cls = ATTR_NAMED[member.name] if member.name else ATTR_ANON[_first_leaf(record)]
         attrs[cls] = record
     structs = {}
     for c_name, (_kind, cls) in STRUCTS.items():
-        structs[cls] = {"c_name": c_name, **_record(btf, btf.named(KIND_STRUCT, c_name))}
+        struct = btf.find(c_name, Kind.STRUCT)
+        assert isinstance(struct, Composite)
+        structs[cls] = {"c_name": c_name, **_record(struct)}
     return {
         "source": f"BTF of Linux {os.uname().release}" if btf_path == "/sys/kernel/btf/vmlinux" else btf_path,
         "enums": {k: enums[k] for k in ENUMS if k in enums},
