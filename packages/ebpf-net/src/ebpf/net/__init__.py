@@ -1,9 +1,111 @@
-"""ebpf.net: XDP and TC attachment through netlink and bpf_link.
+"""ebpf.net: attach XDP and TC programs to network interfaces, through bpf_link or netlink.
 
-XDP and TC attachment via pyroute2 and bpf_link (XDP links, TCX).
+Lifecycle:
 
-This distribution is a documented shell for now: its API arrives with its
-issue. See ``packages/ebpf-net/README.md``.
+- Load a program with ``ebpf.progs`` (``Program.load``; object files arrive
+  with ``ebpf.elf``), then attach it: :func:`attach_xdp`, :func:`attach_tc`
+  (TCX where the kernel has it, else a ``cls_bpf`` filter),
+  :func:`attach_tcx` (ordering with ``before``/``after``),
+  :func:`attach_tc_filter` (priority, handle, name), or :func:`attach`,
+  which goes by the program's type and section.
+- Every attach function returns an ``ebpf.progs.Link``: a context manager
+  whose ``close()`` removes exactly what it attached (a ``clsact`` qdisc
+  only if it added it), ``update(program)`` swaps the program atomically,
+  ``info()`` says what is attached where. Kernel bpf_links (:class:`XdpLink`,
+  :class:`TcxLink`) detach when the last descriptor closes, so a process
+  killed by ``SIGKILL`` leaves nothing attached; netlink attachments
+  (:class:`NetlinkXdpLink`, :class:`TcFilterLink`), the fallback on older
+  kernels, survive the process.
+- :func:`interfaces`, :func:`query`, :func:`xdp_status`, :func:`tc_filters`,
+  :func:`tcx_programs` report what is attached, whoever attached it.
+- Names and indexes are those of the calling thread's network namespace;
+  :func:`in_netns` runs a block in another one.
+
+Bad arguments (a missing interface, a program of another type, an XDP mode
+the driver lacks) raise before anything changes on the interface.
+
+All netlink goes through pyroute2, which is imported only when a request is
+made: importing this package has no side effects and does not import it.
 """
 
-__all__: list[str] = []
+from ._errors import InterfaceNotFoundError, ModeNotSupportedError, NetlinkError
+from ._helpers import attach, setup_tc_egress, setup_tc_ingress, with_tc, with_xdp
+from ._interfaces import (
+    interface_index,
+    interface_name,
+    interfaces,
+    query,
+    tc_filters,
+    tcx_programs,
+    xdp_status,
+)
+from ._netns import in_netns
+from ._tc import (
+    ETH_P_ALL,
+    TcFilterLink,
+    TcxLink,
+    add_clsact,
+    attach_tc,
+    attach_tc_filter,
+    attach_tcx,
+    delete_tc_filter,
+    has_clsact,
+    remove_clsact,
+    tcx_revision,
+)
+from ._types import Attachments, Direction, Interface, TcFilter, TcxProgram, XdpMode, XdpStatus
+from ._xdp import (
+    CpumapEntry,
+    DevmapEntry,
+    NetlinkXdpLink,
+    XdpLink,
+    attach_xdp,
+    cpumap_value,
+    detach_xdp,
+    devmap_value,
+)
+
+__all__ = [
+    "ETH_P_ALL",
+    "Attachments",
+    "CpumapEntry",
+    "DevmapEntry",
+    "Direction",
+    "Interface",
+    "InterfaceNotFoundError",
+    "ModeNotSupportedError",
+    "NetlinkError",
+    "NetlinkXdpLink",
+    "TcFilter",
+    "TcFilterLink",
+    "TcxLink",
+    "TcxProgram",
+    "XdpLink",
+    "XdpMode",
+    "XdpStatus",
+    "add_clsact",
+    "attach",
+    "attach_tc",
+    "attach_tc_filter",
+    "attach_tcx",
+    "attach_xdp",
+    "cpumap_value",
+    "delete_tc_filter",
+    "detach_xdp",
+    "devmap_value",
+    "has_clsact",
+    "in_netns",
+    "interface_index",
+    "interface_name",
+    "interfaces",
+    "query",
+    "remove_clsact",
+    "setup_tc_egress",
+    "setup_tc_ingress",
+    "tc_filters",
+    "tcx_programs",
+    "tcx_revision",
+    "with_tc",
+    "with_xdp",
+    "xdp_status",
+]

@@ -1,0 +1,160 @@
+"""Replacing without a gap, SIGKILL leaving nothing attached, bad input changing nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+from net._net_support import ADDR_A, Counters, Pair, counting, plain, udp_receiver, udp_sender
+
+from ebpf import net
+from ebpf.asm import TcAction, XdpAction
+from ebpf.progs import Link, Program
+from ebpf.syscall import ProgType
+
+IN = net.Direction.INGRESS
+PACKETS = 300
+SO_RCVBUFFORCE = 33  # <asm-generic/socket.h>
+
+Attach = Callable[[Program, str], Link]
+ATTACHES: list[tuple[str, ProgType, int, int, Attach]] = [
+    ("xdp_link", ProgType.XDP, XdpAction.DROP, XdpAction.PASS, lambda p, i: net.attach_xdp(p, i, link=True)),
+    (
+        "xdp_netlink",
+        ProgType.XDP,
+        XdpAction.DROP,
+        XdpAction.PASS,
+        lambda p, i: net.attach_xdp(p, i, link=False),
+    ),
+    ("tcx", ProgType.SCHED_CLS, TcAction.SHOT, TcAction.OK, net.attach_tcx),
+    ("cls_bpf", ProgType.SCHED_CLS, TcAction.SHOT, TcAction.OK, net.attach_tc_filter),
+]
+
+
+@pytest.mark.parametrize(
+    ("prog_type", "drop", "pass_", "attach"), [a[1:] for a in ATTACHES], ids=[a[0] for a in ATTACHES]
+)
+def test_update_swaps_behaviour_without_a_gap(
+    pair: Pair, counters: Counters, prog_type: ProgType, drop: int, pass_: int, attach: Attach
+) -> None:
+    """A stream of UDP packets while the program is replaced: every packet meets one of the two."""
+    with (
+        counting(prog_type, drop, counters, 0, "dropper") as dropper,
+        counting(prog_type, pass_, counters, 1, "passer") as passer,
+        udp_receiver(pair.a, ADDR_A) as (rx, port),
+        udp_sender(pair.b) as tx,
+    ):
+        with net.in_netns(pair.a):
+            link = attach(dropper, pair.va)
+        # Room for every packet: the receiver reads only once the stream is over.
+        rx.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 1 << 23)
+        with link:
+
+            def send() -> None:
+                for n in range(PACKETS):
+                    tx.sendto(n.to_bytes(4, "big"), (ADDR_A, port))
+                    time.sleep(0.0002)
+
+            sender = threading.Thread(target=send)
+            sender.start()
+            deadline = time.monotonic() + 5
+            while counters[0] < PACKETS // 4 and time.monotonic() < deadline:
+                time.sleep(0.001)
+            link.update(passer)
+            assert link.info().program_id == passer.id
+            sender.join()
+            received: list[bytes] = []
+            rx.settimeout(0.5)
+            while len(received) < counters[1]:
+                received.append(rx.recv(16))
+        dropped, passed = counters[0], counters[1]
+        assert dropped + passed == PACKETS, "some packets met no program"
+        assert 0 < dropped < PACKETS
+        assert len(received) == passed
+        # The packets that passed are the last ones: one switch, no interleaving.
+        assert [int.from_bytes(r, "big") for r in received] == list(range(dropped, PACKETS))
+
+
+def _hold_links(ns: str, dev: str, ready: int) -> None:
+    """In a forked child: attach XDP and TCX links, say so, and wait to be killed."""
+    with plain(ProgType.XDP, XdpAction.PASS) as xdp, plain(ProgType.SCHED_CLS, TcAction.OK) as tc:
+        with net.in_netns(ns):
+            links = [
+                net.attach_xdp(xdp, dev, net.XdpMode.GENERIC, link=True),
+                net.attach_tcx(tc, dev, net.Direction.INGRESS),
+                net.attach_tcx(tc, dev, net.Direction.EGRESS),
+            ]
+        os.write(ready, b"ready")
+        time.sleep(60)
+        for link in links:
+            link.close()
+
+
+def test_sigkill_leaves_nothing_attached(pair: Pair) -> None:
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child never returns into pytest
+        try:
+            os.close(read_end)
+            _hold_links(pair.a, pair.va, write_end)
+        finally:
+            os._exit(1)
+    os.close(write_end)
+    try:
+        with os.fdopen(read_end, "rb") as ready:
+            assert ready.read(5) == b"ready"
+        with net.in_netns(pair.a):
+            state = net.query(pair.va)
+        assert state.interface.xdp.generic_program_id
+        assert len(state.tcx_ingress) == len(state.tcx_egress) == 1
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+    assert os.WIFSIGNALED(status)
+    assert os.WTERMSIG(status) == signal.SIGKILL
+    deadline = time.monotonic() + 2
+    with net.in_netns(pair.a):
+        while not net.query(pair.va).empty and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert net.query(pair.va).empty
+
+
+def test_bad_input_raises_and_changes_nothing(pair: Pair) -> None:
+    with (
+        plain(ProgType.XDP, XdpAction.DROP) as xdp,
+        plain(ProgType.SCHED_CLS, TcAction.SHOT) as tc,
+        net.in_netns(pair.a),
+    ):
+        before = net.query(pair.va)
+        with pytest.raises(net.InterfaceNotFoundError, match=r"no network interface 'nope0'.*va"):
+            net.attach_xdp(xdp, "nope0")
+        with pytest.raises(net.InterfaceNotFoundError):
+            net.attach_tc(tc, 9999)
+        with pytest.raises(TypeError, match="XDP program; 'plain' is SCHED_CLS"):
+            net.attach_xdp(tc, pair.va)
+        with pytest.raises(TypeError, match="SCHED_CLS program"):
+            net.attach_tc(xdp, pair.va)
+        with pytest.raises(ValueError, match="offload mode needs a program loaded for 'va'"):
+            net.attach_xdp(xdp, pair.va, net.XdpMode.OFFLOAD)
+        for link in (True, False):
+            # The namespace's own loopback has no driver XDP.
+            with pytest.raises(net.ModeNotSupportedError, match="'lo' does not support XDP native mode"):
+                net.attach_xdp(xdp, "lo", net.XdpMode.NATIVE, link=link)
+            assert not net.xdp_status("lo").attached
+        with pytest.raises(TypeError, match="direction"):
+            net.attach_tc(tc, pair.va, "ingress")  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="at most one"):
+            net.attach_tcx(tc, pair.va, before=xdp, after=xdp)
+        with pytest.raises(ValueError, match="priority"):
+            net.attach_tc_filter(tc, pair.va, priority=70000)
+        with pytest.raises(ValueError, match="replace=True needs"):
+            net.attach_tc_filter(tc, pair.va, replace=True)
+        assert net.query(pair.va) == before
+        assert before.empty
+    with pytest.raises(FileNotFoundError, match="no network namespace"), net.in_netns("ebpfnet-missing"):
+        pass

@@ -1,0 +1,112 @@
+"""One-call helpers: attach by program type, TC ingress/egress setup, XDP for the length of a block."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from ebpf.progs import Link, Program
+from ebpf.syscall import AttachType, ProgType
+
+from ._tc import attach_tc
+from ._types import Direction, XdpMode
+from ._xdp import attach_xdp
+
+__all__ = ["attach", "setup_tc_egress", "setup_tc_ingress", "with_tc", "with_xdp"]
+
+_DIRECTION_OF = {AttachType.TCX_INGRESS: Direction.INGRESS, AttachType.TCX_EGRESS: Direction.EGRESS}
+
+
+def setup_tc_ingress(program: Program, interface: str | int, *, tcx: bool | None = None) -> Link:
+    """Run a ``SCHED_CLS`` program on the packets an interface receives (see :func:`attach_tc`).
+
+    Raises:
+        TypeError: not a ``SCHED_CLS`` program.
+        InterfaceNotFoundError: no such interface.
+        BpfSyscallError: the kernel refused.
+    """
+    return attach_tc(program, interface, Direction.INGRESS, tcx=tcx)
+
+
+def setup_tc_egress(program: Program, interface: str | int, *, tcx: bool | None = None) -> Link:
+    """Run a ``SCHED_CLS`` program on the packets an interface sends (see :func:`attach_tc`).
+
+    Raises:
+        TypeError: not a ``SCHED_CLS`` program.
+        InterfaceNotFoundError: no such interface.
+        BpfSyscallError: the kernel refused.
+    """
+    return attach_tc(program, interface, Direction.EGRESS, tcx=tcx)
+
+
+@contextlib.contextmanager
+def with_xdp(program: Program, interface: str | int, mode: XdpMode | None = None) -> Iterator[Link]:
+    """Keep an XDP program attached for the length of the ``with`` block (see :func:`attach_xdp`).
+
+    Raises:
+        everything :func:`attach_xdp` raises, before the block runs.
+    """
+    with attach_xdp(program, interface, mode) as link:
+        yield link
+
+
+@contextlib.contextmanager
+def with_tc(
+    program: Program,
+    interface: str | int,
+    direction: Direction = Direction.INGRESS,
+    *,
+    tcx: bool | None = None,
+) -> Iterator[Link]:
+    """Keep a ``SCHED_CLS`` program attached for the length of the ``with`` block (see :func:`attach_tc`).
+
+    Raises:
+        everything :func:`attach_tc` raises, before the block runs.
+    """
+    with attach_tc(program, interface, direction, tcx=tcx) as link:
+        yield link
+
+
+def attach(
+    program: Program,
+    interface: str | int,
+    *,
+    direction: Direction | None = None,
+    mode: XdpMode | None = None,
+) -> Link:
+    """Attach a program to an interface the way its type says: XDP, or TC (TCX or a ``cls_bpf`` filter).
+
+    Meant for programs loaded from an object file (``ebpf.elf``, to come), whose
+    section name decides: ``xdp`` attaches with :func:`attach_xdp`;
+    ``tcx/ingress``, ``tc/egress``... give the direction of a ``SCHED_CLS``
+    program, which :func:`attach_tc` attaches; a plain ``tc``/``classifier``
+    program needs ``direction``.
+
+    Raises:
+        TypeError: a program type that does not attach to interfaces.
+        ValueError: a ``SCHED_CLS`` program without a direction, or ``mode``
+            for a TC program.
+        InterfaceNotFoundError: no such interface.
+        BpfSyscallError: the kernel refused.
+    """
+    if not isinstance(program, Program):
+        raise TypeError(f"attach needs a Program, not {type(program).__name__}")
+    if program.type == ProgType.XDP:
+        if direction is not None:
+            raise ValueError("direction is for TC programs; XDP sees received packets only")
+        return attach_xdp(program, interface, mode)
+    if program.type == ProgType.SCHED_CLS:
+        if mode is not None:
+            raise ValueError("mode is for XDP programs")
+        side = direction or _DIRECTION_OF.get(program.expected_attach_type or AttachType.XDP)
+        if side is None:
+            raise ValueError(
+                f"{program.name or 'the program'!r} does not say its direction (section 'tc'): "
+                "pass direction=Direction.INGRESS or Direction.EGRESS"
+            )
+        return attach_tc(program, interface, side)
+    kind = program.type.name if isinstance(program.type, ProgType) else program.type
+    raise TypeError(
+        f"attach handles XDP and SCHED_CLS programs; {program.name or 'the program'!r} is {kind} "
+        "(use ebpf.progs for the other types)"
+    )
