@@ -15,6 +15,7 @@ Malformed input raises ``ebpf.syscall.errors.ParseError`` and nothing else.
 
 from ._c_dump import dump_c
 from ._compat import BtfFeatures, load_btf, probe_btf_features, sanitize_btf
+from ._core import CoreError, CoreRelocator, CoreResult
 from ._encode import BtfBuilder, StringTable
 from ._ext import BtfExt, CoreRelo, FuncInfo, LineInfo, parse_btf_ext
 from ._graph import MAX_RESOLVE_DEPTH, TypeGraph
@@ -69,7 +70,10 @@ __all__ = [
     "BtfFeatures",
     "Composite",
     "Const",
+    "CoreError",
     "CoreRelo",
+    "CoreRelocator",
+    "CoreResult",
     "Datasec",
     "DeclTag",
     "Enum",
