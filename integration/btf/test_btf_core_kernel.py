@@ -22,6 +22,7 @@ from ebpf.asm import (
     R10,
     W,
     add,
+    assemble,
     call,
     core_enum_value,
     core_field_exists,
@@ -228,9 +229,10 @@ def test_asm_placeholders_relocated_and_loaded(vmlinux: TypeGraph) -> None:
     ]
     insns = resolve_labels(items)
     placeholders = [(slot, insn.relocation) for slot, insn in enumerate_slots(insns) if insn.relocation]
-    code, report = CoreRelocator(placeholder_local_types(), [vmlinux]).relocate_placeholders(
-        encode(insns), placeholders
-    )
+    relocator = CoreRelocator(placeholder_local_types(), [vmlinux])
+    code, report = relocator.relocate_placeholders(encode(insns), placeholders)
+    # assemble() does the same when given the relocator.
+    assert assemble(items, core=relocator) == code
     out = struct.unpack("<6q", run_syscall_program("core_asm", code, bytes(48)))
     task = struct_named(vmlinux, "task_struct")
     pid_type = vmlinux.find("pid_type", Kind.ENUM)
@@ -238,3 +240,17 @@ def test_asm_placeholders_relocated_and_loaded(vmlinux: TypeGraph) -> None:
     assert out == (os.getpid(), 1, 0, 0, pid_type.value("PIDTYPE_SID"), task.size)
     assert report[0].target_value == task.member("tgid").byte_offset
     assert not any(r.poisoned for r in report)
+
+
+def test_assemble_resolves_kernel_named_placeholders_without_local_btf() -> None:
+    items = [
+        mov(R9, R1),
+        core_field_offset(R1, "task_struct.tgid"),
+        store(R9, 0, R1, DW),
+        mov(R0, 0),
+        exit_(),
+    ]
+    code = assemble(items, core=CoreRelocator())
+    (offset,) = struct.unpack("<q", run_syscall_program("core_asm2", code, bytes(8)))
+    vmlinux = load_vmlinux()
+    assert offset == struct_named(vmlinux, "task_struct").member("tgid").byte_offset

@@ -39,6 +39,7 @@ from .actions import (
     socket_filter_keep,
 )
 from .assembler import (
+    CoreResolver,
     Item,
     assemble,
     enumerate_slots,
@@ -224,6 +225,7 @@ __all__ = [
     "CgroupVerdict",
     "CoreKind",
     "CoreRelocation",
+    "CoreResolver",
     "FlowDissectorVerdict",
     "H",
     "HasFileno",

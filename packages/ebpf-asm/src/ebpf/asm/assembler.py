@@ -9,14 +9,16 @@ to ``ebpf.btf``: :func:`assemble` refuses instructions that still need it.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Protocol
 
 from .builders import HasFileno, Label
+from .core import CoreRelocation
 from .disassembler import format_instruction
 from .instruction import Instruction, encode
 from .opcodes import InsnClass, JmpOp, PseudoCall, PseudoLoad
 
-__all__ = ["Item", "assemble", "enumerate_slots", "resolve_labels"]
+__all__ = ["CoreResolver", "Item", "assemble", "enumerate_slots", "resolve_labels"]
 
 Item = Instruction | Label
 
@@ -107,26 +109,52 @@ def _fd(name: str, value: object) -> int:
     return fd
 
 
-def assemble(items: Iterable[Item], *, maps: Mapping[str, int | HasFileno] | None = None) -> bytes:
+class CoreResolver(Protocol):
+    """What resolves CO-RE placeholders against kernel BTF: ``ebpf.btf.CoreRelocator`` is one.
+
+    It gets the encoded program and the (slot index, record) pairs and
+    returns the patched program and a report.
+    """
+
+    def relocate_placeholders(
+        self, instructions: bytes, placeholders: Sequence[tuple[int, CoreRelocation]], /
+    ) -> tuple[bytes, Sequence[object]]: ...
+
+
+def assemble(
+    items: Iterable[Item],
+    *,
+    maps: Mapping[str, int | HasFileno] | None = None,
+    core: CoreResolver | None = None,
+) -> bytes:
     """Resolve labels, patch map references with the fds of ``maps`` and encode.
 
     ``maps`` maps the names used by ``ld_map_fd``/``ld_map_value`` to map
-    descriptors (ints or objects with ``fileno()``).
+    descriptors (ints or objects with ``fileno()``). ``core`` resolves the
+    CO-RE placeholders (``core_field_offset(...)``...) against kernel BTF,
+    e.g. ``core=ebpf.btf.CoreRelocator()``; this package itself knows no BTF.
 
     Raises:
         TypeError: see :func:`resolve_labels`; a map that is not an fd.
         ValueError: see :func:`resolve_labels`; a map name missing from
-            ``maps``; a call to a function that is not a label here; a kfunc,
-            ksym or CO-RE instruction that ``ebpf.btf`` has not resolved.
+            ``maps``; a call to a function that is not a label here; a kfunc
+            or ksym that ``ebpf.btf`` has not resolved; a CO-RE placeholder
+            without ``core``.
+        Exception: what ``core`` raises (``ebpf.btf.CoreError``...).
     """
     given = dict(maps or {})
     out = []
-    for index, insn in enumerate_slots(resolve_labels(items)):
-        if insn.relocation is not None:
-            raise ValueError(
-                f"instruction {index} ({format_instruction(insn)}) carries the CO-RE relocation "
-                f"'{insn.relocation}': resolve it against kernel BTF with ebpf.btf before assembling"
-            )
+    placeholders: list[tuple[int, CoreRelocation]] = []
+    for index, slot in enumerate_slots(resolve_labels(items)):
+        insn = slot
+        if slot.relocation is not None:
+            if core is None:
+                raise ValueError(
+                    f"instruction {index} ({format_instruction(slot)}) carries the CO-RE relocation "
+                    f"'{slot.relocation}': pass core=ebpf.btf.CoreRelocator() to resolve it"
+                )
+            placeholders.append((index, slot.relocation))
+            insn = dataclasses.replace(slot, relocation=None)
         if insn.reference is None:
             out.append(insn)
             continue
@@ -143,7 +171,11 @@ def assemble(items: Iterable[Item], *, maps: Mapping[str, int | HasFileno] | Non
             f"{_where(index, insn)}: the kernel BTF id of {insn.reference!r} is needed; "
             "resolve it with ebpf.btf"
         )
-    return encode(out)
+    code = encode(out)
+    if placeholders:
+        assert core is not None
+        code, _report = core.relocate_placeholders(code, placeholders)
+    return code
 
 
 def enumerate_slots(insns: Iterable[Instruction]) -> Iterable[tuple[int, Instruction]]:

@@ -42,6 +42,7 @@ from ._core_spec import (
     parse_spec,
     path_to_access,
 )
+from ._encode import BtfBuilder
 from ._ext import CoreRelo
 from ._graph import TypeGraph
 from ._load import kernel_modules_with_btf, load_module, load_vmlinux
@@ -293,8 +294,11 @@ class CoreRelocator:
     insn 2: field_byte_offset struct task_struct___mine 0:1 (task_struct___mine.pid): 4 -> 2504 (...)
     """
 
-    def __init__(self, local: TypeGraph, targets: Sequence[TypeGraph] | None = None) -> None:
+    def __init__(self, local: TypeGraph | None = None, targets: Sequence[TypeGraph] | None = None) -> None:
         """Relocate for the types of ``local`` (the object's ``.BTF``) against ``targets``.
+
+        ``local`` may be omitted for ``ebpf.asm`` programs, whose placeholders
+        name kernel types directly (an empty graph stands in).
 
         ``targets`` default to the running kernel's vmlinux plus every loaded
         module's split BTF, read on first use. Otherwise the first target is
@@ -307,7 +311,7 @@ class CoreRelocator:
         """
         if targets is not None and not targets:
             raise ValueError("targets must name at least one BTF (or be None for the running kernel's)")
-        self.local = local
+        self.local = local if local is not None else BtfBuilder().graph()
         self._explicit = targets is not None
         self._targets: list[TypeGraph] | None = list(targets) if targets is not None else None
         self._modules: list[TypeGraph] | None = None
