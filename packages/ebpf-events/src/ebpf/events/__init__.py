@@ -1,9 +1,58 @@
-"""ebpf.events: ring buffer and perf buffer readers for threads and asyncio.
+"""ebpf.events: ring buffers and perf buffers read at full speed, from threads and asyncio.
 
-Ring and perf buffer readers over mmap and epoll, event decoding and consumer pipelines.
+Readers map the kernel's buffers and wait with epoll:
 
-This distribution is a documented shell for now: its API arrives with its
-issue. See ``packages/ebpf-events/README.md``.
+- :class:`RingBuffer` reads a ``BPF_MAP_TYPE_RINGBUF`` map,
+  :class:`PerfBuffer` a ``BPF_MAP_TYPE_PERF_EVENT_ARRAY`` (one perf ring per
+  CPU), :class:`UserRingBuffer` writes a ``BPF_MAP_TYPE_USER_RINGBUF``.
+- Each reader: ``poll(timeout)``, ``read()``, ``drain()``, a blocking
+  iterator, ``async for``, batch reads (``read_batch()`` into tuples,
+  ``read_array()`` into a NumPy structured array when NumPy is installed).
+- :class:`Poller` waits on several readers; :class:`Consumer` (a thread) and
+  :class:`AsyncConsumer` (a task) run parser -> filter -> transform ->
+  handler pipelines with live :class:`Stats`.
+- :func:`as_decoder` turns ``[u32, u64, "char[16]"]``, ``struct`` formats,
+  ``ctypes`` structures, ``ebpf.maps`` codecs, or anything with ``size`` and
+  ``decode`` into an :class:`EventDecoder`.
+
+Lifecycle: a reader owns a duplicate of the map's descriptor, its mappings,
+an epoll descriptor and (perf buffers) one perf event per CPU; ``close()``,
+a ``with`` block or garbage collection releases them all. Records handed out
+as ``memoryview`` s (readers without a decoder) are valid until the next
+read. Importing this package makes no system call.
 """
 
-__all__: list[str] = []
+from ._async_consumer import AsyncConsumer
+from ._consumer import Consumer
+from ._decoders import Decoder, DecoderSpec, EventDecoder, as_decoder
+from ._errors import ConsumerError, EventDecodeError
+from ._fields import cstring
+from ._perfbuf import PERF_RECORD_LOST, PERF_RECORD_SAMPLE, PerfBuffer
+from ._poller import Poller
+from ._ringbuf import RINGBUF_BUSY_BIT, RINGBUF_DISCARD_BIT, RINGBUF_HEADER_SIZE, RingBuffer
+from ._source import EventSource
+from ._stats import Stats
+from ._userringbuf import UserRingBuffer
+
+__all__ = [
+    "PERF_RECORD_LOST",
+    "PERF_RECORD_SAMPLE",
+    "RINGBUF_BUSY_BIT",
+    "RINGBUF_DISCARD_BIT",
+    "RINGBUF_HEADER_SIZE",
+    "AsyncConsumer",
+    "Consumer",
+    "ConsumerError",
+    "Decoder",
+    "DecoderSpec",
+    "EventDecodeError",
+    "EventDecoder",
+    "EventSource",
+    "PerfBuffer",
+    "Poller",
+    "RingBuffer",
+    "Stats",
+    "UserRingBuffer",
+    "as_decoder",
+    "cstring",
+]
