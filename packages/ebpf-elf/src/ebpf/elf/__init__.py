@@ -1,9 +1,65 @@
-"""ebpf.elf: load clang-compiled BPF objects the way libbpf does.
+"""ebpf.elf: load what clang compiles, the way libbpf does, with no C library.
 
-ELF64 parsing, BPF object files as `CollectionSpec`, loading them as `Collection`, ELF symbol lookup.
+Read a BPF object file (``clang -O2 -g -target bpf``) into a
+:class:`CollectionSpec` (programs, maps, global variables, BTF: plain data,
+no kernel involved), edit it, then :meth:`Collection.load` it::
 
-This distribution is a documented shell for now: its API arrives with its
-issue. See ``packages/ebpf-elf/README.md``.
+    spec = CollectionSpec.from_file("minimal.bpf.o")
+    spec.variables["target_pid"].set(1234)          # a const volatile in .rodata
+    with Collection.load(spec) as coll:
+        link = coll.programs["handle_tp"].attach()
+        print(coll.maps["counts"][0], coll.variables["hits"].value)
+
+Lifecycle: a :class:`Collection` owns its maps, programs and BTF object and
+closes them in ``close()`` (or at the end of a ``with`` block); a failed
+load leaves nothing behind (no descriptor, no new pin). Malformed input
+raises ``ebpf.syscall.errors.ParseError`` saying what and where.
+
+Also: ELF64 reading (:class:`ElfFile`), symbol lookup for uprobes
+(:func:`uprobe_target`, :func:`find_library`), BPF C compilation
+(:meth:`CollectionSpec.from_c`) and a human-readable summary (:func:`inspect`).
+Importing this package has no side effects.
 """
 
-__all__: list[str] = []
+from ._collection import Collection
+from ._compile import CompileError
+from ._elf import (
+    ElfFile,
+    ElfRelocation,
+    ElfSection,
+    ElfSegment,
+    ElfSymbol,
+    SectionFlags,
+    SectionType,
+    SymbolBinding,
+    SymbolType,
+)
+from ._inspect import inspect
+from ._relocate import Reference, ReferenceKind
+from ._spec import CollectionSpec
+from ._symbols import find_library, symbol_offset, uprobe_target
+from ._variables import Value, Variable, VariableSpec
+
+__all__ = [
+    "Collection",
+    "CollectionSpec",
+    "CompileError",
+    "ElfFile",
+    "ElfRelocation",
+    "ElfSection",
+    "ElfSegment",
+    "ElfSymbol",
+    "Reference",
+    "ReferenceKind",
+    "SectionFlags",
+    "SectionType",
+    "SymbolBinding",
+    "SymbolType",
+    "Value",
+    "Variable",
+    "VariableSpec",
+    "find_library",
+    "inspect",
+    "symbol_offset",
+    "uprobe_target",
+]

@@ -1,0 +1,123 @@
+"""The object's BTF as the kernel needs it, fixed up the way libbpf's ``btf_fixup_datasec`` does.
+
+clang leaves every DATASEC size and variable offset at 0: only the linker
+would know them. Before ``BPF_BTF_LOAD`` (which rejects such DATASECs):
+
+- a DATASEC named after an ELF section gets that section's size, and each
+  variable its symbol's value as offset; a global variable with hidden
+  visibility becomes static, so the kernel does not expose it;
+- ``.kconfig`` gets the layout of the ``.kconfig`` map, and its externs
+  become allocated globals;
+- ``.ksyms`` externs become 4-byte ``int`` globals at consecutive offsets
+  (the kernel cannot take extern VARs; the real types are only used to
+  find the symbols in vmlinux);
+- variables are sorted by offset, as the kernel requires.
+
+Type ids do not change, so map and program BTF ids stay valid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ebpf.btf import (
+    BtfBuilder,
+    Datasec,
+    Int,
+    IntEncoding,
+    Kind,
+    StringTable,
+    Type,
+    TypeGraph,
+    Var,
+    VarLinkage,
+    VarSecinfo,
+)
+
+from ._elf import ElfSection, ElfSymbol, SymbolBinding, SymbolType
+from ._externs import KCONFIG, KSYMS, KconfigLayout
+
+__all__ = ["fixup_btf"]
+
+_KSYM_SIZE = 4
+
+
+def fixup_btf(
+    graph: TypeGraph,
+    sections: Mapping[str, ElfSection],
+    symbols: list[ElfSymbol],
+    kconfig: KconfigLayout | None,
+) -> TypeGraph:
+    """A copy of ``graph`` with DATASEC sizes, offsets and linkages set for loading.
+
+    Args:
+        graph: the object's ``.BTF``.
+        sections: the object's sections by name.
+        symbols: its symbol table.
+        kconfig: the ``.kconfig`` layout, if the object has externs there.
+
+    Raises:
+        ParseError: the BTF is malformed.
+    """
+    builder = BtfBuilder(StringTable(graph.string_section))
+    var_changes: dict[int, Var] = {}
+    datasecs: dict[int, Datasec] = {}
+    int_id = next((t.id for t in graph.of_kind(Kind.INT) if isinstance(t, Int) and t.size == _KSYM_SIZE), 0)
+    needs_int = False
+    if int_id == 0:
+        int_id = len(graph) + 1  # appended after every type if a ksym needs it
+    kconfig_offsets = {ext.name: ext.offset for ext in kconfig.externs} if kconfig is not None else {}
+    for datasec in graph.of_kind(Kind.DATASEC):
+        assert isinstance(datasec, Datasec)
+        if datasec.name == KCONFIG and kconfig is not None:
+            secinfos = []
+            for info in datasec.vars:
+                var = graph[info.type_id]
+                if isinstance(var, Var):
+                    var_changes[var.id] = Var(var.id, var.name, var.type_id, VarLinkage.GLOBAL_ALLOCATED)
+                secinfos.append(VarSecinfo(info.type_id, kconfig_offsets.get(var.name, 0), info.size))
+            datasecs[datasec.id] = Datasec(datasec.id, datasec.name, max(kconfig.size, 1), _sorted(secinfos))
+        elif datasec.name == KSYMS:
+            needs_int = int_id > len(graph)
+            secinfos = []
+            for n, info in enumerate(datasec.vars):
+                var = graph[info.type_id]
+                var_changes[var.id] = Var(var.id, var.name, int_id, VarLinkage.GLOBAL_ALLOCATED)
+                secinfos.append(VarSecinfo(info.type_id, n * _KSYM_SIZE, _KSYM_SIZE))
+            datasecs[datasec.id] = Datasec(
+                datasec.id, datasec.name, len(secinfos) * _KSYM_SIZE, tuple(secinfos)
+            )
+        elif datasec.name in sections:
+            section = sections[datasec.name]
+            values = {
+                sym.name: sym
+                for sym in symbols
+                if sym.shndx == section.index
+                and sym.type in (SymbolType.OBJECT, SymbolType.NOTYPE, SymbolType.FUNC)
+            }
+            secinfos = []
+            for info in datasec.vars:
+                var = graph[info.type_id]
+                sym = values.get(var.name)
+                offset = sym.value if sym is not None and not datasec.size else info.offset
+                if (
+                    isinstance(var, Var)
+                    and var.linkage == VarLinkage.GLOBAL_ALLOCATED
+                    and sym is not None
+                    and sym.binding != SymbolBinding.LOCAL
+                    and sym.hidden
+                ):
+                    var_changes[var.id] = Var(var.id, var.name, var.type_id, VarLinkage.STATIC)
+                secinfos.append(VarSecinfo(info.type_id, offset, info.size))
+            size = datasec.size or section.size
+            datasecs[datasec.id] = Datasec(datasec.id, datasec.name, size, _sorted(secinfos))
+    for t in graph:
+        replacement: Type = datasecs.get(t.id) or var_changes.get(t.id) or t
+        builder.add(replacement)
+    if needs_int:
+        builder.add(Int(0, "int", _KSYM_SIZE, IntEncoding.SIGNED, 32))
+    return builder.graph(graph.name)
+
+
+def _sorted(secinfos: list[VarSecinfo]) -> tuple[VarSecinfo, ...]:
+    return tuple(sorted(secinfos, key=lambda info: info.offset))

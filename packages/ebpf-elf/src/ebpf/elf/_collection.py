@@ -1,0 +1,212 @@
+"""``Collection``: the maps and programs of a :class:`CollectionSpec`, live in the kernel.
+
+Loading is staged in one ``ExitStack`` (DESIGN.md section 2), in libbpf's
+order: the object's BTF; the maps (reusing pins and replacements); the
+programs, relocated against the maps' descriptors, CO-RE applied; then the
+map contents that name other objects (program arrays, maps of maps). If any
+step fails, everything created so far is closed and any pin it created is
+removed before the error propagates; on success the collection owns it all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from types import TracebackType
+
+from ebpf.btf import load_btf
+from ebpf.maps import DEFAULT_PIN_ROOT, DescriptorMap, Map, MapSpec, PinType
+from ebpf.progs import Program
+from ebpf.syscall.errors import BpfSyscallError
+from ebpf.syscall.fd import FD
+
+from ._core import relocate_core
+from ._externs import KCONFIG, resolve_kconfig, resolve_ksyms
+from ._relocate import apply_references
+from ._spec import CollectionSpec
+from ._variables import Variable
+
+__all__ = ["Collection"]
+
+logger = logging.getLogger("ebpf.elf")
+
+
+def _compatible(existing: Map, spec: MapSpec) -> str:
+    """What differs between a replacement map and the spec it replaces ("" when they match)."""
+    wanted = {
+        "type": (int(existing.type), int(spec.type)),
+        "key_size": (existing.key_size, spec.key_size),
+        "value_size": (existing.value_size, spec.value_size),
+        "max_entries": (existing.max_entries, spec.max_entries),
+    }
+    return ", ".join(
+        f"{k} is {have}, spec says {want}" for k, (have, want) in wanted.items() if have != want and want
+    )
+
+
+class Collection:
+    """Loaded maps and programs, by their names in the object; a context manager.
+
+    Attributes:
+        maps: live maps (``collection.maps["counters"][1]``).
+        programs: loaded programs (``collection.programs["handle"].attach()``).
+        variables: global variables of the data maps (``collection.variables["hits"].value``).
+        spec: the spec it was loaded from.
+    """
+
+    def __init__(
+        self, spec: CollectionSpec, maps: dict[str, Map], programs: dict[str, Program], btf: FD | None
+    ) -> None:
+        """Take ownership of loaded objects; use :meth:`load` instead."""
+        self.spec = spec
+        self.maps = maps
+        self.programs = programs
+        self._btf = btf
+        self.variables = {
+            name: Variable(var, maps[var.map]) for name, var in spec.variables.items() if var.map in maps
+        }
+
+    @classmethod
+    def load(
+        cls,
+        spec: CollectionSpec,
+        *,
+        replace_maps: Mapping[str, Map] | None = None,
+        pin_root: str | os.PathLike[str] = DEFAULT_PIN_ROOT,
+        log_level: int = 0,
+    ) -> Collection:
+        """Create the maps and load the programs of ``spec``.
+
+        Args:
+            spec: what to load (not modified).
+            replace_maps: existing maps to use instead of creating the spec's
+                (a pinned map shared with another process...); the collection
+                uses a duplicate descriptor, so the caller keeps its own map.
+            pin_root: the directory of maps pinned ``BY_NAME`` (a bpffs directory).
+            log_level: verifier log level for every program (the log is kept
+                in ``program.verifier_log``); failures always carry the log.
+
+        Raises:
+            ValueError: a replacement map that does not match its spec, or a
+                replacement for a map the spec does not have.
+            ProgramVerifierError: the verifier rejected a program.
+            NotSupportedError: the kernel lacks a map type, BTF, CO-RE target
+                types, or a kernel symbol or config option an extern needs.
+            BpfSyscallError: other kernel errors.
+        """
+        replacements = dict(replace_maps or {})
+        unknown = sorted(set(replacements) - set(spec.maps))
+        if unknown:
+            raise ValueError(
+                f"replace_maps names maps the spec does not have: {unknown}; it has {sorted(spec.maps)}"
+            )
+        with contextlib.ExitStack() as stack:
+            btf_fd = (
+                stack.enter_context(load_btf(spec.btf)) if spec.btf is not None and spec.programs else None
+            )
+            maps = _create_maps(spec, replacements, Path(pin_root), btf_fd, stack)
+            programs = _load_programs(spec, maps, btf_fd, log_level, stack)
+            _fill_map_values(spec, maps, programs)
+            collection = cls(spec, maps, programs, btf_fd)
+            stack.pop_all()
+        return collection
+
+    def close(self) -> None:
+        """Close every program and map (attached programs stay attached while their links live)."""
+        for program in self.programs.values():
+            program.close()
+        for live in self.maps.values():
+            live.close()
+        if self._btf is not None:
+            self._btf.close()
+
+    def __enter__(self) -> Collection:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Collection(programs={sorted(self.programs)}, maps={sorted(self.maps)})"
+
+
+def _create_one(spec: MapSpec, btf: FD | None, pin_root: Path) -> Map:
+    """Create a map with its BTF, retrying without it like libbpf when the kernel refuses the types."""
+    uses_btf = btf is not None and (spec.btf_key_type_id or spec.btf_value_type_id)
+    try:
+        return Map.create(spec, btf=btf if uses_btf else None, pin_root=pin_root)
+    except BpfSyscallError as exc:
+        if not uses_btf or exc.errno not in (errno.EINVAL, errno.ENOTSUP):
+            raise
+        logger.debug("map %r: retrying without BTF after %s", spec.name, exc)
+        return Map.create(replace(spec, btf_key_type_id=0, btf_value_type_id=0), pin_root=pin_root)
+
+
+def _create_maps(
+    spec: CollectionSpec,
+    replacements: Mapping[str, Map],
+    pin_root: Path,
+    btf: FD | None,
+    stack: contextlib.ExitStack,
+) -> dict[str, Map]:
+    maps: dict[str, Map] = {}
+    for name, map_spec in spec.maps.items():
+        existing = replacements.get(name)
+        if existing is not None:
+            problem = _compatible(existing, map_spec)
+            if problem:
+                raise ValueError(f"replacement for map {name!r} does not match the spec: {problem}")
+            maps[name] = stack.enter_context(existing.dup())
+            continue
+        wanted = map_spec
+        if name == KCONFIG and spec._kconfig is not None and spec.btf is not None:
+            wanted = replace(map_spec, contents=((0, resolve_kconfig(spec.btf, spec._kconfig)),))
+        pin = pin_root / wanted.name if wanted.pinning is PinType.BY_NAME else None
+        new_pin = pin is not None and not pin.exists()
+        created = stack.enter_context(_create_one(wanted, btf, pin_root))
+        if new_pin:
+            stack.callback(created.unpin)  # runs before close(): a failed load leaves no pin behind
+        maps[name] = created
+    return maps
+
+
+def _load_programs(
+    spec: CollectionSpec,
+    maps: Mapping[str, Map],
+    btf: FD | None,
+    log_level: int,
+    stack: contextlib.ExitStack,
+) -> dict[str, Program]:
+    fds = {name: live.fileno() for name, live in maps.items()}
+    ksyms = resolve_ksyms(spec._ksyms)
+    programs: dict[str, Program] = {}
+    for name, program_spec in spec.programs.items():
+        code = apply_references(program_spec.instructions, spec._references.get(name, {}), fds, ksyms, name)
+        relos = spec._core_relos.get(name, [])
+        if relos and spec.btf is not None:
+            code = relocate_core(spec.btf, code, relos, name)
+        loaded = replace(program_spec, instructions=code)
+        programs[name] = stack.enter_context(
+            Program.load(loaded, btf=btf if loaded.btf is not None else None, log_level=log_level)
+        )
+    return programs
+
+
+def _fill_map_values(spec: CollectionSpec, maps: Mapping[str, Map], programs: Mapping[str, Program]) -> None:
+    """Write the initial program array and map-in-map slots (``values = {...}`` in C)."""
+    for map_name, slots in spec.map_values.items():
+        target = maps.get(map_name)
+        if not isinstance(target, DescriptorMap):
+            continue  # removed from the spec, or replaced by the caller's map
+        for slot, name in slots.items():
+            source: Map | Program | None = programs.get(name) if name in spec.programs else maps.get(name)
+            if source is None:
+                continue  # a program removed from the spec: leave the slot empty
+            target[slot] = source

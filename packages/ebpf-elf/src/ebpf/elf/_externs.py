@@ -1,0 +1,267 @@
+"""``__kconfig`` and ``__ksym`` externs, laid out when parsing and resolved from the running kernel at load.
+
+``extern int CONFIG_HZ __kconfig;`` lives in the ``.kconfig`` DATASEC of the
+object's BTF. Like libbpf, every such extern gets a slot in one read-only
+``.kconfig`` array map (aligned for its type) and programs read that slot;
+the values come from the kernel's configuration (``/proc/config.gz`` or
+``/boot/config-$(uname -r)``) and from libbpf's ``LINUX_*`` names at load.
+An unknown ``__weak`` extern is 0; an unknown strong one fails the load.
+
+``extern const void sym __ksym;`` (untyped) becomes the symbol's address from
+``/proc/kallsyms``; ``extern const struct rq runqueues __ksym;`` (typed)
+becomes a ``BPF_PSEUDO_BTF_ID`` load of the variable's id in vmlinux BTF.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ebpf.btf import Datasec, Enum, Int, IntEncoding, Kind, TypeGraph, Var, Void, load_vmlinux
+from ebpf.maps import MapSpec
+from ebpf.syscall.abi import MapType
+from ebpf.syscall.errors import NotSupportedError, ParseError
+from ebpf.syscall.flags import MapFlags
+from ebpf.syscall.system import kernel_version
+
+from ._elf import ElfSymbol, SymbolBinding
+from ._relocate import ResolvedKsym
+
+__all__ = ["Extern", "KconfigLayout", "kconfig_layout", "ksym_externs", "resolve_kconfig", "resolve_ksyms"]
+
+KCONFIG = ".kconfig"
+KSYMS = ".ksyms"
+
+
+@dataclass(frozen=True)
+class Extern:
+    """One extern: name, BTF VAR type id, ``__weak`` or not, (kconfig) offset and size, (ksyms) untyped."""
+
+    name: str
+    type_id: int
+    weak: bool
+    offset: int = 0
+    size: int = 0
+    untyped: bool = False
+
+
+@dataclass(frozen=True)
+class KconfigLayout:
+    """The ``.kconfig`` map: its externs at their offsets and its total size."""
+
+    externs: tuple[Extern, ...]
+    size: int
+
+    def map_spec(self) -> MapSpec:
+        """The read-only, frozen array map holding the values (filled in at load)."""
+        return MapSpec(
+            type=MapType.ARRAY,
+            name=KCONFIG,
+            key_size=4,
+            value_size=max(self.size, 1),
+            max_entries=1,
+            flags=MapFlags.RDONLY_PROG | MapFlags.MMAPABLE,
+            freeze=True,
+        )
+
+
+def _datasec(graph: TypeGraph | None, name: str) -> Datasec | None:
+    if graph is None:
+        return None
+    found = next((t for t in graph.of_kind(Kind.DATASEC) if t.name == name), None)
+    return found if isinstance(found, Datasec) else None
+
+
+def _externs_of(graph: TypeGraph, datasec: Datasec, symbols: Iterable[ElfSymbol]) -> list[Extern]:
+    weak = {sym.name for sym in symbols if sym.undefined and sym.binding == SymbolBinding.WEAK}
+    found = []
+    for secinfo in datasec.vars:
+        var = graph[secinfo.type_id]
+        name = var.name
+        found.append(Extern(name, var.id, name in weak))
+    return found
+
+
+def kconfig_layout(graph: TypeGraph | None, symbols: Iterable[ElfSymbol]) -> KconfigLayout | None:
+    """Offsets of the ``.kconfig`` externs, or None when the object has none.
+
+    Like libbpf's ``bpf_object__collect_externs``, the externs are sorted by
+    decreasing alignment, then name, and packed at aligned offsets.
+
+    Raises:
+        ParseError: an extern whose type has no size.
+    """
+    datasec = _datasec(graph, KCONFIG)
+    if graph is None or datasec is None:
+        return None
+    sized = []
+    for ext in _externs_of(graph, datasec, symbols):
+        var = graph[ext.type_id]
+        try:
+            size = graph.size_of(var.type_id if isinstance(var, Var) else ext.type_id)
+            align = graph.align_of(var.type_id if isinstance(var, Var) else ext.type_id)
+        except ValueError as exc:
+            raise ParseError(f"{graph.name}: __kconfig extern {ext.name!r}: {exc}") from None
+        sized.append((align, size, ext))
+    offset = 0
+    laid = []
+    for align, size, ext in sorted(sized, key=lambda item: (-item[0], item[2].name)):
+        offset = -(-offset // align) * align
+        laid.append(Extern(ext.name, ext.type_id, ext.weak, offset, size))
+        offset += size
+    return KconfigLayout(tuple(laid), offset)
+
+
+def ksym_externs(graph: TypeGraph | None, symbols: Iterable[ElfSymbol]) -> tuple[Extern, ...]:
+    """The ``.ksyms`` externs of the object (none without BTF)."""
+    datasec = _datasec(graph, KSYMS)
+    if graph is None or datasec is None:
+        return ()
+    externs = []
+    for ext in _externs_of(graph, datasec, symbols):
+        var = graph[ext.type_id]
+        # `extern const void sym __ksym;` has no type: only its address is wanted
+        untyped = isinstance(var, Var) and isinstance(graph.resolve(var.type_id), Void)
+        externs.append(Extern(ext.name, ext.type_id, ext.weak, untyped=untyped))
+    return tuple(externs)
+
+
+# ------------------------------------------------------------------ load time
+
+
+def _kernel_config() -> dict[str, str] | None:
+    """``{"CONFIG_HZ": "250", ...}`` from ``/proc/config.gz`` or ``/boot/config-<release>``, or None."""
+    release = os.uname().release
+    for path in (Path("/proc/config.gz"), Path(f"/boot/config-{release}")):
+        try:
+            raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        except OSError:
+            continue
+        values = {}
+        for line in raw.decode("utf-8", "replace").splitlines():
+            if line.startswith("CONFIG_") and "=" in line:
+                key, _, value = line.partition("=")
+                values[key] = value
+            elif line.startswith("# CONFIG_") and line.endswith(" is not set"):
+                values[line[2:].split()[0]] = "n"
+        return values
+    return None
+
+
+def _linux_value(name: str) -> int | None:
+    """libbpf's built-in ``LINUX_*`` externs."""
+    if name == "LINUX_KERNEL_VERSION":
+        major, minor, patch = kernel_version()
+        return (major << 16) | (minor << 8) | min(patch, 255)  # KERNEL_VERSION(a, b, c)
+    if name == "LINUX_HAS_BPF_COOKIE":
+        return int(kernel_version() >= (5, 15))
+    if name == "LINUX_HAS_SYSCALL_WRAPPER":
+        return int(kernel_version() >= (4, 17))
+    return None
+
+
+def _encode(graph: TypeGraph, ext: Extern, text: str) -> bytes:
+    """The bytes of config value ``text`` (``y``/``m``/``n``, a number, a quoted string) for ``ext``."""
+    var = graph[ext.type_id]
+    target = graph.resolve(var.type_id if isinstance(var, Var) else ext.type_id)
+    where = f"__kconfig extern {ext.name!r} = {text!r}"
+    if isinstance(target, Enum) and target.name == "libbpf_tristate":
+        values = {"y": 1, "n": 0, "m": 2}
+        if text not in values:
+            raise ValueError(f"{where}: not a tristate (y/n/m)")
+        return values[text].to_bytes(ext.size, "little")
+    if isinstance(target, Int) and target.encoding & IntEncoding.BOOL:
+        if text not in ("y", "n"):
+            raise ValueError(f"{where}: not a bool (y/n)")
+        return bytes([text == "y"]).ljust(ext.size, b"\0")
+    if text.startswith('"'):
+        raw = text.strip('"').encode()
+        if len(raw) >= ext.size:
+            raise ValueError(f"{where}: the string does not fit in {ext.size} bytes")
+        return raw.ljust(ext.size, b"\0")
+    number = {"y": 1, "n": 0, "m": 2}[text] if text in ("y", "n", "m") else int(text, 0)
+    signed = isinstance(target, (Int, Enum)) and target.signed
+    try:
+        return number.to_bytes(ext.size, "little", signed=signed)
+    except OverflowError:
+        raise ValueError(f"{where}: does not fit in {ext.size} bytes") from None
+
+
+def resolve_kconfig(graph: TypeGraph, layout: KconfigLayout) -> bytes:
+    """The contents of the ``.kconfig`` map for the running kernel.
+
+    Raises:
+        NotSupportedError: a strong extern the kernel's configuration lacks,
+            or no configuration to read when a ``CONFIG_*`` extern needs it.
+        ValueError: a value that does not fit the extern's type.
+    """
+    data = bytearray(max(layout.size, 1))
+    config: dict[str, str] | None = None
+    for ext in layout.externs:
+        builtin = _linux_value(ext.name)
+        if builtin is not None:
+            data[ext.offset : ext.offset + ext.size] = builtin.to_bytes(ext.size, "little")
+            continue
+        if config is None:
+            config = _kernel_config()
+            if config is None:
+                if ext.weak:
+                    continue
+                raise NotSupportedError(
+                    "reading the kernel configuration",
+                    None,
+                    f"needed for {ext.name}: no /proc/config.gz or /boot/config-*",
+                )
+        value = config.get(ext.name)
+        if value is None:
+            if ext.weak:
+                continue
+            raise NotSupportedError(
+                f"kernel configuration option {ext.name}", None, "not in this kernel's config"
+            )
+        data[ext.offset : ext.offset + ext.size] = _encode(graph, ext, value)
+    return bytes(data)
+
+
+def _kallsyms(names: set[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    with open("/proc/kallsyms", encoding="utf-8", errors="replace") as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) >= 3 and fields[2] in names and fields[2] not in found:
+                found[fields[2]] = int(fields[0], 16)
+    return found
+
+
+def resolve_ksyms(externs: Iterable[Extern]) -> dict[str, ResolvedKsym]:
+    """Addresses (untyped externs) and vmlinux BTF ids (typed ones) of ``.ksyms`` externs.
+
+    Raises:
+        NotSupportedError: a strong extern that the kernel does not have
+            (or whose address ``kptr_restrict`` hides).
+    """
+    resolved: dict[str, ResolvedKsym] = {}
+    untyped: list[Extern] = []
+    typed: list[Extern] = []
+    for ext in externs:
+        (untyped if ext.untyped else typed).append(ext)
+    if untyped:
+        addresses = _kallsyms({ext.name for ext in untyped})
+        for ext in untyped:
+            address = addresses.get(ext.name, 0)
+            if not address and not ext.weak:
+                raise NotSupportedError(
+                    f"kernel symbol {ext.name}", None, "not in /proc/kallsyms (or hidden by kptr_restrict)"
+                )
+            resolved[ext.name] = ResolvedKsym(address=address)
+    if typed:
+        vmlinux = load_vmlinux()
+        for ext in typed:
+            found = vmlinux.find_all(ext.name, Kind.VAR)
+            if not found and not ext.weak:
+                raise NotSupportedError(f"kernel variable {ext.name}", None, "not in vmlinux BTF")
+            resolved[ext.name] = ResolvedKsym(btf_id=found[0].id if found else 0)
+    return resolved

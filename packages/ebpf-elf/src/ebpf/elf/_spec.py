@@ -1,0 +1,288 @@
+"""``CollectionSpec``: the programs, maps, variables and BTF of a BPF object file, as editable data.
+
+Parsing follows libbpf's ``bpf_object__open``: sections are sorted by
+purpose, maps are read (BTF-defined, legacy, global data, ``.kconfig``),
+relocations are recorded by name, and each program is linked with the
+``.text`` subprograms it calls. Nothing touches the kernel: descriptors and
+CO-RE are the business of :meth:`Collection.load <ebpf.elf.Collection.load>`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+from ebpf.btf import BtfExt, CoreRelo, Datasec, Kind, TypeGraph, Var, from_bytes, parse_btf_ext
+from ebpf.maps import MapSpec
+from ebpf.progs import ProgramSpec
+from ebpf.syscall.errors import ParseError
+
+from ._btf import fixup_btf
+from ._elf import ElfFile, ElfSymbol, SymbolType
+from ._externs import KCONFIG, Extern, KconfigLayout, kconfig_layout, ksym_externs
+from ._link import Function, link_program
+from ._maps import ParsedMap, btf_maps, data_map, kernel_name, legacy_maps
+from ._programs import TEXT, functions_of, program_spec, section_references
+from ._relocate import Reference
+from ._sections import ObjectSections, classify_sections
+from ._variables import VariableSpec
+
+__all__ = ["CollectionSpec"]
+
+
+@dataclass
+class CollectionSpec:
+    """The contents of a BPF object file, ready to edit and load.
+
+    Attributes:
+        maps: every map by its name in the object (BTF-defined, legacy, and
+            one per global data section: ``".data"``, ``".rodata"``,
+            ``".bss"``, ``".rodata.str1.1"``..., plus ``".kconfig"``). Replace
+            entries with :func:`dataclasses.replace` to resize or reconfigure.
+        programs: every program by its function name. Their instructions are
+            linked with their subprograms; map references are patched and CO-RE
+            applied at load. Delete entries to not load them.
+        variables: global variables by name (see :class:`VariableSpec`).
+        map_values: initial contents naming other objects: for program arrays
+            the program at each slot, for maps of maps the map at each slot.
+        btf: the object's BTF as the kernel will get it (DATASECs fixed up), or None.
+        license: the ``license`` section (``""`` when missing).
+        kernel_version: the ``version`` section (0 when missing).
+        sections: the ELF section of each program.
+    """
+
+    maps: dict[str, MapSpec] = field(default_factory=dict)
+    programs: dict[str, ProgramSpec] = field(default_factory=dict)
+    variables: dict[str, VariableSpec] = field(default_factory=dict)
+    map_values: dict[str, dict[int, str]] = field(default_factory=dict)
+    btf: TypeGraph | None = None
+    license: str = ""
+    kernel_version: int = 0
+    sections: dict[str, str] = field(default_factory=dict)
+    _references: dict[str, dict[int, Reference]] = field(default_factory=dict, repr=False)
+    _core_relos: dict[str, list[CoreRelo]] = field(default_factory=dict, repr=False)
+    _kconfig: KconfigLayout | None = field(default=None, repr=False)
+    _ksyms: tuple[Extern, ...] = field(default=(), repr=False)
+
+    # ------------------------------------------------------------- reading
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> CollectionSpec:
+        """Parse the BPF object file at ``path``.
+
+        Raises:
+            OSError: the file cannot be read.
+            ParseError: malformed ELF, BTF or map definitions, a bad relocation,
+                or a program in a section libbpf does not know; the message
+                names the file, section, symbol or offset.
+            NotSupportedError: the object uses something this library cannot
+                load yet (calls of kernel functions).
+        """
+        with open(path, "rb") as f:
+            return cls.from_bytes(f.read(), name=os.fspath(path))
+
+    @classmethod
+    def from_bytes(cls, data: bytes, *, name: str = "BPF object") -> CollectionSpec:
+        """Parse a BPF object file held in memory (see :meth:`from_file`)."""
+        return _parse(ElfFile(data, name=name))
+
+    @classmethod
+    def from_c(
+        cls,
+        source: str | os.PathLike[str],
+        *,
+        cflags: Sequence[str] = (),
+        cache_dir: str | os.PathLike[str] | None = None,
+    ) -> CollectionSpec:
+        """Compile BPF C with clang (cached by content) and parse the object.
+
+        ``source`` is a path (``Path`` or any ``os.PathLike``) or, as a ``str``,
+        the C text itself. ``#include "vmlinux.h"`` finds the running kernel's
+        types (written by :func:`ebpf.btf.dump_c`); ``<bpf/bpf_helpers.h>`` and
+        friends come from libbpf's headers (``libbpf-dev``).
+
+        Raises:
+            CompileError: clang is missing (the message names the package to
+                install) or rejected the source (with its output).
+            ParseError, NotSupportedError: see :meth:`from_file`.
+        """
+        from ._compile import compile_c
+
+        return cls.from_file(compile_c(source, cflags=cflags, cache_dir=cache_dir))
+
+    # ------------------------------------------------------------- editing
+
+    def resize_map(self, name: str, max_entries: int) -> None:
+        """Change ``max_entries`` of map ``name``.
+
+        Raises:
+            KeyError: no such map.
+            ValueError: the map type does not accept that size.
+        """
+        self.maps[name] = replace(self.maps[name], max_entries=max_entries)
+
+    def references_of(self, program: str) -> Mapping[int, Reference]:
+        """What the relocated instructions of ``program`` refer to, by instruction index.
+
+        Raises:
+            KeyError: no such program.
+        """
+        return self._references[program]
+
+    def core_relocations(self, program: str) -> list[CoreRelo]:
+        """The CO-RE relocations of ``program`` (``insn_off`` in bytes of its linked instructions).
+
+        Raises:
+            KeyError: no such program.
+        """
+        return self._core_relos[program]
+
+    def __repr__(self) -> str:
+        return (
+            f"CollectionSpec(programs={sorted(self.programs)}, maps={sorted(self.maps)}, "
+            f"variables={sorted(self.variables)}, license={self.license!r})"
+        )
+
+
+def _parse(elf: ElfFile) -> CollectionSpec:
+    """Parse ``elf`` into a spec; see :meth:`CollectionSpec.from_file`."""
+    found: ObjectSections = classify_sections(elf)
+    symbols: list[ElfSymbol] = elf.symbols
+    graph = from_bytes(found.btf, name=f"{elf.name}: .BTF") if found.btf else None
+    ext: BtfExt | None = parse_btf_ext(found.btf_ext, graph) if graph is not None and found.btf_ext else None
+    spec = CollectionSpec(license=found.license, kernel_version=found.kernel_version)
+    datasecs = {t.name: t for t in graph.of_kind(Kind.DATASEC)} if graph is not None else {}
+
+    # maps: BTF-defined, legacy, global data, .kconfig
+    parsed: list[ParsedMap] = []
+    map_offsets: dict[int, dict[int, str]] = {}
+    for section, reader in ((found.btf_maps, "btf"), (found.legacy_maps, "legacy")):
+        if section is None:
+            continue
+        if reader == "btf":
+            if graph is None:
+                raise ParseError(
+                    f"{elf.name}: {section} needs BTF, and the object has no .BTF (compile with -g)"
+                )
+            table = found.relocations.get(section.index)
+            found_maps = btf_maps(elf, section, graph, symbols, elf.relocations(table) if table else [])
+        else:
+            found_maps = legacy_maps(elf, section, symbols)
+        names = {m.name for m in found_maps}
+        map_offsets[section.index] = {
+            sym.value: sym.name for sym in symbols if sym.shndx == section.index and sym.name in names
+        }
+        parsed.extend(found_maps)
+    data_names: dict[int, str] = {}
+    for index, section in found.data.items():
+        if not section.size:
+            continue
+        datasec = datasecs.get(section.name)
+        parsed.append(
+            data_map(
+                elf,
+                section,
+                datasec if isinstance(datasec, Datasec) else None,
+                readonly=section.name.startswith(".rodata"),
+            )
+        )
+        data_names[index] = section.name
+    kconfig = kconfig_layout(graph, symbols)
+    if kconfig is not None:
+        spec.maps[KCONFIG] = kconfig.map_spec()
+        spec._kconfig = kconfig
+    spec._ksyms = ksym_externs(graph, symbols)
+    for parsed_map in parsed:
+        spec.maps[parsed_map.name] = parsed_map.spec
+        if parsed_map.initial:
+            spec.map_values[parsed_map.name] = dict(parsed_map.initial)
+
+    # variables of the data sections
+    for index, map_name in data_names.items():
+        _add_variables(spec, elf, graph, datasecs.get(map_name), index, map_name, symbols)
+
+    # code: references per section, then each program linked with its subprograms
+    code: dict[int, bytes] = {}
+    references: dict[int, dict[int, Reference]] = {}
+    kconfig_offsets = {ext.name: ext.offset for ext in kconfig.externs} if kconfig is not None else {}
+    for index, section in found.code.items():
+        raw = bytearray(elf.section_data(section))
+        table = found.relocations.get(index)
+        references[index] = section_references(
+            elf,
+            section,
+            raw,
+            elf.relocations(table) if table is not None else [],
+            symbols,
+            map_sections=map_offsets,
+            data_sections=data_names,
+            code_sections=found.code.keys(),
+            kconfig=kconfig_offsets,
+            ksyms={ext.name for ext in spec._ksyms},
+        )
+        code[index] = bytes(raw)
+    functions = functions_of(elf, found.code, symbols)
+    by_location = {(f.section, f.offset): f for f in functions}
+    if graph is not None:
+        spec.btf = fixup_btf(graph, {s.name: s for s in elf.sections}, symbols, kconfig)
+    for function in functions:
+        if function.section_name == TEXT:
+            continue
+        _add_program(spec, elf, function, by_location, code, references, ext)
+    return spec
+
+
+def _add_variables(
+    spec: CollectionSpec,
+    elf: ElfFile,
+    graph: TypeGraph | None,
+    datasec: object,
+    index: int,
+    map_name: str,
+    symbols: list[ElfSymbol],
+) -> None:
+    """Name the variables of data section ``index``: from its DATASEC, else from its object symbols."""
+    values = {
+        sym.name: sym for sym in symbols if sym.shndx == index and sym.name and sym.type != SymbolType.SECTION
+    }
+    if graph is not None and isinstance(datasec, Datasec):
+        for info in datasec.vars:
+            var = graph[info.type_id]
+            sym = values.get(var.name)
+            if not isinstance(var, Var) or sym is None:
+                continue
+            spec.variables[var.name] = VariableSpec(
+                var.name, map_name, sym.value, info.size, graph[var.type_id], spec
+            )
+        return
+    for sym in values.values():
+        if sym.size:
+            spec.variables[sym.name] = VariableSpec(sym.name, map_name, sym.value, sym.size, None, spec)
+
+
+def _add_program(
+    spec: CollectionSpec,
+    elf: ElfFile,
+    function: Function,
+    by_location: Mapping[tuple[int, int], Function],
+    code: Mapping[int, bytes],
+    references: Mapping[int, Mapping[int, Reference]],
+    ext: BtfExt | None,
+) -> None:
+    linked = link_program(function, by_location, code, references, ext)
+    btf = spec.btf
+    spec.programs[function.name] = program_spec(
+        elf,
+        function,
+        linked.code,
+        license=spec.license,
+        kernel_version=spec.kernel_version,
+        name=kernel_name(function.name),
+        btf=btf.data if btf is not None else None,
+        func_info=linked.func_info_bytes() if btf is not None else b"",
+        line_info=linked.line_info_bytes(btf) if btf is not None else b"",
+    )
+    spec.sections[function.name] = function.section_name
+    spec._references[function.name] = linked.references
+    spec._core_relos[function.name] = linked.core_relos

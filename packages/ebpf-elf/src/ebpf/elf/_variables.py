@@ -1,0 +1,213 @@
+"""Global variables: set in the spec before loading, read and written in the live maps after.
+
+A global variable is a range of bytes in the array map of its data section
+(``.data``, ``.rodata``, ``.bss``, ``.data.*``...). Its BTF type decides how
+Python values are converted: integers, enums, pointers and ``_Bool`` as
+``int``, ``float``/``double`` as ``float``, anything else (structs, arrays,
+``char[]`` strings) as ``bytes``.
+
+Before loading, :meth:`VariableSpec.set` rewrites the initial contents of
+the data map in the :class:`CollectionSpec`, which is how ``.rodata``
+constants are configured (the verifier then sees them as constants). After
+loading, :class:`Variable` reads and writes the map's memory in place
+(``mmap``) where the kernel allows it, else through map lookups and updates;
+``.rodata`` is frozen and read-only.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+from ebpf.btf import Array, Enum, Float, Int, Pointer, Type
+from ebpf.maps import ArrayMap, Map
+from ebpf.syscall.flags import MapFlags
+
+if TYPE_CHECKING:
+    from ._spec import CollectionSpec
+
+__all__ = ["Value", "Variable", "VariableSpec"]
+
+#: What a variable holds, in Python.
+Value = int | float | bytes
+
+_FLOATS = {4: "f", 8: "d"}
+
+
+@dataclass(frozen=True)
+class _Codec:
+    """How the bytes of one variable convert to and from Python."""
+
+    size: int
+    kind: str  # "int", "float" or "bytes"
+    signed: bool = False
+    pad: bool = False  # bytes may be shorter than size (char arrays): zero-padded
+
+    def decode(self, raw: bytes) -> Value:
+        if self.kind == "int":
+            return int.from_bytes(raw, "little", signed=self.signed)
+        if self.kind == "float":
+            return float(struct.unpack("<" + _FLOATS[self.size], raw)[0])
+        return bytes(raw)
+
+    def encode(self, value: Value, name: str) -> bytes:
+        if self.kind == "int":
+            if not isinstance(value, int):
+                raise TypeError(f"variable {name!r} holds an integer, not {type(value).__name__}")
+            value = int(value)  # True -> 1 for _Bool
+            try:
+                return value.to_bytes(self.size, "little", signed=self.signed)
+            except OverflowError:
+                kind = "signed" if self.signed else "unsigned"
+                raise ValueError(
+                    f"{value} does not fit variable {name!r} ({kind}, {self.size} bytes)"
+                ) from None
+        if self.kind == "float":
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                raise TypeError(f"variable {name!r} holds a float, not {type(value).__name__}")
+            return struct.pack("<" + _FLOATS[self.size], value)
+        if not isinstance(value, (bytes, bytearray, memoryview)):
+            raise TypeError(f"variable {name!r} holds {self.size} raw bytes, not {type(value).__name__}")
+        raw = bytes(value)
+        if len(raw) > self.size or (len(raw) < self.size and not self.pad):
+            raise ValueError(f"variable {name!r} is {self.size} bytes, not {len(raw)}")
+        return raw.ljust(self.size, b"\0")
+
+
+def codec_for(t: Type | None, size: int) -> _Codec:
+    """The conversion for a variable of BTF type ``t`` (raw bytes without BTF)."""
+    if t is None or t.graph is None:
+        return _Codec(size, "bytes")
+    resolved = t.graph.resolve(t)
+    if isinstance(resolved, (Int, Enum)) and resolved.size == size and size in (1, 2, 4, 8, 16):
+        return _Codec(size, "int", resolved.signed)
+    if isinstance(resolved, Pointer) and size == 8:
+        return _Codec(size, "int")
+    if isinstance(resolved, Float) and size in _FLOATS:
+        return _Codec(size, "float")
+    element = t.graph.resolve(resolved.type_id) if isinstance(resolved, Array) else None
+    return _Codec(size, "bytes", pad=isinstance(element, Int) and element.size == 1)
+
+
+@dataclass
+class VariableSpec:
+    """A global variable of a :class:`CollectionSpec`: where it lives and its type.
+
+    Attributes:
+        name: the C name.
+        map: the data map holding it (``".rodata"``, ``".bss"``...), a key of ``spec.maps``.
+        offset: its byte offset in the map's value.
+        size: its size in bytes.
+        type: its BTF type (``None`` for objects without BTF).
+    """
+
+    name: str
+    map: str
+    offset: int
+    size: int
+    type: Type | None
+    _spec: CollectionSpec = field(repr=False, compare=False)
+
+    @property
+    def readonly(self) -> bool:
+        """Whether programs cannot write it (``.rodata*``): only settable before loading."""
+        return self.map.startswith(".rodata")
+
+    def _codec(self) -> _Codec:
+        return codec_for(self.type, self.size)
+
+    def _contents(self) -> bytes:
+        spec = self._spec.maps[self.map]
+        contents = dict(spec.contents).get(0)
+        assert spec.value_size is not None
+        return bytes(contents) if contents is not None else bytes(spec.value_size)
+
+    def get(self) -> Value:
+        """The initial value (as the object file has it, or as last :meth:`set`).
+
+        Raises:
+            KeyError: the variable's map was removed from the spec.
+        """
+        return self._codec().decode(self._contents()[self.offset : self.offset + self.size])
+
+    def set(self, value: Value) -> None:
+        """Change the initial value: the data map's contents in the spec are rewritten.
+
+        Raises:
+            TypeError: a value of the wrong kind for the variable's type.
+            ValueError: a value that does not fit.
+            KeyError: the variable's map was removed from the spec.
+        """
+        raw = self._codec().encode(value, self.name)
+        contents = bytearray(self._contents())
+        contents[self.offset : self.offset + self.size] = raw
+        spec = self._spec.maps[self.map]
+        self._spec.maps[self.map] = replace(spec, contents=((0, bytes(contents)),))
+
+
+class Variable:
+    """A global variable of a loaded :class:`Collection`, read and written in its map.
+
+    ``value`` (or :meth:`get`/:meth:`set`) goes through the map's memory
+    (``mmap``) when the map is mmap-able, else through a lookup and an update
+    of the whole section (not atomic against programs writing other
+    variables of the same section meanwhile).
+    """
+
+    def __init__(self, spec: VariableSpec, data_map: Map) -> None:
+        """Bind ``spec`` to the live map of its section (owned by the collection)."""
+        self.name = spec.name
+        self.offset = spec.offset
+        self.size = spec.size
+        self.type = spec.type
+        self.readonly = spec.readonly
+        self._codec = codec_for(spec.type, spec.size)
+        self._map = data_map
+
+    def _raw(self) -> bytes:
+        array = self._map
+        if isinstance(array, ArrayMap) and array.flags & MapFlags.MMAPABLE:
+            return bytes(array.memory()[self.offset : self.offset + self.size])
+        return self._whole()[self.offset : self.offset + self.size]
+
+    def _whole(self) -> bytes:
+        if not isinstance(self._map, ArrayMap):
+            raise TypeError(f"variable {self.name!r}: its map {self._map.name!r} is not an array")
+        value = self._map[0]
+        return bytes(value)
+
+    def get(self) -> Value:
+        """The current value.
+
+        Raises:
+            ValueError: the collection was closed.
+        """
+        return self._codec.decode(self._raw())
+
+    def set(self, value: Value) -> None:
+        """Write ``value``; programs see it on their next access.
+
+        Raises:
+            PermissionError: a ``.rodata`` variable (frozen: set it on the spec before loading).
+            TypeError, ValueError: see :meth:`VariableSpec.set`.
+        """
+        if self.readonly:
+            raise PermissionError(
+                f"variable {self.name!r} is in a frozen .rodata map: "
+                "set it on the CollectionSpec before loading"
+            )
+        raw = self._codec.encode(value, self.name)
+        array = self._map
+        if isinstance(array, ArrayMap) and array.flags & MapFlags.MMAPABLE:
+            array.memory()[self.offset : self.offset + self.size] = raw
+            return
+        whole = bytearray(self._whole())
+        whole[self.offset : self.offset + self.size] = raw
+        assert isinstance(array, ArrayMap)
+        array[0] = bytes(whole)
+
+    value = property(get, set, doc="The current value (see :meth:`get` and :meth:`set`).")
+
+    def __repr__(self) -> str:
+        return f"Variable({self.name!r}, offset={self.offset}, size={self.size})"
