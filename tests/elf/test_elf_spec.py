@@ -55,13 +55,15 @@ def test_every_section_name_gives_libbpfs_program_type_and_attach_type() -> None
     assert all(parse_section(spec.sections[name]).prog_type == p.type for name, p in spec.programs.items())
 
 
-@pytest.mark.xfail(
-    raises=ParseError, strict=True, reason="ebpf.progs' section table has no ksyscall/ and kretsyscall/ yet"
-)
 def test_ksyscall_sections_are_kprobes_of_the_syscall() -> None:
     spec = spec_of("ksyscall")
-    assert spec.programs["ksyscall_getpid"].type == ProgType.KPROBE
-    assert spec.programs["kretsyscall_getpid"].retprobe
+    entry, ret = spec.programs["ksyscall_getpid"], spec.programs["kretsyscall_getpid"]
+    assert entry.type == ret.type == ProgType.KPROBE
+    assert entry.syscall
+    assert ret.syscall
+    assert ret.retprobe
+    assert not entry.retprobe
+    assert entry.attach_to == "getpid"
 
 
 def test_btf_defined_maps_read_like_libbpf() -> None:

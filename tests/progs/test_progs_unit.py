@@ -50,6 +50,10 @@ RET0 = struct.pack("<BBhi", 0xB7, 0, 0, 0) + EXIT
         ("cgroup/connect_unix", ProgType.CGROUP_SOCK_ADDR, AttachType.CGROUP_UNIX_CONNECT, ""),
         ("sk_skb/stream_verdict", ProgType.SK_SKB, AttachType.SK_SKB_STREAM_VERDICT, ""),
         ("uprobe.multi", ProgType.KPROBE, AttachType.TRACE_UPROBE_MULTI, ""),
+        ("ksyscall/openat", ProgType.KPROBE, None, "openat"),
+        ("usdt/libc.so.6:libc:setjmp", ProgType.KPROBE, None, "libc.so.6:libc:setjmp"),
+        ("tp", ProgType.TRACEPOINT, None, ""),
+        ("raw_tp", ProgType.RAW_TRACEPOINT, None, ""),
     ],
 )
 def test_section_names(
@@ -66,6 +70,11 @@ def test_section_flags_and_retprobes() -> None:
     assert parse_section("xdp.frags").flags == ProgLoadFlags.XDP_HAS_FRAGS
     assert parse_section("kretprobe/do_exit").retprobe
     assert not parse_section("kprobe/do_exit").retprobe
+    assert parse_section("kretsyscall/openat").retprobe
+    assert parse_section("kretsyscall/openat").syscall
+    assert parse_section("ksyscall/openat").syscall
+    assert not parse_section("kprobe/do_exit").syscall
+    assert ProgramSpec.from_section("ksyscall/openat", RET0).syscall
 
 
 def test_bad_section_names() -> None:

@@ -163,6 +163,7 @@ def program_spec(
             kernel_version=kernel_version,
             flags=section.flags,
             retprobe=section.retprobe,
+            syscall=section.syscall,
             btf=btf if func_info or line_info else None,
             func_info=func_info,
             line_info=line_info,

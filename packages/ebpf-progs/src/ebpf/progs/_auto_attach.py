@@ -5,7 +5,7 @@ from __future__ import annotations
 from ebpf.syscall import AttachType, ProgType
 
 from ._iterator import attach_iter
-from ._kprobe import attach_kprobe, attach_kprobe_multi
+from ._kprobe import attach_kprobe, attach_kprobe_multi, syscall_function
 from ._link import Link
 from ._program import Program
 from ._tracepoint import attach_raw_tracepoint, attach_tracepoint
@@ -51,6 +51,8 @@ def attach_from_spec(program: Program) -> Link:
         return attach_raw_tracepoint(program, target)
     if spec.type == ProgType.KPROBE and at == AttachType.TRACE_KPROBE_MULTI:
         return attach_kprobe_multi(program, pattern=target, retprobe=spec.retprobe)
+    if spec.type == ProgType.KPROBE and spec.syscall:
+        return attach_kprobe(program, syscall_function(target), retprobe=spec.retprobe)
     if spec.type == ProgType.KPROBE and at is None and "/" not in target:
         symbol, offset = _kprobe_target(target)
         return attach_kprobe(program, symbol, offset, retprobe=spec.retprobe)

@@ -30,6 +30,8 @@ class Section:
             ``"syscalls/sys_enter_getpid"`` in ``"tp/syscalls/sys_enter_getpid"``), or ``""``.
         flags: load flags the name implies (``SLEEPABLE`` for ``fentry.s/``...).
         retprobe: a return probe (``kretprobe/``, ``uretprobe/``...).
+        syscall: the target is a system call name (``ksyscall/``): the kprobe
+            goes on the architecture's syscall wrapper (``__x64_sys_<name>``).
     """
 
     prog_type: ProgType
@@ -37,6 +39,7 @@ class Section:
     target: str = ""
     flags: ProgLoadFlags = ProgLoadFlags.NONE
     retprobe: bool = False
+    syscall: bool = False
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,7 @@ class _Rule:
     takes_target: bool = False
     flags: ProgLoadFlags = ProgLoadFlags.NONE
     retprobe: bool = False
+    syscall: bool = False
 
 
 _S = ProgLoadFlags.SLEEPABLE
@@ -126,6 +130,12 @@ _EXACT: dict[str, _Rule] = {
     "uprobe": _Rule(P.KPROBE),
     "kretprobe": _Rule(P.KPROBE, retprobe=True),
     "uretprobe": _Rule(P.KPROBE, retprobe=True),
+    "usdt": _Rule(P.KPROBE),
+    # libbpf accepts tracepoint names without a target (attached by hand).
+    "tracepoint": _Rule(P.TRACEPOINT),
+    "tp": _Rule(P.TRACEPOINT),
+    "raw_tracepoint": _Rule(P.RAW_TRACEPOINT),
+    "raw_tp": _Rule(P.RAW_TRACEPOINT),
 }
 
 _PREFIX: dict[str, _Rule] = {
@@ -135,6 +145,9 @@ _PREFIX: dict[str, _Rule] = {
     "uretprobe": _Rule(P.KPROBE, takes_target=True, retprobe=True),
     "uprobe.s": _Rule(P.KPROBE, takes_target=True, flags=_S),
     "uretprobe.s": _Rule(P.KPROBE, takes_target=True, flags=_S, retprobe=True),
+    "ksyscall": _Rule(P.KPROBE, takes_target=True, syscall=True),
+    "kretsyscall": _Rule(P.KPROBE, takes_target=True, retprobe=True, syscall=True),
+    "usdt": _Rule(P.KPROBE, takes_target=True),
     "kprobe.multi": _Rule(P.KPROBE, A.TRACE_KPROBE_MULTI, takes_target=True),
     "kretprobe.multi": _Rule(P.KPROBE, A.TRACE_KPROBE_MULTI, takes_target=True, retprobe=True),
     "uprobe.multi": _Rule(P.KPROBE, A.TRACE_UPROBE_MULTI, takes_target=True),
@@ -182,14 +195,14 @@ def parse_section(section: str) -> Section:
         raise TypeError(f"a section name must be a str, not {type(section).__name__}")
     rule = _EXACT.get(section)
     if rule is not None:
-        return Section(rule.prog_type, rule.attach_type, "", rule.flags, rule.retprobe)
+        return Section(rule.prog_type, rule.attach_type, "", rule.flags, rule.retprobe, rule.syscall)
     prefix, slash, target = section.partition("/")
     rule = _PREFIX.get(prefix)
     if rule is None or not slash:
         raise ValueError(f"unknown section name {section!r}; known names: {_known()}")
     if not target:
         raise ValueError(f"section name {section!r} needs a target after {prefix + '/'!r}")
-    return Section(rule.prog_type, rule.attach_type, target, rule.flags, rule.retprobe)
+    return Section(rule.prog_type, rule.attach_type, target, rule.flags, rule.retprobe, rule.syscall)
 
 
 def _enum_member(enum_type: type[ProgType] | type[AttachType], text: str) -> int | None:

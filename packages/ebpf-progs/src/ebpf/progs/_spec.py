@@ -69,6 +69,8 @@ class ProgramSpec:
         flags: :class:`ProgLoadFlags` (``SLEEPABLE``, ``XDP_HAS_FRAGS``...).
         retprobe: for kprobes and uprobes: the default of :meth:`Program.attach`
             is a return probe.
+        syscall: for kprobes: ``attach_to`` names a system call (``ksyscall/``
+            sections), and :meth:`Program.attach` probes its wrapper function.
         btf: the program's BTF blob (needed for func/line info), or ``None``.
         func_info: ``struct bpf_func_info`` records, ``func_info_rec_size`` bytes each.
         line_info: ``struct bpf_line_info`` records, ``line_info_rec_size`` bytes each.
@@ -87,6 +89,7 @@ class ProgramSpec:
     kernel_version: int = 0
     flags: ProgLoadFlags = ProgLoadFlags.NONE
     retprobe: bool = False
+    syscall: bool = False
     btf: bytes | None = None
     func_info: bytes = b""
     func_info_rec_size: int = FUNC_INFO_SIZE
@@ -149,4 +152,5 @@ class ProgramSpec:
             license=license,
             flags=parsed.flags,
             retprobe=parsed.retprobe,
+            syscall=parsed.syscall,
         )
