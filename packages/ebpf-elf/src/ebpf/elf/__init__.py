@@ -38,6 +38,7 @@ from ._inspect import inspect
 from ._relocate import Reference, ReferenceKind
 from ._spec import CollectionSpec
 from ._symbols import find_library, symbol_offset, uprobe_target
+from ._uprobes import attach_uprobe_symbol
 from ._variables import Value, Variable, VariableSpec
 
 __all__ = [
@@ -58,6 +59,7 @@ __all__ = [
     "Value",
     "Variable",
     "VariableSpec",
+    "attach_uprobe_symbol",
     "find_library",
     "inspect",
     "symbol_offset",
