@@ -17,9 +17,10 @@ import re
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from ebpf.btf import Array, Datasec, Enum, FuncProto, Int, Pointer, Struct, TypeGraph, Var
-from ebpf.maps import Codec, MapSpec, PinType, i8, i16, i32, i64, u8, u16, u32, u64
+from ebpf.btf import Array, Composite, Datasec, Enum, FuncProto, Int, Pointer, Struct, TypeGraph, Var
+from ebpf.maps import BtfCodec, Codec, MapSpec, PinType, i8, i16, i32, i64, u8, u16, u32, u64
 from ebpf.syscall.abi import MapType
 from ebpf.syscall.errors import ParseError
 from ebpf.syscall.flags import MapFlags
@@ -103,13 +104,16 @@ _INT_CODECS: dict[tuple[int, bool], Codec[int]] = {
 }
 
 
-def _int_codec(graph: TypeGraph, type_id: int) -> Codec[int] | None:
-    """``u32``, ``i64``... for a key or value whose BTF type is an integer or enum, so maps read as ints."""
+def _btf_codec(graph: TypeGraph, type_id: int) -> Codec[Any] | None:
+    """The codec of a key or value by its BTF type: ``u32``, ``i64``... for integers and enums
+    (the fast path), :class:`~ebpf.maps.BtfCodec` for structs, unions and arrays (dicts and lists)."""
     if not type_id:
         return None
     t = graph.resolve(type_id)
     if isinstance(t, (Int, Enum)):
         return _INT_CODECS.get((t.size, t.signed))
+    if isinstance(t, (Composite, Array)):
+        return BtfCodec(graph, t)
     return None
 
 
@@ -217,8 +221,8 @@ class _BtfMapReader:
             where,
             type=map_type,
             name=kernel_name(name),
-            key=_int_codec(self.graph, key_type) if with_btf else None,
-            value=_int_codec(self.graph, value_type) if with_btf else None,
+            key=_btf_codec(self.graph, key_type) if with_btf else None,
+            value=_btf_codec(self.graph, value_type) if with_btf else None,
             key_size=key_size,
             value_size=value_size,
             max_entries=ints.get("max_entries", 0),

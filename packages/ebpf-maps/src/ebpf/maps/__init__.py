@@ -9,14 +9,16 @@ in the kernel and returns the live object of the class that fits its type:
 arrays...), :class:`ProgramArray`, :class:`MapOfMaps`,
 :class:`LocalStorageMap`, or plain :class:`Map` (ring buffers, arenas,
 struct_ops). Codecs (:data:`u32`, :data:`u64`, ``struct`` formats, ``ctypes``
-types, construct-like schemas, IP addresses and prefixes, your own) convert
-keys and values.
+types, construct-like schemas, IP addresses and prefixes, BTF types with
+:class:`BtfCodec`, your own) convert keys and values.
 
 Lifecycle: a live map owns one descriptor, released by ``close()``, a
 ``with`` block, or garbage collection. Element operations of one map object
 share preallocated buffers: use one object per thread (:meth:`Map.dup`).
 Importing this package makes no system call.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from ._array import ArrayMap, PerCpuArrayMap, PerCpuMap
 from ._codecs import (
@@ -51,10 +53,14 @@ from ._percpu import PerCpuCodec, percpu_avg, percpu_max, percpu_min, percpu_str
 from ._spec import MapSpec, PinType
 from ._types import BloomFilterMap, LpmTrieMap, QueueMap, StackMap, StackTraceMap
 
+if TYPE_CHECKING:
+    from ._btfcodec import BtfCodec
+
 __all__ = [
     "DEFAULT_PIN_ROOT",
     "ArrayMap",
     "BloomFilterMap",
+    "BtfCodec",
     "BytesCodec",
     "Codec",
     "CodecLike",
@@ -106,3 +112,13 @@ __all__ = [
     "u32",
     "u64",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # BtfCodec needs ebpf.btf, whose import costs more than the rest of this
+    # package: it is imported on first use.
+    if name == "BtfCodec":
+        from ._btfcodec import BtfCodec
+
+        return BtfCodec
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
