@@ -173,3 +173,24 @@ def test_an_event_decoder_is_returned_as_is() -> None:
     assert as_decoder(decoder) is decoder
     assert isinstance(decoder, EventDecoder)
     assert repr(decoder) == "[u32]"
+
+
+def test_btf_types_decode_records_as_dicts() -> None:
+    """A record laid out by a BTF struct (as in a clang object's BTF) decodes to a dict."""
+    from ebpf.btf import Array, BtfBuilder, Int, IntEncoding, Member, Struct
+    from ebpf.maps import BtfCodec
+
+    b = BtfBuilder()
+    u32_id = b.add(Int(0, "unsigned int", 4))
+    char = b.add(Int(0, "char", 1, IntEncoding.CHAR))
+    comm = b.add(Array(0, "", char, u32_id, 16))
+    u64_id = b.add(Int(0, "unsigned long long", 8))
+    b.add(
+        Struct(
+            0, "event", 32, (Member("pid", u32_id, 0), Member("comm", comm, 32), Member("ts", u64_id, 192))
+        )
+    )
+    decoder = as_decoder(BtfCodec(b.graph(), "event"))
+    record = struct.pack("<I16s4xQ", 4242, b"python3", 123456789)
+    assert decoder.size == 32
+    assert decoder.decode(record) == {"pid": 4242, "comm": "python3", "ts": 123456789}
