@@ -22,11 +22,12 @@ HATCH = $(shell if command -v hatch >/dev/null 2>&1; then echo hatch; \
 	elif [ -x $(HATCH_VENV)/bin/hatch ]; then echo $(HATCH_VENV)/bin/hatch; \
 	else echo "$(PYTHON) -m hatch"; fi)
 
-.PHONY: help setup setup-system setup-hatch lint typecheck unit integration test demo build regen clean
+.PHONY: help setup setup-system setup-hatch lint typecheck docs unit integration test demo build regen clean
 
 help:
-	@echo "make demo         set up, then run the ebpf.syscall demo (needs root)"
-	@echo "make test         set up, then lint + typecheck + unit + integration"
+	@echo "make demo         set up, then trace this machine live for 2 s (needs root)"
+	@echo "make test         set up, then lint + typecheck + docs + unit + integration"
+	@echo "make docs         build the documentation into site/ (warnings are errors)"
 	@echo "make setup        install missing Debian packages, hatch and the hatch env"
 	@echo "make lint | typecheck | unit | integration   one step of 'make test'"
 	@echo "make build        build every wheel into dist/"
@@ -87,10 +88,13 @@ unit: setup
 integration: setup
 	$(HATCH) run integration
 
-test: setup lint typecheck unit integration
+docs: setup
+	$(HATCH) run docs:build
+
+test: setup lint typecheck docs unit integration
 
 demo: setup
-	$(HATCH) run python -m ebpf.syscall
+	$(HATCH) run python -m ebpf.core demo
 
 build: setup
 	rm -rf dist

@@ -190,9 +190,10 @@ _SYM_FORMAT = {True: struct.Struct("<IBBHQQ"), False: struct.Struct(">IBBHQQ")}
 class ElfFile:
     """An ELF64 file (little- or big-endian) held in memory.
 
-    >>> elf = ElfFile.from_file("/bin/true")            # doctest: +SKIP
-    >>> [section.name for section in elf.sections][:3]  # doctest: +SKIP
-    ['', '.interp', '.note.gnu.property']
+    >>> elf = ElfFile.from_file("/bin/true")          # doctest: +SKIP
+    >>> names = [section.name for section in elf.sections]  # doctest: +SKIP
+    >>> names[1]                                       # doctest: +SKIP
+    '.interp'
     """
 
     def __init__(self, data: bytes, *, name: str = "ELF") -> None:

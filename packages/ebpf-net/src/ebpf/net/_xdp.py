@@ -281,7 +281,7 @@ def attach_xdp(
         ModeNotSupportedError: the driver does not support the mode.
         BpfSyscallError: the kernel refused (``EBUSY``: a program is
             attached already; ``EEXIST``: ``expected`` is not attached).
-        Nothing is changed on the interface when an exception is raised.
+            Nothing is changed on the interface when an exception is raised.
     """
     prog = _check_xdp(program)
     mode = _check_mode(mode)

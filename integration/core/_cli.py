@@ -1,0 +1,50 @@
+"""Run the ``ebpf`` command (``python -m ebpf.core``) and bpftool as subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+
+def _env() -> dict[str, str]:
+    # The suite's import path (pytest's pythonpath setting) for the child interpreter too.
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+
+
+def ebpf(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``ebpf ARGS...``; with ``check``, fail the test on a non-zero exit status."""
+    result = subprocess.run(
+        [sys.executable, "-m", "ebpf.core", *args],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=timeout,
+        check=False,
+    )
+    if check and result.returncode != 0:
+        pytest.fail(f"ebpf {' '.join(args)} exited {result.returncode}: {result.stderr}", pytrace=False)
+    return result
+
+
+def ebpf_json(*args: str) -> Any:
+    """The JSON that ``ebpf ARGS... --json`` prints."""
+    return json.loads(ebpf(*args, "--json").stdout)
+
+
+def bpftool_text(*args: str) -> str:
+    """What ``bpftool ARGS...`` prints (the test is skipped without bpftool)."""
+    tool = shutil.which("bpftool")
+    if tool is None:
+        pytest.skip("needs bpftool (Debian: apt-get install bpftool)")
+    return subprocess.run([tool, *args], capture_output=True, text=True, check=True, timeout=120).stdout
+
+
+def bpftool_json(*args: str) -> Any:
+    """The JSON of ``bpftool -j ARGS...``."""
+    return json.loads(bpftool_text("-j", *args))

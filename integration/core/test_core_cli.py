@@ -1,0 +1,276 @@
+"""The ``ebpf`` command against the live kernel, with bpftool as the oracle where both show the same thing."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from bpf_build import compile_bpf
+from core._cli import bpftool_json, bpftool_text, ebpf, ebpf_json
+
+import ebpf.core as bpf
+from ebpf.asm import R0, R1, R2, R10, W, XdpAction, add, call, exit_, ld_map_fd, mov, store
+from ebpf.btf import BtfBuilder, load_btf
+from ebpf.maps import Map, MapSpec
+from ebpf.progs import Program
+from ebpf.syscall import MapType
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Value(ctypes.Structure):
+    _fields_ = (
+        ("count", ctypes.c_uint32),
+        ("delta", ctypes.c_int64),
+        ("name", ctypes.c_char * 8),
+        ("history", ctypes.c_uint16 * 3),
+        ("on", ctypes.c_bool),
+    )
+
+
+@pytest.fixture
+def typed_map() -> Iterator[Map]:
+    """A hash map with BTF for its u32 keys and ``Value`` values, holding key 1."""
+    builder = BtfBuilder()
+    key_id = builder.add_ctype(ctypes.c_uint32)
+    value_id = builder.add_ctype(Value)
+    spec = MapSpec(
+        MapType.HASH,
+        name="cli_typed",
+        key=ctypes.c_uint32,
+        value=Value,
+        max_entries=8,
+        btf_key_type_id=key_id,
+        btf_value_type_id=value_id,
+    )
+    with load_btf(builder.build()) as btf, Map.create(spec, btf=btf) as m:
+        bpf.map_update(m, 1, Value(7, -3, b"abc", (1, 2, 3), True))
+        yield m
+
+
+@pytest.fixture
+def program() -> Iterator[tuple[Program, Map]]:
+    """An XDP program using a plain u32 -> u64 array map."""
+    with bpf.array_map("u64", 4, name="cli_counts") as counts:
+        insns = [
+            store(R10, -4, 0, W),
+            ld_map_fd(R1, "counts"),
+            mov(R2, R10),
+            add(R2, -4),
+            call("map_lookup_elem"),
+            mov(R0, XdpAction.PASS),
+            exit_(),
+        ]
+        with bpf.load_program(insns, "xdp", maps={"counts": counts}, name="cli_prog") as prog:
+            yield prog, counts
+
+
+def _by_id(rows: list[dict[str, object]]) -> dict[object, dict[str, object]]:
+    return {row["id"]: row for row in rows}
+
+
+def test_prog_list_matches_bpftool(program: tuple[Program, Map]) -> None:
+    prog, counts = program
+    ours = _by_id(ebpf_json("prog", "list"))
+    theirs = _by_id(bpftool_json("prog", "list"))
+    assert ours[prog.id]["name"] == theirs[prog.id]["name"] == "cli_prog"
+    assert ours[prog.id]["map_ids"] == theirs[prog.id]["map_ids"] == [counts.id]
+    both = ours.keys() & theirs.keys()  # programs may come and go between the two listings
+    for prog_id in both:
+        for field in ("name", "type", "tag", "gpl_compatible"):
+            assert ours[prog_id][field] == theirs[prog_id].get(field, ""), (prog_id, field)
+    table = ebpf("prog", "list").stdout.splitlines()
+    assert table[0].split() == ["ID", "TYPE", "NAME", "TAG", "MAPS"]
+    assert any(line.split()[:3] == [str(prog.id), "xdp", "cli_prog"] for line in table[1:])
+
+
+def test_prog_show_by_id_name_and_pin(program: tuple[Program, Map], bpffs: Path) -> None:
+    prog, _ = program
+    pin = bpffs / "prog"
+    bpf.pin(prog, pin)
+    by_id = ebpf_json("prog", "show", str(prog.id))
+    assert ebpf_json("prog", "show", "cli_prog") == by_id
+    assert ebpf_json("prog", "show", str(pin)) == by_id
+    assert by_id["id"] == prog.id
+    assert by_id["type"] == "xdp"
+    lines = ebpf("prog", "show", str(prog.id)).stdout.splitlines()
+    assert ["name", "cli_prog"] in [line.split() for line in lines]
+
+
+def test_prog_dump_xlated_matches_bpftool(program: tuple[Program, Map]) -> None:
+    prog, counts = program
+    ours = ebpf("prog", "dump", "xlated", str(prog.id)).stdout.splitlines()
+    theirs = [insn["disasm"] for insn in bpftool_json("prog", "dump", "xlated", "id", str(prog.id))]
+    assert len(ours) == len(theirs)
+    for line, expected in zip(ours, theirs, strict=True):
+        text = line.split(": ", 1)[1]
+        if expected.startswith("(85) call"):
+            # bpftool names the rewritten helper calls from kallsyms.
+            assert text.startswith("(85) call ")
+        else:
+            assert text == expected
+    assert "(95) exit" in ours[-1]
+    assert f"(18) r1 = map[id:{counts.id}]" in [line.split(": ", 1)[1] for line in ours]
+
+
+def test_prog_dump_jited_disassembles_machine_code(program: tuple[Program, Map]) -> None:
+    prog, _ = program
+    info = prog.info()
+    if not info.jited_insns:
+        pytest.skip("the JIT is off on this machine")
+    out = ebpf("prog", "dump", "jited", str(prog.id)).stdout
+    assert out.strip()
+    assert ebpf_json("prog", "dump", "jited", str(prog.id))["jited"] == info.jited_insns.hex()
+
+
+def test_map_list_matches_bpftool(typed_map: Map) -> None:
+    ours = _by_id(ebpf_json("map", "list"))
+    theirs = _by_id(bpftool_json("map", "list"))
+    row = ours[typed_map.id]
+    assert row["name"] == theirs[typed_map.id]["name"] == "cli_typed"
+    for map_id in ours.keys() & theirs.keys():
+        # bpftool leaves "name" out for unnamed maps.
+        assert ours[map_id]["name"] == theirs[map_id].get("name", ""), map_id
+        assert ours[map_id]["type"] == theirs[map_id]["type"], map_id
+        assert ours[map_id]["key_size"] == theirs[map_id]["bytes_key"]
+        assert ours[map_id]["value_size"] == theirs[map_id]["bytes_value"]
+        assert ours[map_id]["max_entries"] == theirs[map_id]["max_entries"]
+
+
+def test_map_dump_decodes_values_with_btf_like_bpftool(typed_map: Map) -> None:
+    ours = ebpf_json("map", "dump", str(typed_map.id))
+    theirs = bpftool_json("map", "dump", "id", str(typed_map.id))
+    assert ours == [theirs[0]["formatted"]]
+    assert ours == [
+        {"key": 1, "value": {"count": 7, "delta": -3, "name": "abc", "history": [1, 2, 3], "on": True}}
+    ]
+    text = ebpf("map", "dump", "cli_typed").stdout
+    assert '"name": "abc"' in text
+    assert text.rstrip().endswith("Found 1 element")
+
+
+def test_map_lookup_update_delete_without_btf(program: tuple[Program, Map]) -> None:
+    _, counts = program
+    ebpf("map", "update", str(counts.id), "--key", "2", "--value", "0x1122")
+    assert bpf.map_lookup(counts, 2) == 0x1122
+    ebpf("map", "update", str(counts.id), "--key", "3", "0", "0", "0", "--value", "hex:0100000000000000")
+    assert bpf.map_lookup(counts, 3) == 1
+    found = ebpf_json("map", "lookup", str(counts.id), "--key", "2")
+    theirs = bpftool_json("map", "lookup", "id", str(counts.id), "key", "2", "0", "0", "0")
+    assert found == {"key": "02 00 00 00", "value": "22 11 00 00 00 00 00 00"}
+    assert found["value"].split() == [byte.removeprefix("0x") for byte in theirs["value"]]
+    dump = ebpf_json("map", "dump", str(counts.id))
+    assert len(dump) == 4
+    result = ebpf("map", "delete", str(counts.id), "--key", "1", check=False)
+    assert result.returncode == 1  # arrays cannot delete
+    assert result.stderr.count("\n") == 1
+
+
+def test_link_list_matches_bpftool() -> None:
+    prog = bpf.load_program([mov(R0, 0), exit_()], "raw_tracepoint/sys_enter", name="cli_link")
+    with prog, prog.attach() as link:
+        link_id = link.info().id
+        ours = _by_id(ebpf_json("link", "list"))
+        theirs = _by_id(bpftool_json("link", "list"))
+        shown = ebpf_json("link", "show", str(link_id))
+    assert ours[link_id] == {"id": link_id, "type": "raw_tracepoint", "prog_id": theirs[link_id]["prog_id"]}
+    assert shown == ours[link_id]
+    for lid in ours.keys() & theirs.keys():
+        assert ours[lid]["type"] == theirs[lid]["type"]
+        assert ours[lid]["prog_id"] == theirs[lid]["prog_id"]
+
+
+def test_btf_dump_raw_matches_bpftool() -> None:
+    obj = compile_bpf(ROOT / "tests" / "bpf" / "maps_helpers.c")
+    ours = ebpf("btf", "dump", str(obj)).stdout
+    assert ours == bpftool_text("btf", "dump", "file", str(obj), "format", "raw")
+    c = ebpf("btf", "dump", str(obj), "--format", "c").stdout
+    assert "#ifndef __VMLINUX_H__" in c
+
+
+def test_btf_list_and_dump_by_id(typed_map: Map) -> None:
+    btf_id = typed_map.info().btf_id
+    rows = _by_id(ebpf_json("btf", "list"))
+    assert btf_id in rows
+    raw = ebpf("btf", "dump", "--id", str(btf_id)).stdout
+    assert "STRUCT 'Value'" in raw
+
+
+def test_check_and_features_report_this_machine() -> None:
+    report = ebpf_json("check")
+    assert report["kernel"]["release"] == os.uname().release
+    assert report["process"]["uid"] == 0
+    rows = ebpf_json("features")
+    names = {row["name"] for row in rows}
+    assert "map type HASH" in names
+    assert all(row["status"] != "yes" for row in ebpf_json("features", "--missing"))
+    assert ebpf("check").stdout.startswith("Kernel      Linux ")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("prog", "show", "999999999"), "BPF_PROG_GET_FD_BY_ID"),
+        (("map", "dump", "no_such_map_name"), "no map named 'no_such_map_name'"),
+        (("map", "lookup", "/sys/fs/bpf", "--key", "1"), "/sys/fs/bpf"),
+        (("btf", "dump", "/nonexistent/file"), "no such file"),
+        (("catalogue", "show", "nope"), "no catalogue example 'nope'"),
+    ],
+)
+def test_errors_are_one_line_and_exit_1(args: tuple[str, ...], message: str) -> None:
+    result = ebpf(*args, check=False)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith("ebpf: error: ")
+    assert result.stderr.count("\n") == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    debug = ebpf(*args, "--debug", check=False)
+    assert debug.returncode == 1
+    assert "Traceback" in debug.stderr
+
+
+def test_bad_key_size_is_reported(program: tuple[Program, Map]) -> None:
+    _, counts = program
+    result = ebpf("map", "lookup", str(counts.id), "--key", "1", "2", check=False)
+    assert result.returncode == 1
+    assert "the key is 4 bytes, got 2" in result.stderr
+
+
+def test_usage_errors_exit_2() -> None:
+    for args in (("bogus",), ("prog",), ("map", "lookup", "1"), ("btf", "dump", "--format", "xml")):
+        result = ebpf(*args, check=False)
+        assert result.returncode == 2, args
+        assert "Traceback" not in result.stderr
+
+
+def test_demo_traces_syscalls_and_execve() -> None:
+    result = ebpf("demo", "--seconds", "1", "--top", "3")
+    out = result.stdout
+    assert "processes by system calls" in out
+    assert "called execve" in out
+    own = next(line for line in out.splitlines() if line.startswith("The demo's own commands seen"))
+    seen, total = own.removesuffix(".").split(": ")[1].split(" of ")
+    assert seen == total != "0"  # every command the demo ran was traced
+    assert out.rstrip().endswith("nothing is left in the kernel.")
+
+
+def test_elf_inspect_and_disasm_describe_the_object() -> None:
+    obj = compile_bpf(ROOT / "tests" / "bpf" / "maps_helpers.c")
+    spec = bpf.CollectionSpec.from_file(obj)
+    summary = ebpf_json("elf", "inspect", str(obj))
+    assert set(summary["programs"]) == set(spec.programs)
+    assert summary["programs"]["count"]["type"] == "xdp"
+    assert summary["programs"]["count"]["insns"] == spec.programs["count"].instruction_count
+    assert summary["maps"]["seen"] == {"type": "hash", "key_size": 4, "value_size": 8, "max_entries": 64}
+    assert summary["variables"] == sorted(spec.variables)
+    assert ebpf("elf", "inspect", str(obj)).stdout.strip() == bpf.inspect_object(spec)
+    listing = ebpf("elf", "disasm", str(obj), "--program", "count").stdout.splitlines()
+    assert listing[0] == "count (section xdp):"
+    assert listing[1:-1] == bpf.disassemble(spec.programs["count"].instructions).splitlines()
+    missing = ebpf("elf", "disasm", str(obj), "--program", "nope", check=False)
+    assert missing.returncode == 1
+    assert "has no program 'nope' (programs: count, legacy)" in missing.stderr

@@ -1,0 +1,8 @@
+"""``python -m ebpf.core``: the ``ebpf`` command (see :mod:`ebpf.core.cli`)."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
