@@ -773,14 +773,18 @@ def prog_query(target: FdLike, attach_type: AttachType | int, *, query_flags: in
             attr.prog_attach_flags = 0
             attr.link_ids = 0
         ret = bpf_errno(Cmd.PROG_QUERY, attr)
+        if ret == -errno.EINVAL and attr.link_ids:
+            # link_ids is 6.6's: older kernels reject an attr that sets a field
+            # after the last one they know (CHECK_ATTR). Ask again without it,
+            # and then without prog_attach_flags (6.0's) as well.
+            attr.link_ids = 0
+            links = (ctypes.c_uint32 * max(count, 1))()
+            ret = bpf_errno(Cmd.PROG_QUERY, attr)
+            if ret == -errno.EINVAL and attr.prog_attach_flags:
+                attr.prog_attach_flags = 0
+                ret = bpf_errno(Cmd.PROG_QUERY, attr)
         if ret == -errno.ENOSPC:
             continue
-        if ret == -errno.EINVAL and count == 0:
-            # Kernels before 6.6 reject link_ids/prog_attach_flags for some
-            # attach types: retry with only the fields every kernel knows.
-            attr.prog_attach_flags = 0
-            attr.link_ids = 0
-            ret = bpf_errno(Cmd.PROG_QUERY, attr)
         if ret < 0:
             raise syscall_error(-ret, "BPF_PROG_QUERY", f"querying {AttachType(attach_type).name} programs")
         n = int(attr.prog_cnt)
