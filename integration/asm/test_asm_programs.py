@@ -85,6 +85,7 @@ def test_loop_sums_one_to_one_hundred() -> None:
     assert run(program) == 5050
 
 
+@pytest.mark.requires_kernel("6.6", "sign-extending loads (cpu v4)")
 def test_stack_stores_and_sign_extending_loads() -> None:
     program = returns(
         asm.store(R10, -8, -2, DW),
@@ -204,6 +205,7 @@ def test_bpf_to_bpf_call() -> None:
     assert run(program) == 42
 
 
+@pytest.mark.requires_kernel("6.6", "cpu v4 instructions (sdiv, smod, movsx, bswap, gotol)")
 def test_cpu_v4_instructions() -> None:
     program = returns(
         asm.mov(R1, -100),

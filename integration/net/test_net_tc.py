@@ -26,7 +26,10 @@ from ebpf.asm import TcAction, TcxAction
 from ebpf.syscall import AttachType, BpfSyscallError, ProgType
 
 IN, OUT = net.Direction.INGRESS, net.Direction.EGRESS
-MECHANISMS = [pytest.param(True, id="tcx"), pytest.param(False, id="cls_bpf")]
+MECHANISMS = [
+    pytest.param(True, id="tcx", marks=pytest.mark.requires_kernel("6.6", "TCX links")),
+    pytest.param(False, id="cls_bpf"),
+]
 
 
 @pytest.mark.parametrize("tcx", MECHANISMS)
@@ -144,6 +147,7 @@ def test_a_users_qdisc_and_filters_are_left_alone(pair: Pair) -> None:
         assert net.remove_clsact(pair.va) is False
 
 
+@pytest.mark.requires_kernel("6.6", "TCX links")
 def test_tcx_order_before_after_first(pair: Pair, counters: Counters) -> None:
     next_ = TcxAction.NEXT
     with (
@@ -174,6 +178,7 @@ def test_tcx_order_before_after_first(pair: Pair, counters: Counters) -> None:
         assert [p.program_id for p in net.tcx_programs(pair.va, IN)] == [one.id]
 
 
+@pytest.mark.requires_kernel("6.6", "TCX links")
 def test_attach_by_section_direction(pair: Pair) -> None:
     from ebpf.asm import R0, assemble, exit_, mov
     from ebpf.progs import Program, ProgramSpec

@@ -96,6 +96,7 @@ def test_uprobe_pid_filter(counter: Counter, target: tuple[Path, int]) -> None:
         assert counter.value == 4
 
 
+@pytest.mark.requires_kernel("6.6", "uprobe_multi links")
 def test_uprobe_multi_counts_calls(counter: Counter, target: tuple[Path, int]) -> None:
     binary, offset = target
     spec = ProgramSpec.from_section("uprobe.multi", counter.program(), name="multi")
