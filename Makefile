@@ -22,7 +22,7 @@ HATCH = $(shell if command -v hatch >/dev/null 2>&1; then echo hatch; \
 	elif [ -x $(HATCH_VENV)/bin/hatch ]; then echo $(HATCH_VENV)/bin/hatch; \
 	else echo "$(PYTHON) -m hatch"; fi)
 
-.PHONY: help setup setup-system setup-hatch lint typecheck docs unit integration test demo bench build regen clean
+.PHONY: help setup setup-system setup-hatch lint typecheck docs unit integration test demo bench fuzz build regen clean
 
 help:
 	@echo "make demo         set up, then trace this machine live for 2 s (needs root)"
@@ -31,6 +31,7 @@ help:
 	@echo "make setup        install missing Debian packages, hatch and the hatch env"
 	@echo "make lint | typecheck | unit | integration   one step of 'make test'"
 	@echo "make bench        benchmarks beside libbpf in the same run (needs root); figures in bench/README.md"
+	@echo "make fuzz         run every fuzz target for FUZZ_SECONDS (default 60) each"
 	@echo "make build        build every wheel into dist/"
 	@echo "make regen        regenerate ebpf.syscall's ABI tables from this kernel's BTF"
 	@echo "make clean        remove build outputs and caches (keeps hatch and its env)"
@@ -102,6 +103,10 @@ bench: setup
 	$(HATCH) run python bench/btf/bench_btf.py --repeats 5
 	$(HATCH) run python bench/maps/bench_maps.py
 	PYTHONPATH=integration $(HATCH) run python bench/events/bench_events.py --repeats 3 --seconds 2
+
+FUZZ_SECONDS ?= 60
+fuzz: setup
+	$(HATCH) run fuzz:run --seconds $(FUZZ_SECONDS)
 
 build: setup
 	rm -rf dist

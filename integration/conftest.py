@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 from _kernel_markers import skip_reason
+from _resources import no_resource_leaks  # noqa: F401  (autouse: mmaps, threads, attachments, qdiscs, netns)
 
 from tests._leakcheck import describe_fds, leaked_since, open_fds
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from _resources import no_process_leaks  # noqa: F401  (autouse: kernel-object mmaps and threads)
 
 from tests._leakcheck import describe_fds, leaked_since, open_fds
 

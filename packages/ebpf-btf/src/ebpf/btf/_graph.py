@@ -241,7 +241,15 @@ class TypeGraph:
         if isinstance(current, Composite):
             align = 1
             for member in current.members:
-                member_align = self._align_of(member.type_id, depth + 1)
+                try:
+                    member_align = self._align_of(member.type_id, depth + 1)
+                except ValueError as exc:
+                    if isinstance(exc, ParseError):
+                        raise
+                    # A member of a type with no alignment (a VAR, a FUNC): malformed BTF.
+                    raise ParseError(
+                        f"{self.name}: member {member.name!r} of type {current.id}: {exc}"
+                    ) from None
                 if member.bitfield_size == 0 and member.bit_offset % (8 * member_align):
                     return 1  # a member off its natural alignment: the struct is packed
                 align = max(align, member_align)
@@ -264,10 +272,17 @@ class TypeGraph:
 
         Raises:
             TypeError: ``t`` is neither.
+            ParseError: a FUNC whose type is not a FUNC_PROTO (malformed BTF).
         """
         current = self[t] if isinstance(t, int) else t
         if isinstance(current, Func):
-            current = self[current.type_id]
+            proto = self[current.type_id]
+            if not isinstance(proto, FuncProto):
+                raise ParseError(
+                    f"{self.name}: FUNC {current.id} ({current.name!r}) has type {proto.id} "
+                    f"({proto.kind.name}), not a FUNC_PROTO"
+                )
+            return proto
         if not isinstance(current, FuncProto):
             raise TypeError(f"{self.name}: type {current.id} ({current.kind.name}) is not a function")
         return current

@@ -186,6 +186,9 @@ class ElfRelocation:
 
 _SYM_FORMAT = {True: struct.Struct("<IBBHQQ"), False: struct.Struct(">IBBHQQ")}
 
+#: The largest ``SHT_NOBITS`` section (``.bss``) read, 256 MiB: it becomes one map value.
+MAX_NOBITS_SIZE = 256 << 20
+
 
 class ElfFile:
     """An ELF64 file (little- or big-endian) held in memory.
@@ -330,9 +333,16 @@ class ElfFile:
         """The bytes of ``section`` (zeros for ``SHT_NOBITS`` such as ``.bss``).
 
         Raises:
-            ParseError: the section lies outside the file.
+            ParseError: the section lies outside the file, or a ``SHT_NOBITS``
+                section claims more than :data:`MAX_NOBITS_SIZE` bytes.
         """
         if section.type == SectionType.NOBITS:
+            # .bss becomes one map value; far below this bound in any real
+            # object, and a hostile header must not make us allocate gigabytes.
+            if section.size > MAX_NOBITS_SIZE:
+                raise ParseError(
+                    f"{self.name}: {section}: SHT_NOBITS size {section.size} exceeds {MAX_NOBITS_SIZE} bytes"
+                )
             return bytes(section.size)
         self._check_extent(section.offset, section.size, str(section))
         return self.data[section.offset : section.offset + section.size]

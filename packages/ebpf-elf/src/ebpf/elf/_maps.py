@@ -203,15 +203,18 @@ class _BtfMapReader:
         value_size = ints.get("value_size")
         for what, type_id, given in (("key", key_type, key_size), ("value", value_type, value_size)):
             if type_id:
-                size = self.graph.size_of(type_id)
+                try:
+                    size = self.graph.size_of(type_id)
+                except ValueError as exc:  # void, a function...: no size
+                    raise ParseError(f"{where}: the {what} type has no size ({exc})") from None
                 if given is not None and given != size:
                     raise ParseError(
                         f"{where}: {what}_size {given} disagrees with the {what} type ({size} bytes)"
                     )
-        if key_type:
-            key_size = self.graph.size_of(key_type)
-        if value_type:
-            value_size = self.graph.size_of(value_type)
+                if what == "key":
+                    key_size = size
+                else:
+                    value_size = size
         pinning = ints.get("pinning", 0)
         if pinning not in (0, 1):
             raise ParseError(f"{where}: unknown pinning {pinning} (0: none, 1: LIBBPF_PIN_BY_NAME)")
