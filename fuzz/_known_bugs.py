@@ -42,20 +42,7 @@ class KnownBug:
         return bool(frames) and f"{Path(frames[-1].filename).name}:{frames[-1].name}" == self.frame
 
 
-KNOWN_BUGS: tuple[KnownBug, ...] = (
-    KnownBug(
-        "btf-sanitize-string-table",
-        "builtins.ValueError",
-        r"a BTF string section starts with an empty string and ends with NUL",
-        "ebpf.btf sanitize_btf(): a graph whose string section is not NUL-terminated",
-    ),
-    KnownBug(
-        "btf-encode-int-overflow",
-        "construct.core.FormatFieldError",
-        r"error during building",
-        "ebpf.btf BtfBuilder.build() (via sanitize_btf): an INT with bits=0 and a huge size decoded as is",
-    ),
-)
+KNOWN_BUGS: tuple[KnownBug, ...] = ()
 
 
 def strict() -> bool:

@@ -42,7 +42,6 @@ from ebpf.syscall import (
     NotMountedError,
     NotSupportedError,
     ProgType,
-    VerifierError,
     commands,
     objects,
     perf,
@@ -252,14 +251,6 @@ def _long_program(instructions: int = 120_000) -> ProgramSpec:
     return ProgramSpec(name="long", type=ProgType.SOCKET_FILTER, instructions=body)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=VerifierError,
-    reason="signals-abort-prog-load: the verifier answers EAGAIN when a signal is pending; "
-    "commands._load_with_log retries only _EAGAIN_RETRIES=5 times, then retries with a log (also "
-    "interrupted) and raises VerifierError(EAGAIN) 'rejected by the verifier' for a program that "
-    "verifies fine",
-)
 def test_long_program_load_survives_a_signal_storm() -> None:
     spec = _long_program()
     with _SignalStorm() as storm:

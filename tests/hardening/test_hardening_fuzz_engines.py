@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 
 import pytest
 
@@ -66,6 +66,10 @@ def test_cpu_time_limit_stops_a_hang() -> None:
 
 
 def test_guarded_tolerates_only_known_bugs(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every bug found so far is fixed: register a made-up one.
+    planted = _known_bugs.KnownBug("planted", "builtins.TypeError", r"is not a function$", "a test")
+    monkeypatch.setattr(_known_bugs, "KNOWN_BUGS", (planted,))
+
     def known(data: bytes) -> None:
         raise TypeError("BTF: type 5 (STRUCT) is not a function")
 
@@ -74,7 +78,7 @@ def test_guarded_tolerates_only_known_bugs(monkeypatch: pytest.MonkeyPatch) -> N
 
     bug = guarded(known, b"")
     assert bug is not None
-    assert bug.ident == "btf-func-proto-typeerror"
+    assert bug.ident == "planted"
     with pytest.raises(TypeError):
         guarded(unknown, b"")
     monkeypatch.setenv("FUZZ_STRICT", "1")
@@ -158,15 +162,23 @@ def test_memory_limit_turns_a_runaway_allocation_into_memory_error() -> None:
     assert len(bytearray(256 << 20)) == 256 << 20  # the limit is gone again
 
 
-def test_replay_confirms_findings_and_clears_non_reproducible_ones(tmp_path: Path) -> None:
+def test_replay_confirms_findings_and_clears_non_reproducible_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from fuzz._replay import replay
 
     fine = tmp_path / "fine"
     fine.write_bytes(bytes(16))
     assert replay("fuzz_insns", fine) == "ok"
-    known = tmp_path / "known"
-    known.write_bytes(bytes([0]) + bytes.fromhex(_FUNC_ON_STRUCT))
-    assert replay("fuzz_btf", known) == "known btf-func-proto-typeerror"
+    fixed = tmp_path / "fixed"  # once the btf-func-proto-typeerror finding, now a ParseError
+    fixed.write_bytes(bytes([0]) + bytes.fromhex(_FUNC_ON_STRUCT))
+    assert replay("fuzz_btf", fixed) == "ok"
+
+    def planted(data: bytes) -> None:
+        raise IndexError("planted")
+
+    monkeypatch.setattr(_targets, "load", lambda name: SimpleNamespace(one_input=planted))
+    assert replay("fuzz_insns", fine).startswith("IndexError: planted at ")
 
 
 # BTF: INT "int"; STRUCT s { int a; }; FUNC f of type 2 (the STRUCT) -- see test_hardening_known_bugs.py.

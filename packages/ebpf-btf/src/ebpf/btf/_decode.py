@@ -122,6 +122,9 @@ class TypeTable:
         self.strings: bytes = data[hdr_len + str_off : hdr_len + str_off + str_len]
         if self.strings and self.strings[0] != 0 and base is None:
             raise ParseError(f"{what}: the string section must start with an empty string (NUL)")
+        if self.strings and self.strings[-1] != 0:
+            # The kernel rejects it too (btf_parse_str_sec): the last string would be unterminated.
+            raise ParseError(f"{what}: the string section does not end with NUL")
         self.words = array.array("I")
         self.words.frombytes(data[self.types_start : self.types_start + type_len])
         if sys.byteorder != "little":
@@ -248,6 +251,9 @@ class TypeTable:
         at += 3
         if kind == s.KIND_INT:
             word = w[at]
+            if size_or_type not in (1, 2, 4, 8, 16):
+                # The kernel accepts INTs of 1, 2, 4, 8 and 16 bytes only (btf_int_check_meta).
+                raise ParseError(f"{where}: INT of {size_or_type} bytes (1, 2, 4, 8 or 16 expected)")
             encoding = IntEncoding((word >> 24) & 0x0F)
             return Int(type_id, name, size_or_type, encoding, word & 0xFF, (word >> 16) & 0xFF, graph=graph)
         if kind == s.KIND_PTR:

@@ -16,6 +16,7 @@ import ctypes
 import errno
 import logging
 import os
+import signal
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -124,6 +125,7 @@ _LOG_RETRIES = 6
 # BPF_PROG_LOAD returns EAGAIN when verification was interrupted (a pending
 # signal); libbpf and cilium/ebpf retry a bounded number of times.
 _EAGAIN_RETRIES = 5
+_CATCHABLE_SIGNALS = signal.valid_signals() - {signal.SIGKILL, signal.SIGSTOP}
 
 
 def _fd(obj: FdLike) -> int:
@@ -444,6 +446,62 @@ def _log_lines(buf: ctypes.Array[ctypes.c_char]) -> list[str]:
     return text.splitlines()
 
 
+# The program types for which BPF_PROG_LOAD also needs CAP_NET_ADMIN or
+# CAP_PERFMON beside CAP_BPF (is_net_admin_prog_type / is_perfmon_prog_type
+# in kernel/bpf/syscall.c); the kernel checks CAP_NET_ADMIN first.
+_NET_ADMIN_TYPES = frozenset(
+    {
+        ProgType.SCHED_CLS,
+        ProgType.SCHED_ACT,
+        ProgType.XDP,
+        ProgType.LWT_IN,
+        ProgType.LWT_OUT,
+        ProgType.LWT_XMIT,
+        ProgType.LWT_SEG6LOCAL,
+        ProgType.SK_SKB,
+        ProgType.SK_MSG,
+        ProgType.FLOW_DISSECTOR,
+        ProgType.CGROUP_DEVICE,
+        ProgType.CGROUP_SOCK,
+        ProgType.CGROUP_SKB,
+        ProgType.CGROUP_SOCK_ADDR,
+        ProgType.CGROUP_SOCKOPT,
+        ProgType.CGROUP_SYSCTL,
+        ProgType.SOCK_OPS,
+        ProgType.EXT,
+        ProgType.NETFILTER,
+    }
+)
+_PERFMON_TYPES = frozenset(
+    {
+        ProgType.KPROBE,
+        ProgType.TRACEPOINT,
+        ProgType.PERF_EVENT,
+        ProgType.RAW_TRACEPOINT,
+        ProgType.RAW_TRACEPOINT_WRITABLE,
+        ProgType.TRACING,
+        ProgType.LSM,
+        ProgType.STRUCT_OPS,
+        ProgType.EXT,
+    }
+)
+
+
+def _load_capability(prog_type: int) -> str:
+    """The capability a refused ``BPF_PROG_LOAD`` of ``prog_type`` most likely lacks."""
+    from .system import has_capability
+
+    needed = ["CAP_BPF"]
+    if prog_type in _NET_ADMIN_TYPES:
+        needed.append("CAP_NET_ADMIN")
+    if prog_type in _PERFMON_TYPES:
+        needed.append("CAP_PERFMON")
+    try:
+        return next((cap for cap in needed if not has_capability(cap)), needed[-1])
+    except (OSError, ValueError):
+        return needed[-1]
+
+
 def _load_with_log(
     cmd: Cmd,
     attr: ProgLoadAttr | BtfLoadAttr,
@@ -466,6 +524,7 @@ def _load_with_log(
     """
     is_prog = isinstance(attr, ProgLoadAttr)
     command = f"BPF_{cmd.name}"
+    capability = _load_capability(attr.prog_type) if isinstance(attr, ProgLoadAttr) else None
 
     def set_log(level: int, buf: ctypes.Array[ctypes.c_char] | None) -> None:
         address = ctypes.addressof(buf) if buf is not None else 0
@@ -477,10 +536,22 @@ def _load_with_log(
             attr.btf_log_true_size = 0
 
     def call() -> int:
-        for _ in range(_EAGAIN_RETRIES):
-            ret = bpf_errno(cmd, attr)
-            if ret != -errno.EAGAIN:
-                return ret
+        ret = bpf_errno(cmd, attr)
+        if ret != -errno.EAGAIN:
+            return ret
+        # The verifier gives up with EAGAIN whenever a signal is pending for
+        # the loading thread, so a steady stream of signals could starve a
+        # long load. Retry with every catchable signal blocked in this thread:
+        # blocked signals do not count as pending, and the kernel delivers
+        # them (and Python runs their handlers) once they are unblocked.
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, _CATCHABLE_SIGNALS)
+        try:
+            for _ in range(_EAGAIN_RETRIES):
+                ret = bpf_errno(cmd, attr)
+                if ret != -errno.EAGAIN:
+                    break
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
         return ret
 
     buf: ctypes.Array[ctypes.c_char] | None = None
@@ -495,7 +566,7 @@ def _load_with_log(
     first_err = -ret
     if first_err in (errno.EPERM, errno.EBADF, errno.EFAULT) and not log_level:
         # Not a verifier verdict: no log will explain it.
-        raise syscall_error(first_err, command, context)
+        raise syscall_error(first_err, command, context, capability)
     level = log_level or 1
     size = max(log_size, _LOG_SIZE_FIRST) if not log_level else max(log_size, 128)
     err = first_err
@@ -523,8 +594,8 @@ def _load_with_log(
             break
     assert buf is not None
     lines = _log_lines(buf)
-    if not lines or err == errno.EPERM:
-        raise syscall_error(first_err if err == errno.ENOSPC else err, command, context)
+    if not lines or err in (errno.EPERM, errno.EAGAIN):
+        raise syscall_error(first_err if err == errno.ENOSPC else err, command, context, capability)
     raise VerifierError(err, command, context, lines, truncated=err == errno.ENOSPC)
 
 
