@@ -31,8 +31,7 @@ from pathlib import Path
 
 import pytest
 from _resources import Snapshot, leaks
-from hardening._caps import CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON, run_with_capabilities
-from privileges import run_without_capabilities
+from privileges import CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON, run_with_capabilities, run_without_capabilities
 from progs._progs_support import returns
 
 from ebpf.maps import Map, MapSpec, PinType, u32
