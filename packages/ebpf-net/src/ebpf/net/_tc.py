@@ -7,6 +7,7 @@ while a qdisc that was there before is never removed.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import logging
 import os
@@ -236,9 +237,6 @@ class TcFilterLink(Link):
             self.target,
         )
 
-    def __enter__(self) -> TcFilterLink:
-        return self
-
     @property
     def mechanism(self) -> str:
         return "netlink"
@@ -410,20 +408,8 @@ class TcxLink(BpfLink):
         self.interface = interface
         self.direction = direction
 
-    def __enter__(self) -> TcxLink:
-        return self
-
     def info(self) -> LinkInfo:
-        base = super().info()
-        return LinkInfo(
-            mechanism=base.mechanism,
-            program_id=base.program_id,
-            target=base.target,
-            id=base.id,
-            type=base.type,
-            attach_type=_TCX_ATTACH_TYPE[self.direction],
-            raw=base.raw,
-        )
+        return dataclasses.replace(super().info(), attach_type=_TCX_ATTACH_TYPE[self.direction])
 
 
 Relative = Program | BpfLink | int

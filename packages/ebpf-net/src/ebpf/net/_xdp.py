@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import logging
 import os
@@ -128,20 +129,8 @@ class XdpLink(BpfLink):
         self.interface = interface
         self.mode = mode
 
-    def __enter__(self) -> XdpLink:
-        return self
-
     def info(self) -> LinkInfo:
-        base = super().info()
-        return LinkInfo(
-            mechanism=base.mechanism,
-            program_id=base.program_id,
-            target=base.target,
-            id=base.id,
-            type=base.type,
-            attach_type=AttachType.XDP,
-            raw=base.raw,
-        )
+        return dataclasses.replace(super().info(), attach_type=AttachType.XDP)
 
 
 def _netlink_detach(ifindex: int, mode: XdpMode, program: FD, netns: FD, target: str) -> None:
@@ -185,9 +174,6 @@ class NetlinkXdpLink(Link):
         self._finalizer = weakref.finalize(
             self, _netlink_detach, ifindex, mode, program, self._netns, self.target
         )
-
-    def __enter__(self) -> NetlinkXdpLink:
-        return self
 
     @property
     def mechanism(self) -> str:

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import TypeVar
 
 from ebpf.syscall import (
     FD,
@@ -53,6 +54,9 @@ log = logging.getLogger("ebpf.progs")
 # setsockopt(2) options of <asm-generic/socket.h>.
 SO_ATTACH_BPF = 50
 SO_DETACH_BPF = 27
+
+
+_LinkT = TypeVar("_LinkT", bound="Link")
 
 
 @dataclass(frozen=True)
@@ -176,7 +180,7 @@ class Link(abc.ABC):
         info = objects.get_link_info(fd)
         return BpfLink(fd, f"{_type_name(info.type)} link {link_id}")
 
-    def __enter__(self) -> Link:
+    def __enter__(self: _LinkT) -> _LinkT:
         return self
 
     def __exit__(
