@@ -85,18 +85,18 @@ def test_a_pinned_map_is_reused_by_a_second_load(bpffs: Path) -> None:
             assert second.maps["pinned_stats"].info().id == first.maps["pinned_stats"].info().id
 
 
-def test_a_map_can_be_replaced_by_an_existing_one() -> None:
+def test_a_map_can_be_replaced_by_an_existing_one(bpffs: Path) -> None:
     spec = spec_of("maps_calls")
     mine: KeyValueMap[bytes, bytes] = KeyValueMap.create(
         MapSpec(MapType.HASH, "mine", key_size=4, value_size=8, max_entries=16)
     )
     with mine:
-        with Collection.load(spec, replace_maps={"counters": mine}) as coll:
+        with Collection.load(spec, replace_maps={"counters": mine}, pin_root=bpffs) as coll:
             coll.programs["count_a"].test_run(PACKET)
         assert mine[struct.pack("<I", 1)] == struct.pack("<Q", 1)
         wrong = MapSpec(MapType.HASH, "wrong", key_size=4, value_size=4, max_entries=16)
         with Map.create(wrong) as other, pytest.raises(ValueError, match="value_size is 4, spec says 8"):
-            Collection.load(spec, replace_maps={"counters": other})
+            Collection.load(spec, replace_maps={"counters": other}, pin_root=bpffs)
 
 
 def test_resized_maps_are_created_with_the_new_size(bpffs: Path) -> None:
