@@ -122,6 +122,9 @@ _LOG_SIZE_FIRST = 256 * 1024
 _LOG_SIZE_MAX = 0xFFFFFFFF >> 2
 _LOG_SIZE_MAX_OLD = (16 << 20) - 1
 _LOG_RETRIES = 6
+# Kernels before 6.4 do not say how big a log they needed (log_true_size), so
+# the buffer grows by this factor per retry: 256 KiB to 16 MiB in three steps.
+_LOG_GROWTH = 4
 # BPF_PROG_LOAD returns EAGAIN when verification was interrupted (a pending
 # signal); libbpf and cilium/ebpf retry a bounded number of times.
 _EAGAIN_RETRIES = 5
@@ -502,6 +505,24 @@ def _load_capability(prog_type: int) -> str:
         return needed[-1]
 
 
+def _grown_log_size(attr: ProgLoadAttr | BtfLoadAttr, size: int) -> int | None:
+    """The log buffer size to retry with after a load with a ``size``-byte log failed with ``ENOSPC``.
+
+    Kernels since 6.4 write the size the whole log needed into
+    ``log_true_size`` (``btf_log_true_size`` for BTF); older ones leave it 0
+    and only say that the log did not fit, so the buffer grows by
+    :data:`_LOG_GROWTH` (and to at least :data:`_LOG_SIZE_FIRST`), staying
+    under the 16 MiB cap of kernels before 5.2 unless the kernel itself asked
+    for more. ``None`` when it cannot grow any further.
+    """
+    true_size = int(attr.log_true_size if isinstance(attr, ProgLoadAttr) else attr.btf_log_true_size)
+    if true_size > size:
+        return min(true_size, _LOG_SIZE_MAX)
+    if size < _LOG_SIZE_MAX_OLD:
+        return min(max(size * _LOG_GROWTH, _LOG_SIZE_FIRST), _LOG_SIZE_MAX_OLD)
+    return None
+
+
 def _load_with_log(
     cmd: Cmd,
     attr: ProgLoadAttr | BtfLoadAttr,
@@ -514,15 +535,17 @@ def _load_with_log(
 
     Without ``log_level`` the first attempt has no log (cheaper for the
     kernel); only after a failure is the load repeated with ``log_level=1``
-    and a buffer that grows from the kernel's ``log_true_size`` when it
-    reports one (6.4 and newer), or by doubling up to the kernel's
-    maximum, for a bounded number of attempts.
+    and a buffer of at least 256 KiB that grows, while the kernel reports
+    ``ENOSPC``, to its ``log_true_size`` when it reports one (6.4 and newer)
+    or otherwise fourfold up to the 16 MiB every kernel accepts, for a
+    bounded number of attempts.
 
-    With ``log_level`` the log is requested from the first attempt and, when
-    ``log_out`` is given, the log of a successful load is appended to it
-    (growing the buffer when the kernel reports ``ENOSPC``).
+    With ``log_level`` the log is requested from the first attempt in a
+    buffer of ``log_size`` bytes; a load that fails for want of room is
+    repeated with a grown buffer the same way (so a small ``log_size`` still
+    yields the whole log), and when ``log_out`` is given the log of a
+    successful load is appended to it.
     """
-    is_prog = isinstance(attr, ProgLoadAttr)
     command = f"BPF_{cmd.name}"
     capability = _load_capability(attr.prog_type) if isinstance(attr, ProgLoadAttr) else None
 
@@ -568,9 +591,19 @@ def _load_with_log(
         # Not a verifier verdict: no log will explain it.
         raise syscall_error(first_err, command, context, capability)
     level = log_level or 1
-    size = max(log_size, _LOG_SIZE_FIRST) if not log_level else max(log_size, 128)
     err = first_err
+    size: int | None
+    if not log_level:
+        size = max(log_size, _LOG_SIZE_FIRST)
+    elif first_err == errno.ENOSPC:
+        assert buf is not None
+        size = _grown_log_size(attr, len(buf))
+    else:
+        # The first attempt already had a log, and it was not cut short.
+        size = None
     for _ in range(_LOG_RETRIES):
+        if size is None:
+            break
         buf = ctypes.create_string_buffer(size)
         set_log(level, buf)
         ret = call()
@@ -582,16 +615,7 @@ def _load_with_log(
         err = -ret
         if err != errno.ENOSPC:
             break
-        # The log did not fit. Kernels >= 6.4 report the size they needed;
-        # otherwise double, staying under the 16 MiB cap of kernels < 5.2
-        # unless the kernel itself asked for more.
-        true_size = int(attr.log_true_size if is_prog else attr.btf_log_true_size)
-        if true_size > size:
-            size = min(true_size, _LOG_SIZE_MAX)
-        elif size < _LOG_SIZE_MAX_OLD:
-            size = min(size * 2, _LOG_SIZE_MAX_OLD)
-        else:
-            break
+        size = _grown_log_size(attr, size)
     assert buf is not None
     lines = _log_lines(buf)
     if not lines or err in (errno.EPERM, errno.EAGAIN):
