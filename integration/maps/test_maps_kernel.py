@@ -429,12 +429,25 @@ def test_task_storage_is_keyed_by_pidfd() -> None:
                 list(storage)
 
 
-def test_types_without_element_access_are_created() -> None:
-    specs = [MapSpec(MapType.RINGBUF, max_entries=4096 * 4), MapSpec(MapType.USER_RINGBUF, max_entries=4096)]
-    specs.append(MapSpec(MapType.ARENA, max_entries=4))
-    for spec in specs:
-        with Map.create(spec) as m:
-            assert m.info().type == spec.type
+@pytest.mark.parametrize(
+    "spec",
+    [
+        pytest.param(MapSpec(MapType.RINGBUF, max_entries=4096 * 4), id="ringbuf"),
+        pytest.param(
+            MapSpec(MapType.USER_RINGBUF, max_entries=4096),
+            id="user_ringbuf",
+            marks=pytest.mark.requires_kernel("6.1", "user ring buffers"),
+        ),
+        pytest.param(
+            MapSpec(MapType.ARENA, max_entries=4),
+            id="arena",
+            marks=pytest.mark.requires_kernel("6.9", "arena maps"),
+        ),
+    ],
+)
+def test_types_without_element_access_are_created(spec: MapSpec) -> None:
+    with Map.create(spec) as m:
+        assert m.info().type == spec.type
 
 
 def test_unknown_map_type_is_not_supported() -> None:
