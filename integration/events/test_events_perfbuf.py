@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from events._events_programs import EVENT_SPEC, Mode, load_program
+from events._events_programs import EVENT, EVENT_SPEC, Mode, load_program
 
-from ebpf.events import PerfBuffer
+from ebpf.events import EventDecodeError, PerfBuffer
 from ebpf.maps import ArrayMap, Map
 from ebpf.syscall.system import online_cpus
 
@@ -90,6 +90,37 @@ def test_wrap_around_and_batches(counters: ArrayMap[int], perf_array: Map, pinne
         assert [e[0] for e in received] == list(range(1800))
         assert pb.stats().bytes == 1800 * 40
         assert pb.lost == 0
+
+
+def test_a_drain_stopped_or_failing_in_the_middle_of_a_run(
+    counters: ArrayMap[int], perf_array: Map, pinned: None
+) -> None:
+    class FailsOnFive:
+        size = 24
+
+        def decode(self, data: memoryview) -> int:
+            seq: int = EVENT.unpack(data)[0]
+            if seq == 5:
+                raise ValueError("five")
+            return seq
+
+    cpu = online_cpus()[0]
+    with (
+        load_program(Mode.PERF, counters, perf_array) as prog,
+        PerfBuffer(perf_array, EVENT_SPEC, with_cpu=True) as pb,
+    ):
+        run_on(prog, cpu, 10)
+        records = pb.drain()
+        assert [next(records) for _ in range(2)] == [(cpu, (0, 0, cpu)), (cpu, (1, 3, cpu))]
+        records.close()
+        got: list[Any] = []
+        with pytest.raises(EventDecodeError, match="decoding failed: ValueError") as exc:
+            got.extend(pb.drain(decoder=FailsOnFive()))
+        assert got == [(cpu, 2), (cpu, 3), (cpu, 4)]
+        assert EVENT.unpack_from(exc.value.record)[0] == 5  # padded to 28 bytes by the kernel
+        assert [e[0] for _, e in pb.read()] == [6, 7, 8, 9]
+        stats = pb.stats()
+        assert (stats.events, stats.errors, stats.bytes) == (9, 1, 9 * 40)
 
 
 def test_poll_waits_below_the_wakeup_threshold(

@@ -127,6 +127,49 @@ def test_short_record_raises_and_the_reader_moves_on(counters: ArrayMap[int], ri
         assert rb.stats().errors == 1
 
 
+class FailsOnFive:
+    """A user decoder (decoded through the generic path) that refuses record 5."""
+
+    size = 24
+
+    def decode(self, data: memoryview) -> int:
+        seq: int = EVENT.unpack(data)[0]
+        if seq == 5:
+            raise ValueError("five")
+        return seq
+
+
+@pytest.mark.parametrize("decoder", [EVENT_SPEC, FailsOnFive()], ids=["layout", "custom"])
+def test_a_drain_stopped_in_the_middle_resumes_at_the_next_record(
+    counters: ArrayMap[int], ring: Map, decoder: Any
+) -> None:
+    # 100 equal records are decoded as one run: leaving the iterator after
+    # 3 of them must give the other 97 back to the next read, no more, no less.
+    with load_program(Mode.OUTPUT, counters, ring) as prog, RingBuffer(ring, decoder) as rb:
+        run(prog, 100)
+        records = rb.drain()
+        first = [next(records) for _ in range(3)]
+        records.close()
+        assert rb.pending_bytes == 97 * 32
+        rest = rb.read_batch(decoder=EVENT_SPEC)
+        assert seqs(first if decoder is EVENT_SPEC else [(s,) for s in first]) == [0, 1, 2]
+        assert seqs(rest) == list(range(3, 100))
+        assert rb.stats().events == 100
+
+
+def test_a_record_failing_in_the_middle_of_a_run_is_skipped(counters: ArrayMap[int], ring: Map) -> None:
+    with load_program(Mode.OUTPUT, counters, ring) as prog, RingBuffer(ring, FailsOnFive()) as rb:
+        run(prog, 10)
+        got: list[int] = []
+        with pytest.raises(EventDecodeError, match="decoding failed: ValueError") as exc:
+            got.extend(rb.drain())
+        assert got == [0, 1, 2, 3, 4]
+        assert EVENT.unpack(exc.value.record)[0] == 5
+        assert rb.read() == [6, 7, 8, 9]
+        stats = rb.stats()
+        assert (stats.events, stats.errors, stats.bytes) == (9, 1, 10 * 32)
+
+
 def test_wrong_map_type(counters: ArrayMap[int]) -> None:
     with pytest.raises(TypeError, match="RINGBUF maps; map 'ev_counters' is a ARRAY map"):
         RingBuffer(counters)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from ebpf.events import EventDecoder, as_decoder, cstring
+from ebpf.events._runs import equal_run
 from ebpf.maps import BytesCodec, StringCodec, StructCodec, be16, i32, u8, u32, u64
 
 RECORD = struct.Struct("=I4xQI4x")
@@ -113,6 +114,45 @@ def test_batches_agree_with_one_at_a_time(spec: Any) -> None:
         else:
             assert batch == one_by_one
             assert [tuple(e) for e in batch] == [(i, i * 3, i % 2) for i in range(50)]
+
+
+@pytest.mark.parametrize("spec", [[u32, u64, u32], "=I4xQI4x", Event, u32])
+def test_a_run_tells_how_many_records_it_has_not_decoded(spec: Any) -> None:
+    decoder = as_decoder(spec)
+    buf = spaced([RECORD.pack(i, i * 3, 0) for i in range(10)], 8, 32)
+    run = decoder.decode_run(buf, 0, 10, 32, 8)
+    taken = [next(run.records) for _ in range(4)]
+    assert run.remaining() == 6
+    first = [e if isinstance(e, int) else e[0] if isinstance(e, tuple) else e.seq for e in taken]
+    assert first == [0, 1, 2, 3]
+    assert len(list(run.records)) == 6
+    assert run.remaining() == 0
+
+
+def test_a_failing_record_counts_as_decoded() -> None:
+    class Picky:
+        size = 24
+
+        def decode(self, data: memoryview) -> int:
+            seq: int = RECORD.unpack(data)[0]
+            if seq == 3:
+                raise ValueError("not 3")
+            return seq
+
+    run = as_decoder(Picky()).decode_run(spaced([RECORD.pack(i, 0, 0) for i in range(6)], 8, 32), 0, 6, 32, 8)
+    assert [next(run.records) for _ in range(3)] == [0, 1, 2]
+    with pytest.raises(ValueError, match="not 3"):
+        next(run.records)
+    assert run.remaining() == 2
+
+
+def test_equal_run_stops_at_the_first_other_header() -> None:
+    headers = memoryview(bytearray(struct.pack("=12I", 24, 0, 24, 0, 24, 0, 16, 0, 24, 0, 24, 0))).cast("I")
+    assert equal_run(headers, 0, 2, 24, 6) == 3
+    assert equal_run(headers, 0, 2, 24, 2) == 2
+    assert equal_run(headers, 0, 2, 24, 1) == 1
+    assert equal_run(headers, 8, 2, 24, 2) == 2
+    assert equal_run(headers, 4, 2, 24, 3) == 1
 
 
 def test_numpy_arrays() -> None:

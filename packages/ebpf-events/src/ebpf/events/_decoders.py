@@ -13,19 +13,41 @@ from __future__ import annotations
 
 import collections
 import ctypes
+import itertools
+import operator
 import struct
 from abc import ABC, abstractmethod
-from collections.abc import Callable
-from typing import Any, Protocol, TypeAlias, runtime_checkable
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple, Protocol, TypeAlias, runtime_checkable
 
 from ._fields import _ARRAY_SPEC as _ARRAY_NAME
 from ._fields import _NAMED_KINDS as _TYPE_NAMES
 from ._fields import Layout, layout_from_format, layout_from_specs
 
-__all__ = ["Decoder", "DecoderSpec", "EventDecoder", "as_decoder"]
+__all__ = ["DecodedRun", "Decoder", "DecoderSpec", "EventDecoder", "as_decoder"]
 
 #: Memory a decoder reads from.
 Buffer: TypeAlias = "memoryview | bytes | bytearray"
+
+_FIRST = operator.itemgetter(0)
+
+
+class DecodedRun(NamedTuple):
+    """The records of a run, decoded one by one as :attr:`records` is advanced.
+
+    Attributes:
+        records: the decoded records.
+        source: the iterator that ``records`` pulls from, one item per
+            record: :meth:`remaining` tells a reader that stopped early (or
+            met a decoding error) how many records it has not taken.
+    """
+
+    records: Iterator[Any]
+    source: Iterator[Any]
+
+    def remaining(self) -> int:
+        """How many records of the run were not decoded yet (the one that raised counts as decoded)."""
+        return operator.length_hint(self.source)
 
 
 @runtime_checkable
@@ -87,11 +109,19 @@ class EventDecoder(ABC):
             raise ValueError(f"{self.describe()} needs {self.size} bytes, got {len(data)}")
         return self.decode_from(data, 0)
 
-    def decode_batch(self, buf: Buffer, start: int, count: int, stride: int, header: int) -> list[Any]:
-        """Decode ``count`` records placed every ``stride`` bytes from ``start``, data ``header`` bytes in."""
-        decode_from = self.decode_from
+    def decode_run(self, buf: Buffer, start: int, count: int, stride: int, header: int) -> DecodedRun:
+        """Decode ``count`` records placed every ``stride`` bytes from ``start``, data ``header`` bytes in.
+
+        Records are decoded as the iterator is advanced, without a Python
+        frame per record when the decoder is a C function.
+        """
         first = start + header
-        return [decode_from(buf, first + i * stride) for i in range(count)]
+        offsets = iter(range(first, first + count * stride, stride))
+        return DecodedRun(map(self.decode_from, itertools.repeat(buf), offsets), offsets)
+
+    def decode_batch(self, buf: Buffer, start: int, count: int, stride: int, header: int) -> list[Any]:
+        """The ``count`` records of :meth:`decode_run`, as a list."""
+        return list(self.decode_run(buf, start, count, stride, header).records)
 
     def numpy_dtype(self, header: int = 0, stride: int | None = None) -> Any:
         """The NumPy structured type of a record (shifted by ``header``, ``stride`` bytes apart).
@@ -172,22 +202,22 @@ class LayoutDecoder(EventDecoder):
             index += n
         return self._tuple._make(out) if self._tuple is not None else tuple(out)
 
-    def decode_batch(self, buf: Buffer, start: int, count: int, stride: int, header: int) -> list[Any]:
-        """All ``count`` records with one ``struct.iter_unpack`` over the run."""
+    def decode_run(self, buf: Buffer, start: int, count: int, stride: int, header: int) -> DecodedRun:
+        """The ``count`` records from one ``struct.iter_unpack`` over the run (no Python frame per record)."""
         spaced = self._batch_structs.get((header, stride))
         if spaced is None:
             spaced = struct.Struct(self.layout.struct_format(header, stride))
             self._batch_structs[(header, stride)] = spaced
         rows = spaced.iter_unpack(memoryview(buf)[start : start + count * stride])
-        if self._plain and not self._scalar:
-            return list(rows)
+        records: Iterator[Any] = rows
         if self._scalar:
+            records = map(_FIRST, rows)
             convert = self.layout.fields[0].convert
-            if convert is None:
-                return [row[0] for row in rows]
-            return [convert(row[0]) for row in rows]
-        assemble = self._assemble
-        return [assemble(row) for row in rows]
+            if convert is not None:
+                records = map(convert, records)
+        elif not self._plain:
+            records = map(self._assemble, rows)
+        return DecodedRun(records, rows)
 
     def numpy_dtype(self, header: int = 0, stride: int | None = None) -> Any:
         """The structured type: the fields' names, NumPy types and offsets (``S`` for C strings)."""

@@ -50,6 +50,7 @@ from ._decoders import DecoderSpec, EventDecoder, numpy_module
 from ._errors import EventDecodeError
 from ._memory import PAGE_SIZE, Fence, map_shared, needs_fence
 from ._ringbuf import open_map_fd
+from ._runs import equal_run
 from ._source import EventSource
 
 __all__ = ["PERF_RECORD_LOST", "PERF_RECORD_SAMPLE", "PerfBuffer"]
@@ -216,6 +217,7 @@ class PerfBuffer(EventSource):
     def _records(self, decoder: EventDecoder | None, limit: int | None, keep_views: bool) -> Iterator[Any]:
         counters = self._counters
         decode_from = decoder.decode_from if decoder is not None else None
+        decode_run = decoder.decode_run if decoder is not None else None
         needed = decoder.size if decoder is not None else 0
         with_cpu, fence = self._with_cpu, self._fence
         count = 0
@@ -248,6 +250,42 @@ class PerfBuffer(EventSource):
                             record = memoryview(bytes(record))  # the scratch copy is reused
                     elif length < needed:
                         raise self._short(decoder, buf, base, length)
+                    elif (
+                        decode_run is not None
+                        and buf is data
+                        and (run := self._run(ring, offset, size, head - tail, limit, count)) > 1
+                    ):
+                        # Equal samples one after the other: decoded by one C
+                        # iterator this generator delegates to (see RingBuffer).
+                        tail -= size  # moved on below as the run's records are taken
+                        decoded = decode_run(data, offset, run, size, _SAMPLE_HEADER)
+                        records = decoded.records
+                        if with_cpu:
+                            records = zip(itertools.repeat(ring.cpu), records)
+                        try:
+                            yield from records
+                        except Exception as exc:
+                            done = run - decoded.remaining()  # the sample that failed included
+                            tail += done * size
+                            count += done - 1
+                            counters.bytes += (done - 1) * size
+                            failed = offset + (done - 1) * size + _SAMPLE_HEADER
+                            length = _U32.unpack_from(data, failed - 4)[0]
+                            raise self._failed(decoder, data, failed, length, exc) from exc
+                        except BaseException:
+                            # Closed (GeneratorExit) or interrupted in the middle
+                            # of the run: the samples handed out are consumed.
+                            done = run - decoded.remaining()
+                            tail += done * size
+                            count += done
+                            counters.bytes += done * size
+                            raise
+                        tail += run * size
+                        count += run
+                        counters.bytes += run * size
+                        if count == limit:
+                            return
+                        continue
                     else:
                         try:
                             record = decode_from(buf, base)
@@ -267,6 +305,18 @@ class PerfBuffer(EventSource):
                 counters.events += count - before
                 if count > before:
                     counters.batches += 1
+
+    @staticmethod
+    def _run(ring: _Ring, offset: int, size: int, after: int, limit: int | None, count: int) -> int:
+        """How many samples like the one at ``offset`` follow one another, up to the end of the ring.
+
+        ``after`` is how many bytes were written after it. Equal headers
+        (type, misc and size in one u64) make a run.
+        """
+        most = min(after // size + 1, (len(ring.data) - offset) // size)
+        if limit is not None:
+            most = min(most, limit - count)
+        return equal_run(ring.quads, offset >> 3, size >> 3, ring.quads[offset >> 3], most)
 
     def _locate(self, ring: _Ring, offset: int, size: int) -> tuple[memoryview | bytearray, int]:
         """Where the record at ``offset`` can be read in one piece: in place, or copied when it wraps."""
@@ -305,7 +355,7 @@ class PerfBuffer(EventSource):
         for ring in self._rings:
             if count == limit:
                 break
-            meta, data, words, quads = ring.meta, ring.data, ring.words, ring.quads
+            meta, data, words = ring.meta, ring.data, ring.words
             head = meta[_DATA_HEAD]
             tail = start = meta[_DATA_TAIL]
             if head == tail:
@@ -319,15 +369,7 @@ class PerfBuffer(EventSource):
                     size = words[(offset >> 2) + 1] >> 16
                     run = 1
                     if kind == PERF_RECORD_SAMPLE and offset + size <= len(data):
-                        # The run of samples with this same header (type, misc, size), up to the wrap.
-                        run = min((head - tail) // size, (len(data) - offset) // size)
-                        if limit is not None:
-                            run = min(run, limit - count)
-                        header = quads[offset >> 3]
-                        first, step = offset >> 3, size >> 3
-                        headers = quads[first : first + run * step : step].tolist()
-                        if headers.count(header) != run:
-                            run = next(itertools.compress(itertools.count(), map(header.__ne__, headers)))
+                        run = self._run(ring, offset, size, head - tail - size, limit, count)
                     buf, base = self._locate(ring, offset, size)
                     tail += run * size
                     if kind == PERF_RECORD_LOST:

@@ -29,7 +29,6 @@ everything and published its position never misses a wake-up. See
 
 from __future__ import annotations
 
-import itertools
 import os
 import select
 from collections.abc import Callable, Iterator
@@ -42,6 +41,7 @@ from ebpf.syscall.objects import get_map_info
 from ._decoders import DecoderSpec, EventDecoder, numpy_module
 from ._errors import EventDecodeError
 from ._memory import PAGE_SIZE, Fence, map_shared, needs_fence
+from ._runs import equal_run
 from ._source import EventSource
 
 __all__ = ["RINGBUF_BUSY_BIT", "RINGBUF_DISCARD_BIT", "RINGBUF_HEADER_SIZE", "RingBuffer"]
@@ -184,13 +184,16 @@ class RingBuffer(EventSource):
         )
 
     def _records(self, decoder: EventDecoder | None, limit: int | None, keep_views: bool) -> Iterator[Any]:
-        # The hot loop of per-record reads: locals only, one test of the
-        # header's flag bits for both rare cases, bytes counted at the end.
+        if decoder is None:
+            return self._views(limit, keep_views)
+        return self._decoded(decoder, limit)
+
+    def _views(self, limit: int | None, keep_views: bool) -> Iterator[memoryview]:
+        # The hot loop of raw reads: locals only, one test of the header's
+        # flag bits for both rare cases, bytes counted at the end.
         counters = self._counters
         consumer_pos, producer_pos = self._consumer_pos, self._producer_pos
         words, data, mask, fence = self._words, self._data, self._mask, self._fence
-        decode_from = decoder.decode_from if decoder is not None else None
-        needed = decoder.size if decoder is not None else 0
         flags, busy, length_bits = _FLAGS, RINGBUF_BUSY_BIT, _LENGTH
         position = start = published = consumer_pos[0]
         next_publish = position + self._publish_every
@@ -214,24 +217,9 @@ class RingBuffer(EventSource):
                     if fence is not None:
                         fence.full()  # acquire: the data below is read after the header
                     # No flag bits: the header is the length.
-                    if decode_from is None:
-                        record: Any = data[offset : offset + header]
-                    elif header < needed:
-                        position += (header + 15) & ~7
-                        raise self._decode_error(
-                            decoder, offset, header, f"shorter than the decoder's {needed}"
-                        )
-                    else:
-                        try:
-                            record = decode_from(data, offset)
-                        except Exception as exc:
-                            position += (header + 15) & ~7
-                            raise self._decode_error(
-                                decoder, offset, header, f"decoding failed: {exc!r}"
-                            ) from exc
                     position += (header + 15) & ~7
                     count += 1
-                    yield record
+                    yield data[offset : offset + header]
                     if count == limit:
                         return
                     if position >= next_publish and not keep_views:
@@ -239,15 +227,91 @@ class RingBuffer(EventSource):
                         published = position
                         next_publish = position + self._publish_every
         finally:
-            counters.events += count
-            counters.bytes += position - start
-            if count:
-                counters.batches += 1
+            self._count_read(count, position - start)
             if position != published:
                 if keep_views:
                     self._pending = position
                 elif not self._closed:
                     self._publish(position)
+
+    def _decoded(self, decoder: EventDecoder, limit: int | None) -> Iterator[Any]:
+        # Records are decoded a run at a time (records of equal length one
+        # after the other, the usual case) by one C iterator that this
+        # generator delegates to with ``yield from``: no Python code runs
+        # per record. Progress is published after each run, and runs are
+        # at most a quarter of the ring so that the kernel gets space back
+        # while a long backlog is read.
+        words, data, mask, fence = self._words, self._data, self._mask, self._fence
+        producer_pos, needed = self._producer_pos, decoder.size
+        decode_from = decoder.decode_from
+        position = start = self._consumer_pos[0]
+        count = 0
+        try:
+            while count != limit:
+                producer = producer_pos[0]  # acquire: headers below are read after it
+                if position >= producer:
+                    return
+                if fence is not None:
+                    fence.full()
+                offset = position & mask
+                header = words[offset >> 2]
+                if header & _FLAGS:
+                    if header & RINGBUF_BUSY_BIT:
+                        return  # reserved, not committed yet: come back for it later
+                    self._counters.discarded += 1
+                    position += ((header & _LENGTH) + 15) & ~7
+                    continue
+                stride = (header + 15) & ~7
+                if header < needed:
+                    position += stride
+                    short = f"shorter than the decoder's {needed}"
+                    raise self._decode_error(decoder, offset + 8, header, short)
+                most = min((producer - position) // stride, max(self._publish_every // stride, 1))
+                if limit is not None:
+                    most = min(most, limit - count)
+                run = equal_run(words, offset >> 2, stride >> 2, header, most)
+                if fence is not None:
+                    fence.full()  # acquire: the data is read after every header of the run
+                if run == 1:
+                    position += stride
+                    try:
+                        record = decode_from(data, offset + 8)
+                    except Exception as exc:
+                        cause = f"decoding failed: {exc!r}"
+                        raise self._decode_error(decoder, offset + 8, header, cause) from exc
+                    count += 1
+                    yield record
+                    continue
+                decoded = decoder.decode_run(data, offset, run, stride, RINGBUF_HEADER_SIZE)
+                try:
+                    yield from decoded.records
+                except Exception as exc:
+                    done = run - decoded.remaining()  # the record that failed included
+                    position += done * stride
+                    count += done - 1
+                    failed = offset + (done - 1) * stride + 8
+                    raise self._decode_error(decoder, failed, header, f"decoding failed: {exc!r}") from exc
+                except BaseException:
+                    # Closed (GeneratorExit) or interrupted in the middle of the
+                    # run: the records handed out so far are consumed.
+                    done = run - decoded.remaining()
+                    position += done * stride
+                    count += done
+                    raise
+                position += run * stride
+                count += run
+                self._publish(position)
+        finally:
+            self._count_read(count, position - start)
+            if not self._closed and position != self._consumer_pos[0]:
+                self._publish(position)
+
+    def _count_read(self, count: int, nbytes: int) -> None:
+        counters = self._counters
+        counters.events += count
+        counters.bytes += nbytes
+        if count:
+            counters.batches += 1
 
     def _batch(self, decoder: EventDecoder, limit: int | None, array: bool) -> Any:
         counters = self._counters
@@ -277,16 +341,10 @@ class RingBuffer(EventSource):
                     raise self._decode_error(
                         decoder, offset + 8, length, f"shorter than the decoder's {needed}"
                     )
-                # The run of records with this same header after this one:
-                # their length words are every stride/4 words; the first
-                # that differs (busy, discarded, another size) ends the run.
                 run = (producer - position) // stride
                 if limit is not None:
                     run = min(run, limit - count)
-                first = offset >> 2
-                lengths = words[first : first + run * (stride >> 2) : stride >> 2].tolist()
-                if lengths.count(header) != run:
-                    run = next(itertools.compress(itertools.count(), map(header.__ne__, lengths)))
+                run = equal_run(words, offset >> 2, stride >> 2, header, run)
                 if fence is not None:
                     fence.full()  # acquire: the data is read after every header of the run
                 if array:
@@ -299,10 +357,7 @@ class RingBuffer(EventSource):
                 count += run
         finally:
             if position != start:
-                counters.events += count
-                counters.bytes += position - start
-                if count:
-                    counters.batches += 1
+                self._count_read(count, position - start)
                 self._publish(position)
         if not array:
             return results
