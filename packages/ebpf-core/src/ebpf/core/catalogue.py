@@ -626,17 +626,25 @@ def _arith_sum() -> list[Item]:
 
 
 def _arith_fib() -> list[Item]:
+    # The loop counts i up to n rather than n down to 0. The verifier proves
+    # that a loop ends by following it with each register's bounds; only
+    # since 6.8 ("bpf: make the verifier trace the 'not equal' for regs")
+    # does the fall-through of "n == 0" raise n's lower bound to 1, so before
+    # that n -= 1 wraps below 0 and the verifier never sees the loop end.
+    # "i < n" with i a known constant raises n's lower bound on every kernel,
+    # until n is known and the comparison is decided.
     return [
         *_operands(1),
         jgt(R4, 47, "out"),  # fib(47) is the last that fits in 32 bits
         mov(R5, 1),  # fib(i + 1); r0 = fib(i)
+        mov(R7, 0),  # i
         label("loop"),
-        jeq(R4, 0, "out"),
+        jge(R7, R4, "out"),
         mov(R6, R0),
         add(R6, R5),
         mov(R0, R5),
         mov(R5, R6),
-        sub(R4, 1),
+        add(R7, 1),
         ja("loop"),
         label("out"),
         exit_(),
