@@ -17,7 +17,10 @@ PROG("tp_btf/sched_switch", tp_btf_switch)
 PROG("fentry/do_unlinkat", fentry_unlink)
 PROG("fexit/do_unlinkat", fexit_unlink)
 PROG("fmod_ret/security_file_open", fmod_ret_open)
-PROG("fentry.s/do_unlinkat", fentry_sleepable)
+// A sleepable fentry program may attach only where the kernel allows one to
+// sleep: bpf_fentry_test1 is in the fmod_ret set with KF_SLEEPABLE since 6.2
+// (and on the error-injection list before, with CONFIG_FUNCTION_ERROR_INJECTION).
+PROG("fentry.s/bpf_fentry_test1", fentry_sleepable)
 PROG("lsm/file_open", lsm_file_open)
 PROG("lsm.s/file_open", lsm_sleepable)
 PROG("iter/task", iter_task)
