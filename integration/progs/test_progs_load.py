@@ -57,8 +57,10 @@ def test_test_run_raw_tracepoint_with_context_on_a_cpu(counter: Counter) -> None
 
 
 def test_test_run_syscall_program_writes_its_context() -> None:
-    # *(u32 *)(ctx + 0) = 42; return 3
-    code = insn(0x62, 1, 0, 0, 42) + returns(3)
+    # r2 = 42; *(u32 *)(ctx + 0) = r2; return 3. A register store: the
+    # verifier accepts an immediate store (BPF_ST) into a context only since
+    # 6.4 (before, "BPF_ST stores into R1 ctx is not allowed").
+    code = insn(0xB7, 2, 0, 0, 42) + insn(0x63, 1, 2, 0, 0) + returns(3)
     with Program.load(ProgramSpec.from_section("syscall", code, name="sys")) as prog:
         result = prog.test_run(ctx=bytes(8))
         assert result.retval == 3
