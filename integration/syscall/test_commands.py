@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
 import struct
@@ -10,8 +11,8 @@ from pathlib import Path
 import pytest
 from privileges import run_without_capabilities
 
-from ebpf.syscall import commands, objects
-from ebpf.syscall.abi import AttachType, MapType, ProgType
+from ebpf.syscall import bpf_failed, bpf_prepared, commands, objects
+from ebpf.syscall.abi import AttachType, Cmd, MapElemAttr, MapType, ProgType
 from ebpf.syscall.errors import BpfSyscallError, KeyNotFoundError, PermissionDeniedError, VerifierError
 from ebpf.syscall.fd import FD
 from ebpf.syscall.flags import UpdateFlags
@@ -84,6 +85,22 @@ def test_hash_map_element_lifecycle(hash_map: FD) -> None:
         commands.map_delete_elem(hash_map, U32.pack(7))
         with pytest.raises(KeyNotFoundError):
             commands.map_delete_elem(hash_map, U32.pack(7))
+
+
+def test_prepared_calls_reuse_one_attr(hash_map: FD) -> None:
+    with hash_map:
+        key, value = ctypes.create_string_buffer(4), ctypes.create_string_buffer(8)
+        attr = MapElemAttr(map_fd=hash_map.fileno(), key=ctypes.addressof(key))
+        attr.value = ctypes.addressof(value)
+        update, lookup = bpf_prepared(Cmd.MAP_UPDATE_ELEM, attr), bpf_prepared(Cmd.MAP_LOOKUP_ELEM, attr)
+        key.raw, value.raw = struct.pack("=I", 1), struct.pack("=Q", 99)
+        assert update() == 0
+        value.raw = bytes(8)
+        assert lookup() == 0
+        assert struct.unpack("=Q", value.raw)[0] == 99
+        key.raw = struct.pack("=I", 2)  # the same call, another key
+        assert lookup() == -1
+        assert bpf_failed(lookup) == -errno.ENOENT
 
 
 def test_get_next_key_walks_every_key(hash_map: FD) -> None:

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from ebpf.maps import (
     BytesCodec,
+    CodecSlot,
     IntCodec,
     LpmKeyCodec,
     MapSpec,
@@ -70,6 +71,28 @@ def test_int_codec_rejects_out_of_range_and_wrong_types() -> None:
         i8.encode(128)
     assert be16.encode(0x1234) == b"\x12\x34"
     assert i64.decode(b"\xff" * 8) == -1
+
+
+@pytest.mark.parametrize("codec", [u32, i64, be16, IntCodec(3), StructCodec("=I")], ids=str)
+def test_a_slot_reads_and_writes_the_first_value_of_a_buffer(codec: Any) -> None:
+    buf = ctypes.create_string_buffer(codec.size)
+    slot: Any = codec.slot(buf)
+    slot[0] = 513
+    assert buf.raw == codec.encode(513)
+    assert slot[0] == 513
+    # Native integers are read and written by a memoryview (in C); others by the codec.
+    native = codec in (u32, i64)
+    assert isinstance(slot, memoryview) == native
+    assert isinstance(slot, CodecSlot) != native
+
+
+def test_a_native_integer_slot_refuses_what_the_codec_refuses() -> None:
+    slot: Any = u32.slot(ctypes.create_string_buffer(4))
+    for bad in (-1, 1 << 32, "7", 1.5):
+        with pytest.raises((TypeError, ValueError)):
+            slot[0] = bad
+        with pytest.raises((TypeError, ValueError)):
+            u32.encode_into(bytearray(4), 0, bad)  # type: ignore[arg-type]
 
 
 def test_struct_codec_scalar_and_tuple() -> None:
@@ -195,6 +218,17 @@ def test_percpu_codec_replicates_and_pads() -> None:
     )
     with pytest.raises(ValueError, match="empty"):
         percpu_sum([])
+
+
+@pytest.mark.parametrize("inner", [u32, u64, be16, StructCodec("=I")], ids=str)
+def test_percpu_slots_read_every_cpu(inner: Any) -> None:
+    codec = PerCpuCodec(inner, 3)
+    buf = ctypes.create_string_buffer(codec.size)
+    slot: Any = codec.slot(buf)
+    slot[0] = [1, 2, 3]
+    assert slot[0] == [1, 2, 3] == codec.decode(buf.raw)
+    slot[0] = 9
+    assert slot[0] == [9, 9, 9]
 
 
 def test_spec_resolves_sizes_and_defaults() -> None:

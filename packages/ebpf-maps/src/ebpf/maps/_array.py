@@ -120,13 +120,8 @@ class PerCpuMap(
         super()._setup()
 
     def __setitem__(self, key: K, value: V | list[V]) -> None:
-        if self._closed:
-            raise self._closed_error()
-        self._encode_key(self._kbuf, 0, key)
-        self._encode_value(self._vbuf, 0, value)
-        ret = self._update_call()
-        if ret < 0:
-            raise self._error(-ret, "BPF_MAP_UPDATE_ELEM", "updating", key)
+        # The per-CPU codec also takes one value for every CPU.
+        super().__setitem__(key, value)  # type: ignore[assignment]
 
     def update_batch(
         self,

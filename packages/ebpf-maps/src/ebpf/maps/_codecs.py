@@ -27,11 +27,13 @@ __all__ = [
     "BytesCodec",
     "Codec",
     "CodecLike",
+    "CodecSlot",
     "CodecSource",
     "ConstructCodec",
     "CtypesCodec",
     "FdCodec",
     "IntCodec",
+    "Slot",
     "StringCodec",
     "StructCodec",
     "as_codec",
@@ -55,6 +57,35 @@ T_co = TypeVar("T_co", covariant=True)
 WritableBuffer: TypeAlias = bytearray | memoryview | ctypes.Array[ctypes.c_char]
 #: Memory a codec reads from.
 ReadableBuffer: TypeAlias = bytes | bytearray | memoryview | ctypes.Array[ctypes.c_char]
+
+
+class Slot(Protocol[T]):
+    """One value's place in a buffer: ``slot[0]`` reads it, ``slot[0] = value`` writes it.
+
+    A ``memoryview`` of one integer is a slot, read and written in C (see
+    :meth:`Codec.slot`).
+    """
+
+    def __getitem__(self, index: int, /) -> T: ...
+
+    def __setitem__(self, index: int, value: T, /) -> None: ...
+
+
+class CodecSlot(Generic[T]):
+    """The slot of any codec: reads and writes with :meth:`Codec.decode_from`/:meth:`Codec.encode_into`."""
+
+    __slots__ = ("_buf", "_decode_from", "_encode_into")
+
+    def __init__(self, codec: Codec[T], buf: WritableBuffer) -> None:
+        self._buf = buf
+        self._encode_into = codec.encode_into
+        self._decode_from = codec.decode_from
+
+    def __getitem__(self, index: int, /) -> T:
+        return self._decode_from(self._buf, 0)
+
+    def __setitem__(self, index: int, value: T, /) -> None:
+        self._encode_into(self._buf, 0, value)
 
 
 class Codec(ABC, Generic[T]):
@@ -87,6 +118,17 @@ class Codec(ABC, Generic[T]):
     def decode_from(self, buf: ReadableBuffer, offset: int) -> T:
         """Decode the ``size`` bytes of ``buf`` at ``offset``."""
         return self.decode(bytes(memoryview(buf).cast("B")[offset : offset + self.size]))
+
+    def slot(self, buf: WritableBuffer) -> Slot[T]:
+        """The place of one value at the start of ``buf``: what single-element map operations use.
+
+        The default goes through :meth:`encode_into`/:meth:`decode_from`;
+        codecs whose values a ``memoryview`` handles natively return one,
+        so that no Python frame runs per value. A slot may refuse a value
+        with a terse error: callers then call :meth:`encode_into`, which
+        either explains the problem or writes what the slot did not take.
+        """
+        return CodecSlot(self, buf)
 
     def encode_many(self, values: Sequence[T]) -> bytes:
         """The concatenated encodings of ``values`` (a batch's key or value array)."""
@@ -141,7 +183,10 @@ def _type_name(value: object) -> str:
 # ---------------------------------------------------------------- integers
 
 
-_INT_FORMATS = {1: "B", 2: "H", 4: "I", 8: "Q"}
+#: The ``struct``/``memoryview`` codes of fixed-width integers.
+_IntCode: TypeAlias = Literal["b", "B", "h", "H", "i", "I", "q", "Q"]
+_INT_FORMATS: dict[int, _IntCode] = {1: "B", 2: "H", 4: "I", 8: "Q"}
+_SIGNED_FORMATS: dict[int, _IntCode] = {1: "b", 2: "h", 4: "i", 8: "q"}
 _BYTEORDER_PREFIX = {"little": "<", "big": ">", "native": "="}
 
 
@@ -211,12 +256,23 @@ class IntCodec(Codec[int]):
         value: int = self._struct.unpack_from(buf, offset)[0]
         return value
 
-    def _array_code(self) -> str | None:
+    def _array_code(self) -> _IntCode | None:
         # array.array and memoryview.cast work in native byte order only.
         if self._struct is None or not self._native:
             return None
-        code = _INT_FORMATS[self.size]
-        return code.lower() if self.signed else code
+        return _SIGNED_FORMATS[self.size] if self.signed else _INT_FORMATS[self.size]
+
+    def slot(self, buf: WritableBuffer) -> Slot[int]:
+        """A native-order integer's slot is a ``memoryview`` of one item: read and written in C.
+
+        A ``memoryview`` item takes exactly what ``struct`` takes (ints and
+        objects with ``__index__``, in range), so it refuses what
+        :meth:`encode_into` refuses.
+        """
+        code = self._array_code()
+        if code is None:
+            return super().slot(buf)
+        return memoryview(buf).cast("B")[: self.size].cast(code)
 
     def encode_many(self, values: Sequence[int]) -> bytes:
         """The packed array of ``values``."""

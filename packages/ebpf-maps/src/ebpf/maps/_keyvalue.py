@@ -1,11 +1,13 @@
 """Key/value maps (hash, LRU, devmap, cpumap, ...): element operations at syscall speed, iteration, dump.
 
 Every element operation reuses one ``MapElemAttr`` whose ``key``/``value``
-point at buffers allocated once per map: a lookup packs the key into the
-key buffer, makes the call prepared once with ``bpf_prepared`` (which allocates
-nothing and raises nothing) and decodes the value buffer. Because of these shared
-buffers, one map object must not be used by several threads at once; give
-each thread its own with :meth:`Map.dup <ebpf.maps.Map.dup>`.
+point at buffers allocated once per map: a lookup puts the key into the key
+buffer through the key codec's :meth:`~ebpf.maps.Codec.slot`, makes the call
+prepared once with ``bpf_prepared`` and reads the value buffer through the
+value codec's slot. For integer keys and values all three are C callables,
+so that the only Python code a lookup runs is ``__getitem__`` itself. Because
+of these shared buffers, one map object must not be used by several threads
+at once; give each thread its own with :meth:`Map.dup <ebpf.maps.Map.dup>`.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ import errno
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from ebpf.syscall import bpf_errno, bpf_prepared
+from ebpf.syscall import bpf_errno, bpf_failed, bpf_prepared
 from ebpf.syscall.abi import Cmd, MapElemAttr, MapType
 
 from ._batch import BatchOps, check_chunk_size, split_items
+from ._codecs import Slot
 from ._map import Map
 
 if TYPE_CHECKING:
@@ -86,7 +89,23 @@ class KeyValueMap(
         self._encode_value = self.value_codec.encode_into
         self._decode_key = self.key_codec.decode_from
         self._decode_value = self.value_codec.decode_from
+        self._key_slot: Slot[K] = self.key_codec.slot(self._kbuf)
+        self._value_slot: Slot[V] = self.value_codec.slot(self._vbuf)
         self._batch: BatchOps[K, V] = BatchOps(self)
+
+    def _put_key_checked(self, key: object) -> None:
+        """Encode ``key`` with the codec after the slot refused it: the codec's clear error, or the key."""
+        try:
+            self._encode_key(self._kbuf, 0, key)
+        except Exception as exc:
+            raise exc from None  # not "during handling of" the slot's terse error
+
+    def _put_value_checked(self, value: object) -> None:
+        """Encode ``value`` with the codec after the slot refused it (see :meth:`_put_key_checked`)."""
+        try:
+            self._encode_value(self._vbuf, 0, value)
+        except Exception as exc:
+            raise exc from None
 
     def _flagged_attr(self, flags: int) -> MapElemAttr:
         attr = MapElemAttr(map_fd=self._attr.map_fd, key=self._attr.key, flags=int(flags))
@@ -96,14 +115,16 @@ class KeyValueMap(
     # ------------------------------------------------------------ single elements
 
     def __getitem__(self, key: K) -> V:
+        # The hot path: C calls only (see the module docstring).
         if self._closed:
             raise self._closed_error()
-        self._encode_key(self._kbuf, 0, key)
-        ret = self._lookup_call()
-        if ret < 0:
+        try:
+            self._key_slot[0] = key
+        except Exception:
+            self._put_key_checked(key)
+        if self._lookup_call() < 0 and (ret := bpf_failed(self._lookup_call)) < 0:
             raise self._error(-ret, "BPF_MAP_LOOKUP_ELEM", "looking up", key)
-        value: V = self._decode_value(self._vbuf, 0)
-        return value
+        return self._value_slot[0]
 
     @overload
     def get(self, key: K, /) -> V | None: ...
@@ -116,14 +137,15 @@ class KeyValueMap(
         """The value of ``key``, or ``default`` when the map has no such key."""
         if self._closed:
             raise self._closed_error()
-        self._encode_key(self._kbuf, 0, key)
-        ret = self._lookup_call()
-        if ret < 0:
+        try:
+            self._key_slot[0] = key
+        except Exception:
+            self._put_key_checked(key)
+        if self._lookup_call() < 0 and (ret := bpf_failed(self._lookup_call)) < 0:
             if ret == -_ENOENT:
                 return default
             raise self._error(-ret, "BPF_MAP_LOOKUP_ELEM", "looking up", key)
-        value: V = self._decode_value(self._vbuf, 0)
-        return value
+        return self._value_slot[0]
 
     def lookup(self, key: K, *, flags: int = 0) -> V:
         """The value of ``key``; ``flags=UpdateFlags.F_LOCK`` reads it under the value's ``bpf_spin_lock``.
@@ -146,10 +168,15 @@ class KeyValueMap(
     def __setitem__(self, key: K, value: V) -> None:
         if self._closed:
             raise self._closed_error()
-        self._encode_key(self._kbuf, 0, key)
-        self._encode_value(self._vbuf, 0, value)
-        ret = self._update_call()
-        if ret < 0:
+        try:
+            self._key_slot[0] = key
+        except Exception:
+            self._put_key_checked(key)
+        try:
+            self._value_slot[0] = value
+        except Exception:
+            self._put_value_checked(value)
+        if self._update_call() < 0 and (ret := bpf_failed(self._update_call)) < 0:
             raise self._error(-ret, "BPF_MAP_UPDATE_ELEM", "updating", key)
 
     @overload
@@ -195,9 +222,11 @@ class KeyValueMap(
     def __delitem__(self, key: K) -> None:
         if self._closed:
             raise self._closed_error()
-        self._encode_key(self._kbuf, 0, key)
-        ret = self._delete_call()
-        if ret < 0:
+        try:
+            self._key_slot[0] = key
+        except Exception:
+            self._put_key_checked(key)
+        if self._delete_call() < 0 and (ret := bpf_failed(self._delete_call)) < 0:
             raise self._error(-ret, "BPF_MAP_DELETE_ELEM", "deleting", key)
 
     def delete(self, key: K) -> None:
@@ -227,9 +256,11 @@ class KeyValueMap(
     def __contains__(self, key: object) -> bool:
         if self._closed:
             raise self._closed_error()
-        self._encode_key(self._kbuf, 0, key)
-        ret = self._lookup_call()
-        if ret < 0:
+        try:
+            self._key_slot[0] = key  # type: ignore[assignment]  # the codec refuses keys of another type
+        except Exception:
+            self._put_key_checked(key)
+        if self._lookup_call() < 0 and (ret := bpf_failed(self._lookup_call)) < 0:
             if ret == -_ENOENT:
                 return False
             raise self._error(-ret, "BPF_MAP_LOOKUP_ELEM", "looking up", key)
@@ -275,12 +306,11 @@ class KeyValueMap(
             # Look the key up from its bytes: the key buffer is shared with the walk.
             key = decode_key(raw)
             ctypes.memmove(self._kbuf, raw, len(raw))
-            ret = self._lookup_call()
-            if ret == -_ENOENT:
-                continue  # deleted since the walk saw it
-            if ret < 0:
+            if self._lookup_call() < 0 and (ret := bpf_failed(self._lookup_call)) < 0:
+                if ret == -_ENOENT:
+                    continue  # deleted since the walk saw it
                 raise self._error(-ret, "BPF_MAP_LOOKUP_ELEM", "looking up", key)
-            yield key, self._decode_value(self._vbuf, 0)
+            yield key, self._value_slot[0]
 
     def __iter__(self) -> Iterator[K]:
         """The keys, each once, even while keys are being deleted.
@@ -312,8 +342,7 @@ class KeyValueMap(
 
     def _delete_if_present(self, key: K) -> None:
         self._encode_key(self._kbuf, 0, key)
-        ret = self._delete_call()
-        if ret < 0 and ret != -_ENOENT:
+        if self._delete_call() < 0 and (ret := bpf_failed(self._delete_call)) < 0 and ret != -_ENOENT:
             raise self._error(-ret, "BPF_MAP_DELETE_ELEM", "deleting", key)
 
     def iter_items(self) -> Iterator[tuple[K, V]]:

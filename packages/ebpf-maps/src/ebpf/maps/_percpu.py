@@ -13,7 +13,7 @@ import struct
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from ._codecs import Codec, IntCodec, ReadableBuffer, WritableBuffer
+from ._codecs import Codec, CodecSlot, IntCodec, ReadableBuffer, Slot, WritableBuffer
 
 __all__ = ["PerCpuCodec", "percpu_avg", "percpu_max", "percpu_min", "percpu_stride", "percpu_sum"]
 
@@ -94,6 +94,13 @@ class PerCpuCodec(Codec[list[Any]]):
         inner, stride = self.inner, self.stride
         return [inner.decode_from(buf, offset + cpu * stride) for cpu in range(self.cpus)]
 
+    def slot(self, buf: WritableBuffer) -> Slot[list[Any]]:
+        """Native-order integers are read from one strided ``memoryview`` (``tolist()``: one C call)."""
+        code = self.inner._array_code() if isinstance(self.inner, IntCodec) else None
+        if code is None:
+            return super().slot(buf)
+        return _IntsPerCpuSlot(self, buf, code)
+
     def encode_many(self, values: Sequence[Any]) -> bytes:
         """Concatenated per-CPU arrays."""
         buf = bytearray(self.size * len(values))
@@ -143,3 +150,17 @@ def percpu_avg(values: Sequence[Number]) -> float:
     """The mean over possible CPUs. Raises ValueError when ``values`` is empty."""
     _check(values)
     return float(percpu_sum(values)) / len(values)
+
+
+class _IntsPerCpuSlot(CodecSlot[list[Any]]):
+    """A per-CPU integer value: written by the codec, read as every ``stride``-th item of a view."""
+
+    __slots__ = ("_tolist",)
+
+    def __init__(self, codec: PerCpuCodec, buf: WritableBuffer, code: str) -> None:
+        super().__init__(codec, buf)
+        items = memoryview(buf).cast("B")[: codec.size].cast(code)  # type: ignore[call-overload]
+        self._tolist = items[:: codec.stride // codec.inner.size].tolist
+
+    def __getitem__(self, index: int, /) -> list[Any]:
+        return self._tolist()  # type: ignore[no-any-return]

@@ -23,7 +23,7 @@ rlimit changes.
 
 from . import abi, commands, features, flags, objects, perf, system
 from ._generated import AttachType, Cmd, LinkType, MapType, ProgType
-from ._kernel import bpf, bpf_errno, bpf_prepared
+from ._kernel import bpf, bpf_errno, bpf_failed, bpf_prepared
 from .errors import (
     BpfSyscallError,
     EbpfError,
@@ -61,6 +61,7 @@ __all__ = [
     "abi",
     "bpf",
     "bpf_errno",
+    "bpf_failed",
     "bpf_prepared",
     "commands",
     "features",

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import functools
 from collections.abc import Callable
 
 from ._generated import Cmd
 from ._sysnum import syscall_numbers
 from .errors import syscall_error
 
-__all__ = ["bpf", "bpf_errno", "bpf_prepared", "perf_event_open"]
+__all__ = ["bpf", "bpf_errno", "bpf_failed", "bpf_prepared", "perf_event_open"]
 
 _NR = syscall_numbers()
 _NR_BPF = _NR.bpf
@@ -55,29 +56,32 @@ def bpf_errno(cmd: int, attr: ctypes.Structure) -> int:
 
 
 def bpf_prepared(cmd: int, attr: ctypes.Structure) -> Callable[[], int]:
-    """Prepare ``bpf(cmd, &attr, sizeof(attr))`` for many calls; each returns the result or ``-errno``.
+    """Prepare ``bpf(cmd, &attr, sizeof(attr))`` for many calls: each returns the result, or -1 on failure.
 
-    The ctypes argument objects are built once, so each call costs only the
-    foreign function call itself: the form for per-element map operations,
-    which refill ``attr`` (or the buffers it points to) between calls.
-    ``attr`` must stay alive and at the same address while the returned
-    function is used (the function keeps a reference to it).
+    The form for per-element map operations, which refill ``attr`` (or the
+    buffers it points to) between calls: the call is a ``functools.partial``
+    over the foreign function with its ctypes arguments built once, so it
+    runs no Python code at all. After a negative result, call
+    :func:`bpf_failed` at once (before any other foreign call in this
+    thread) for the error. ``attr`` must stay alive and at the same address
+    while the returned function is used (the function keeps a reference to it).
     """
-    args = (_NR_BPF, _c_long(cmd), _byref(attr), _c_ulong(_sizeof(attr)))
-    syscall = _syscall
-    get_errno = _get_errno
-    eintr = errno.EINTR
+    return functools.partial(_syscall, _NR_BPF, _c_long(cmd), _byref(attr), _c_ulong(_sizeof(attr)))
 
-    def call() -> int:
-        while True:
-            ret: int = syscall(*args)
-            if ret >= 0:
-                return ret
-            err = get_errno()
-            if err != eintr:
-                return -err
 
-    return call
+def bpf_failed(call: Callable[[], int]) -> int:
+    """After a call from :func:`bpf_prepared` returned a negative result: ``-errno``.
+
+    ``EINTR`` is retried (with ``call``), so the result may also be a
+    successful retry's non-negative result.
+    """
+    while True:
+        err = _get_errno()
+        if err != errno.EINTR:
+            return -err
+        ret = call()
+        if ret >= 0:
+            return ret
 
 
 def bpf(cmd: Cmd, attr: ctypes.Structure, context: str = "", capability: str | None = None) -> int:
