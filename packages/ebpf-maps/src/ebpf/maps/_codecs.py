@@ -291,7 +291,7 @@ class IntCodec(Codec[int]):
         code = self._array_code()
         if code is None:
             return super().decode_many(buf, count)
-        return list(struct.unpack_from(f"={count}{code}", buf, 0))
+        return memoryview(buf).cast("B")[: count * self.size].cast(code).tolist()
 
     def describe(self) -> str:
         order = "" if self._native else ("be" if self.byteorder == "big" else "le")
