@@ -38,7 +38,7 @@ import itertools
 import select
 import struct
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from ebpf.syscall import commands, perf
@@ -51,7 +51,7 @@ from ._errors import EventDecodeError
 from ._memory import PAGE_SIZE, Fence, map_shared, needs_fence
 from ._ringbuf import open_map_fd
 from ._runs import equal_run
-from ._source import EventSource
+from ._source import EventSource, Records
 
 __all__ = ["PERF_RECORD_LOST", "PERF_RECORD_SAMPLE", "PerfBuffer"]
 
@@ -214,7 +214,7 @@ class PerfBuffer(EventSource):
             f"perf buffer sample of {len(record)} bytes: {cause} ({described})", record, described
         )
 
-    def _records(self, decoder: EventDecoder | None, limit: int | None, keep_views: bool) -> Iterator[Any]:
+    def _records(self, decoder: EventDecoder | None, limit: int | None, keep_views: bool) -> Records:
         counters = self._counters
         decode_from = decoder.decode_from if decoder is not None else None
         decode_run = decoder.decode_run if decoder is not None else None

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import os
 import select
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from typing import Any
 
 from ebpf.syscall.abi import MapType
@@ -42,7 +42,7 @@ from ._decoders import DecoderSpec, EventDecoder, numpy_module
 from ._errors import EventDecodeError
 from ._memory import PAGE_SIZE, Fence, map_shared, needs_fence
 from ._runs import equal_run
-from ._source import EventSource
+from ._source import EventSource, Records
 
 __all__ = ["RINGBUF_BUSY_BIT", "RINGBUF_DISCARD_BIT", "RINGBUF_HEADER_SIZE", "RingBuffer"]
 
@@ -183,12 +183,12 @@ class RingBuffer(EventSource):
             f"ring buffer record of {length} bytes: {cause} ({described})", record, described
         )
 
-    def _records(self, decoder: EventDecoder | None, limit: int | None, keep_views: bool) -> Iterator[Any]:
+    def _records(self, decoder: EventDecoder | None, limit: int | None, keep_views: bool) -> Records:
         if decoder is None:
             return self._views(limit, keep_views)
         return self._decoded(decoder, limit)
 
-    def _views(self, limit: int | None, keep_views: bool) -> Iterator[memoryview]:
+    def _views(self, limit: int | None, keep_views: bool) -> Generator[memoryview, None, None]:
         # The hot loop of raw reads: locals only, one test of the header's
         # flag bits for both rare cases, bytes counted at the end.
         counters = self._counters
@@ -234,7 +234,7 @@ class RingBuffer(EventSource):
                 elif not self._closed:
                     self._publish(position)
 
-    def _decoded(self, decoder: EventDecoder, limit: int | None) -> Iterator[Any]:
+    def _decoded(self, decoder: EventDecoder, limit: int | None) -> Records:
         # Records are decoded a run at a time (records of equal length one
         # after the other, the usual case) by one C iterator that this
         # generator delegates to with ``yield from``: no Python code runs

@@ -13,16 +13,19 @@ import threading
 import time
 import weakref
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 from ._aio import wait_readable
 from ._decoders import DecoderSpec, EventDecoder, as_decoder
 from ._resources import Resources
 from ._stats import Counters, Stats
 
-__all__ = ["EventSource"]
+__all__ = ["EventSource", "Records"]
+
+#: What :meth:`EventSource.drain` returns: a generator of records (``close()`` it to stop early).
+Records: TypeAlias = Generator[Any, None, None]
 
 S = TypeVar("S", bound="EventSource")
 
@@ -63,7 +66,7 @@ class EventSource(ABC):
         """Whether records (or lost-record notes) are waiting, from shared memory alone."""
 
     @abstractmethod
-    def _records(self, decoder: EventDecoder | None, limit: int | None, keep_views: bool) -> Iterator[Any]:
+    def _records(self, decoder: EventDecoder | None, limit: int | None, keep_views: bool) -> Records:
         """Yield records one by one; with ``keep_views`` the space is freed at the next read only."""
 
     @abstractmethod
@@ -117,7 +120,7 @@ class EventSource(ABC):
 
     # ------------------------------------------------------------ reading
 
-    def drain(self, limit: int | None = None, *, decoder: DecoderSpec | None = None) -> Iterator[Any]:
+    def drain(self, limit: int | None = None, *, decoder: DecoderSpec | None = None) -> Records:
         """Iterate over the records available now (and those arriving meanwhile), without waiting.
 
         ``decoder`` overrides the reader's for this call. A raw view is
