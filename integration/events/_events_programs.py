@@ -176,3 +176,15 @@ def load_program(mode: Mode, counters: Map, events: Map, section: str = "xdp") -
 def expected(seqs: range) -> list[tuple[int, int]]:
     """``(seq, value)`` of the events of ``seqs``."""
     return [(seq, seq * 3) for seq in seqs]
+
+
+class FailsOnFive:
+    """A user decoder (decoded through the generic path) that refuses record 5."""
+
+    size = 24
+
+    def decode(self, data: memoryview) -> int:
+        seq: int = EVENT.unpack(data)[0]
+        if seq == 5:
+            raise ValueError("five")
+        return seq

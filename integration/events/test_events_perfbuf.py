@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from events._events_programs import EVENT, EVENT_SPEC, Mode, load_program
+from events._events_programs import EVENT, EVENT_SPEC, FailsOnFive, Mode, load_program
 
 from ebpf.events import EventDecodeError, PerfBuffer
 from ebpf.maps import ArrayMap, Map
@@ -95,15 +95,6 @@ def test_wrap_around_and_batches(counters: ArrayMap[int], perf_array: Map, pinne
 def test_a_drain_stopped_or_failing_in_the_middle_of_a_run(
     counters: ArrayMap[int], perf_array: Map, pinned: None
 ) -> None:
-    class FailsOnFive:
-        size = 24
-
-        def decode(self, data: memoryview) -> int:
-            seq: int = EVENT.unpack(data)[0]
-            if seq == 5:
-                raise ValueError("five")
-            return seq
-
     cpu = online_cpus()[0]
     with (
         load_program(Mode.PERF, counters, perf_array) as prog,

@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 import pytest
-from events._events_programs import EVENT, EVENT_SPEC, Mode, load_program
+from events._events_programs import EVENT, EVENT_SPEC, FailsOnFive, Mode, load_program
 
 from ebpf.events import EventDecodeError, Poller, RingBuffer
 from ebpf.maps import ArrayMap, Map, MapSpec
@@ -125,18 +125,6 @@ def test_short_record_raises_and_the_reader_moves_on(counters: ArrayMap[int], ri
         assert EVENT.unpack(exc.value.record)[0] == 0
         assert seqs(rb.read(decoder=EVENT_SPEC)) == [1, 2]
         assert rb.stats().errors == 1
-
-
-class FailsOnFive:
-    """A user decoder (decoded through the generic path) that refuses record 5."""
-
-    size = 24
-
-    def decode(self, data: memoryview) -> int:
-        seq: int = EVENT.unpack(data)[0]
-        if seq == 5:
-            raise ValueError("five")
-        return seq
 
 
 @pytest.mark.parametrize("decoder", [EVENT_SPEC, FailsOnFive()], ids=["layout", "custom"])
