@@ -26,7 +26,9 @@ PROG("lsm.s/file_open", lsm_sleepable)
 PROG("iter/task", iter_task)
 PROG("xdp", xdp_prog)
 PROG("tc", tc_prog)
+#ifndef NO_TCX // libbpf knows tcx/ only since 1.3: the bpftool oracle test leaves it out for an older one
 PROG("tcx/ingress", tcx_ingress)
+#endif
 PROG("classifier", classifier_prog)
 PROG1("cgroup_skb/ingress", cgroup_skb_in)
 PROG1("cgroup_skb/egress", cgroup_skb_out)
