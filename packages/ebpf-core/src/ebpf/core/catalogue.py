@@ -630,7 +630,8 @@ def _arith_fib() -> list[Item]:
     # that a loop ends by following it with each register's bounds; only
     # since 6.8 ("bpf: make the verifier trace the 'not equal' for regs")
     # does the fall-through of "n == 0" raise n's lower bound to 1, so before
-    # that n -= 1 wraps below 0 and the verifier never sees the loop end.
+    # that n -= 1 wraps below 0 and the verifier never sees the loop end (6.1
+    # gives up with EFAULT: "The sequence of 8193 jumps is too complex").
     # "i < n" with i a known constant raises n's lower bound on every kernel,
     # until n is known and the comparison is decided.
     return [
