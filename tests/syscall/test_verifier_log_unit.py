@@ -116,3 +116,20 @@ def test_btf_load_grows_its_log_the_same_way(monkeypatch: pytest.MonkeyPatch) ->
     assert not exc.value.truncated
     assert exc.value.errno == errno.EINVAL
     assert fake.sizes == [4096, 256 << 10, 1 << 20]
+
+
+def test_efault_is_retried_with_a_log(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 6.1's verifier gives up with EFAULT on a too complex jump sequence, and says so in its log.
+    fake = FakeVerifier(log_bytes=1000, true_size=False, verdict=errno.EFAULT)
+    err = _load(monkeypatch, fake)
+    assert err.errno == errno.EFAULT
+    assert fake.sizes == [0, 256 << 10]
+    assert err.log
+
+
+def test_eperm_is_not_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeVerifier(log_bytes=1000, true_size=False, verdict=errno.EPERM)
+    monkeypatch.setattr(commands, "bpf_errno", fake)
+    with pytest.raises(PermissionError):
+        commands.prog_load(ProgType.SOCKET_FILTER, _EXIT)
+    assert fake.sizes == [0]

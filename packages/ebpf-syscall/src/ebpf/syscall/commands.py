@@ -587,8 +587,10 @@ def _load_with_log(
             log_out.extend(_log_lines(buf))
         return ret
     first_err = -ret
-    if first_err in (errno.EPERM, errno.EBADF, errno.EFAULT) and not log_level:
-        # Not a verifier verdict: no log will explain it.
+    if first_err in (errno.EPERM, errno.EBADF) and not log_level:
+        # Not a verifier verdict: no log will explain it. (EFAULT may be one:
+        # the verifier gives up with EFAULT on its internal errors and, in
+        # 6.1 for one, when "The sequence of 8193 jumps is too complex".)
         raise syscall_error(first_err, command, context, capability)
     level = log_level or 1
     err = first_err
