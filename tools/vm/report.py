@@ -74,6 +74,8 @@ def _nodeid(classname: str, name: str) -> str:
     """junit's ``classname`` (``integration.progs.test_x`` or ``...test_x.TestClass``) back to a node id."""
     parts = classname.split(".")
     for end in range(len(parts), 0, -1):
+        if not all(parts[:end]):
+            continue  # an empty part (a test under a dot directory, ".cache/x") names no module file
         path = Path(*parts[:end]).with_suffix(".py")
         if (ROOT / path).is_file():
             return "::".join([path.as_posix(), *parts[end:], name])
