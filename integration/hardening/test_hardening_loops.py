@@ -193,14 +193,23 @@ def veth_netns() -> Iterator[Path]:
         subprocess.run(["ip", "netns", "del", name], check=True)
 
 
-def test_xdp_and_tcx_links_attach_detach(veth_netns: Path) -> None:
+@pytest.mark.parametrize(
+    "tcx",
+    [
+        pytest.param(False, id="xdp_link"),
+        pytest.param(True, id="tcx_link", marks=pytest.mark.requires_kernel("6.6", "TCX links")),
+    ],
+)
+def test_xdp_and_tcx_links_attach_detach(veth_netns: Path, tcx: bool) -> None:
     xdp = Program.load(ProgramSpec.from_section("xdp", returns(2)))
     tc = Program.load(ProgramSpec.from_section("tc", returns(0)))
     with xdp, tc, in_netns(veth_netns):
 
         def body() -> None:
-            attach_xdp(xdp, "hv0", link=True).close()
-            attach_tc(tc, "hv0", Direction.INGRESS, tcx=True).close()
+            if tcx:
+                attach_tc(tc, "hv0", Direction.INGRESS, tcx=True).close()
+            else:
+                attach_xdp(xdp, "hv0", link=True).close()
 
         _loop(NET_LINK_ITERATIONS, body)
         assert query("hv0").empty

@@ -100,12 +100,21 @@ def _programs() -> tuple[Program, Program]:
     return xdp, tc
 
 
-def test_sigkill_with_xdp_and_tcx_links_leaves_nothing_attached(netns: Path) -> None:
+@pytest.mark.parametrize(
+    "tcx",
+    [
+        pytest.param(False, id="xdp_link"),
+        pytest.param(True, id="tcx_link", marks=pytest.mark.requires_kernel("6.6", "TCX links")),
+    ],
+)
+def test_sigkill_with_xdp_and_tcx_links_leaves_nothing_attached(netns: Path, tcx: bool) -> None:
     def attach() -> list[object]:
         xdp, tc = _programs()
-        xdp_link = attach_xdp_program(xdp, "hv0", link=True)
-        tc_link = attach_tc_program(tc, "hv0", Direction.INGRESS, tcx=True)
-        return [xdp, tc, xdp_link, tc_link]
+        if tcx:
+            link: object = attach_tc_program(tc, "hv0", Direction.INGRESS, tcx=True)
+        else:
+            link = attach_xdp_program(xdp, "hv0", link=True)
+        return [xdp, tc, link]
 
     prog_ids = set(_child_attaches(netns, attach))
     assert len(prog_ids) == 2
