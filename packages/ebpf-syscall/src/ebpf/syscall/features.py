@@ -1059,9 +1059,12 @@ def _probe_isa_v3() -> bool:
 
 
 def _probe_isa_v4() -> bool:
-    # gotol +0 (BPF_JMP32 | BPF_JA, offset in imm): new in 6.6 with the rest
-    # of ISA v4 (sign extension, sdiv/smod, bswap).
-    code = _sys.MOV_R0_0 + _sys.insn(0x06, imm=0) + _sys.EXIT
+    # gotol (BPF_JMP32 | BPF_JA, offset in imm): new in 6.6 with the rest of
+    # ISA v4 (sign extension, sdiv/smod, bswap). The offset must not be 0:
+    # older verifiers take JMP32 | JA with imm 0 for a plain "goto +off" and
+    # refuse a non-zero imm ("BPF_JA uses reserved fields", EINVAL).
+    # r0 = 0; gotol +1; exit; gotol -2 (back to the exit): every insn reachable.
+    code = _sys.MOV_R0_0 + _sys.insn(0x06, imm=1) + _sys.EXIT + _sys.insn(0x06, imm=-2)
     return _probe_program(code, "loading a program with gotol")
 
 
