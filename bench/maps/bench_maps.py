@@ -40,6 +40,9 @@ TARGETS = {
     "batch_lookup_lists_64": 0.8,
     "batch_lookup_lists_1024": 0.8,
     "batch_lookup_lists_all": 0.8,
+    "batch_lookup_views_64": 0.8,
+    "batch_lookup_views_1024": 0.8,
+    "batch_lookup_views_all": 0.8,
     "percpu_lookup": 0.4,
 }
 
@@ -108,6 +111,8 @@ def run_python(entries: int, repeats: int) -> dict[str, float]:
                 record(f"batch_lookup_{label}", _rate(entries, partial(m.lookup_batch, chunk_size=chunk)))
                 lists = partial(m.lookup_batch_lists, chunk_size=chunk)
                 record(f"batch_lookup_lists_{label}", _rate(entries, lists))
+                views = partial(m.lookup_batch_views, chunk_size=chunk)
+                record(f"batch_lookup_views_{label}", _rate(entries, views))
                 m.clear()
             pm.update_batch(dict.fromkeys(keys, 0))
 
@@ -132,7 +137,7 @@ def main() -> None:
     )
     print(f"{'operation':<24} {'Python ops/s':>14} {'C ops/s':>14} {'Py/C':>6} {'target':>7}")
     for name, target in TARGETS.items():
-        c_rate = c[name.replace("_lists", "")]  # C fills key and value arrays either way
+        c_rate = c[name.replace("_lists", "").replace("_views", "")]  # C fills key and value arrays
         ratio = py[name] / c_rate
         mark = "" if ratio >= target else "  below target"
         print(f"{name:<24} {py[name]:>14,.0f} {c_rate:>14,.0f} {ratio:>6.2f} {target:>6.1f}x{mark}")

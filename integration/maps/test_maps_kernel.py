@@ -31,6 +31,7 @@ from ebpf.maps import (
     QueueMap,
     StackMap,
     StackTraceMap,
+    StructCodec,
     lpm_ipv4,
     percpu_sum,
     u32,
@@ -167,6 +168,39 @@ def test_batches_chunked_whole_and_with_delete() -> None:
         assert len(m) == 0
         with pytest.raises(KeyNotFoundError):
             m.delete_batch([1])
+
+
+def test_batch_views_read_the_map_undecoded() -> None:
+    spec = MapSpec(MapType.HASH, key=u32, value=u64, max_entries=5000)
+    items = {k: k * 7 + (1 << 40) for k in range(3000)}
+    with KeyValueMap[int, int].create(spec) as m:
+        m.update_batch(items)
+        for chunk_size in (None, 64):
+            keys, values = m.lookup_batch_views(chunk_size=chunk_size)
+            assert (keys.format, values.format, len(keys), len(values)) == ("I", "Q", 3000, 3000)
+            assert dict(zip(keys, values, strict=True)) == items
+        keys, values = m.lookup_batch_views(chunk_size=100, delete=True)
+        assert dict(zip(keys.tolist(), values.tolist(), strict=True)) == items
+        assert len(m) == 0
+        assert [len(v) for v in m.lookup_batch_views()] == [0, 0]
+
+
+def test_batch_views_of_other_codecs_and_without_batches_are_bytes() -> None:
+    pair = StructCodec("=IH")
+    spec = MapSpec(MapType.HASH, key=u32, value=pair, max_entries=64)
+    with KeyValueMap[int, tuple[int, int]].create(spec) as m:
+        m.update_batch({1: (10, 11), 2: (20, 21)})
+        keys, values = m.lookup_batch_views()
+        assert values.format == "B"
+        assert len(values) == 2 * pair.size
+        assert dict(zip(keys, pair.decode_many(values, 2), strict=True)) == {1: (10, 11), 2: (20, 21)}
+    # LPM tries have no batch commands: the views come from element reads.
+    trie = MapSpec(MapType.LPM_TRIE, key=lpm_ipv4, value=u32, max_entries=16)
+    with LpmTrieMap[int].create(trie) as t:
+        t[ipaddress.IPv4Network("10.0.0.0/8")] = 5
+        keys, values = t.lookup_batch_views()
+        assert values.tolist() == [5]
+        assert lpm_ipv4.decode_many(keys, 1) == [ipaddress.IPv4Network("10.0.0.0/8")]
 
 
 def test_iteration_while_deleting_visits_each_remaining_key_once() -> None:

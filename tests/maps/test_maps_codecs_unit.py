@@ -6,6 +6,7 @@ import ctypes
 import dataclasses
 import ipaddress
 import struct
+import sys
 from typing import Any
 
 import pytest
@@ -24,6 +25,7 @@ from ebpf.maps import (
     StructCodec,
     as_codec,
     be16,
+    be32,
     i8,
     i64,
     ipv4,
@@ -58,6 +60,18 @@ def test_int_codec_round_trips_every_width(size: int, signed: bool, order: Any, 
     codec.encode_into(buf, 3, value)
     assert codec.decode_from(buf, 3) == value
     assert codec.decode_many(codec.encode_many([value, lo, hi]), 3) == [value, lo, hi]
+    view = codec.view_many(codec.encode_many([value, lo, hi]) + b"spare", 3)
+    if view.format == "B":  # no native memoryview format for this width or order
+        assert codec.decode_many(view, 3) == [value, lo, hi]
+        assert view.nbytes == 3 * size
+    else:
+        assert order != ("big" if sys.byteorder == "little" else "little")
+        assert view.tolist() == [value, lo, hi]
+
+
+def test_views_of_native_integers_have_their_format() -> None:
+    assert [c.view_many(bytes(16), 2).format for c in (u32, u64, i64, be32)] == ["I", "Q", "q", "B"]
+    assert len(u32.view_many(bytes(16), 3)) == 3
 
 
 def test_int_codec_rejects_out_of_range_and_wrong_types() -> None:

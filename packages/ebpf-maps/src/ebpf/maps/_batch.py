@@ -21,7 +21,7 @@ import errno
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from ebpf.syscall import bpf_errno
+from ebpf.syscall import bpf_errno, bpf_failed, bpf_prepared
 from ebpf.syscall.abi import Cmd, MapBatchAttr
 
 if TYPE_CHECKING:
@@ -114,25 +114,27 @@ class BatchOps(Generic[K, V]):
 
         return chunks(ret, keys, values)
 
-    def lookup_all(self, chunk: int, *, delete: bool) -> tuple[list[K], list[V]] | None:
-        """Every element, ``chunk`` per call, decoded once at the end; None without batch support.
+    def lookup_all(
+        self, chunk: int, *, delete: bool
+    ) -> tuple[ctypes.Array[ctypes.c_char], ctypes.Array[ctypes.c_char], int] | None:
+        """Every element, ``chunk`` per call: ``(keys, values, count)`` packed, or None without batch support.
 
         Each call writes behind the previous one into buffers that grow
-        geometrically, so a whole-map read costs one decode and no per-chunk
-        Python objects.
+        geometrically, so a whole-map read creates no Python object per
+        chunk or per element; the caller decodes (or views) the result.
         """
         if self.supported is False:
             return None
         owner = self._owner
         cmd = Cmd.MAP_LOOKUP_AND_DELETE_BATCH if delete else Cmd.MAP_LOOKUP_BATCH
-        kc, vc = owner.key_codec, owner.value_codec
-        ksize, vsize = max(kc.size, 1), max(vc.size, 1)
+        ksize, vsize = max(owner.key_codec.size, 1), max(owner.value_codec.size, 1)
         capacity = max(chunk, min(owner.max_entries, 4096), 1)
         keys = ctypes.create_string_buffer(ksize * capacity)
         values = ctypes.create_string_buffer(vsize * capacity)
         cursor_in = ctypes.create_string_buffer(self._cursor_size())
         cursor_out = ctypes.create_string_buffer(self._cursor_size())
         attr = MapBatchAttr(in_batch=0, out_batch=ctypes.addressof(cursor_out), map_fd=owner.fileno())
+        call = bpf_prepared(cmd, attr)
         done = 0
         while True:
             if capacity - done < chunk:
@@ -144,7 +146,9 @@ class BatchOps(Generic[K, V]):
             attr.keys = ctypes.addressof(keys) + ksize * done
             attr.values = ctypes.addressof(values) + vsize * done
             attr.count = chunk
-            ret = bpf_errno(cmd, attr)
+            ret = call()
+            if ret < 0:
+                ret = bpf_failed(call)
             if ret < 0 and ret != -errno.ENOENT:
                 if self.supported is None and -ret in _UNSUPPORTED:
                     self.supported = False
@@ -156,7 +160,7 @@ class BatchOps(Generic[K, V]):
             self.supported = True
             done += int(attr.count)
             if ret == -errno.ENOENT:  # the kernel's "no more elements"
-                return kc.decode_many(keys, done), vc.decode_many(values, done)
+                return keys, values, done
             ctypes.memmove(cursor_in, cursor_out, len(cursor_in))
             attr.in_batch = ctypes.addressof(cursor_in)
 
@@ -186,15 +190,20 @@ class BatchOps(Generic[K, V]):
             )
         step = chunk or total
         attr = MapBatchAttr(map_fd=owner.fileno(), elem_flags=int(flags))
+        call = bpf_prepared(cmd, attr)
+        keys_at, key_size = ctypes.addressof(raw_keys), owner.key_codec.size
+        values_at, value_size = (
+            (ctypes.addressof(raw_values), owner.value_codec.size) if raw_values is not None else (0, 0)
+        )
         done = 0
         while done < total:
             count = min(step, total - done)
-            attr.keys = ctypes.addressof(raw_keys) + done * owner.key_codec.size
-            attr.values = (
-                ctypes.addressof(raw_values) + done * owner.value_codec.size if raw_values is not None else 0
-            )
+            attr.keys = keys_at + done * key_size
+            attr.values = values_at + done * value_size
             attr.count = count
-            ret = bpf_errno(cmd, attr)
+            ret = call()
+            if ret < 0:
+                ret = bpf_failed(call)
             if ret < 0:
                 if done == 0 and attr.count == 0 and -ret in _UNSUPPORTED and self.supported is None:
                     self.supported = False

@@ -141,6 +141,15 @@ class Codec(ABC, Generic[T]):
         decode = self.decode
         return [decode(bytes(view[i * size : (i + 1) * size])) for i in range(count)]
 
+    def view_many(self, buf: ReadableBuffer, count: int) -> memoryview:
+        """The first ``count`` values packed in ``buf``, undecoded: a ``memoryview`` without a copy.
+
+        A flat byte view of ``count * size`` bytes here (decode it with
+        :meth:`decode_many`); codecs whose values ``memoryview`` handles
+        natively cast it to their format, so that indexing gives values.
+        """
+        return memoryview(buf).cast("B")[: count * self.size]
+
     def describe(self) -> str:
         """A short human description, used in error messages and ``repr``."""
         return f"{type(self).__name__}(size={self.size})"
@@ -292,6 +301,16 @@ class IntCodec(Codec[int]):
         if code is None:
             return super().decode_many(buf, count)
         return memoryview(buf).cast("B")[: count * self.size].cast(code).tolist()
+
+    def view_many(self, buf: ReadableBuffer, count: int) -> memoryview:
+        """The first ``count`` integers as a ``memoryview`` of their native format (``"I"``, ``"Q"``...).
+
+        Other byte orders and widths give the base class's byte view.
+        """
+        code = self._array_code()
+        if code is None:
+            return super().view_many(buf, count)
+        return memoryview(buf).cast("B")[: count * self.size].cast(code)
 
     def describe(self) -> str:
         order = "" if self._native else ("be" if self.byteorder == "big" else "le")

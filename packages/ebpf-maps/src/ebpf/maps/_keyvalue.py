@@ -389,13 +389,44 @@ class KeyValueMap(
         self._fd_checked()
         found = self._batch.lookup_all(chunk_size or max(self.max_entries, 1), delete=delete)
         if found is not None:
-            return found
+            raw_keys, raw_values, count = found
+            return self.key_codec.decode_many(raw_keys, count), self.value_codec.decode_many(
+                raw_values, count
+            )
         keys: list[K] = []
         values: list[V] = []
         for chunk_keys, chunk_values in self._chunks_or_none(delete=delete):
             keys += chunk_keys
             values += chunk_values
         return keys, values
+
+    def lookup_batch_views(
+        self, *, chunk_size: int | None = None, delete: bool = False
+    ) -> tuple[memoryview, memoryview]:
+        """Every key and value undecoded, as two ``memoryview`` arrays in map order: the fastest bulk read.
+
+        No Python object is made per element, so a whole map comes out at the
+        speed of the system call. Views of native-order integers (``u32``,
+        ``u64``, ``i64``...) have the integer's format: ``len()``, indexing,
+        iteration and ``tolist()`` give ints, and ``numpy.frombuffer(view)``
+        wraps them without a copy. Other codecs give flat byte views of
+        ``len(map) * codec.size`` bytes that ``codec.decode_many(view, n)``
+        decodes. With ``delete`` the elements are deleted as they are read.
+
+        Raises:
+            ValueError: a bad ``chunk_size``, or the map is closed.
+        """
+        check_chunk_size(chunk_size)
+        self._fd_checked()
+        kc, vc = self.key_codec, self.value_codec
+        found = self._batch.lookup_all(chunk_size or max(self.max_entries, 1), delete=delete)
+        if found is not None:
+            raw_keys, raw_values, count = found
+            return kc.view_many(raw_keys, count), vc.view_many(raw_values, count)
+        keys, values = self.lookup_batch_lists(chunk_size=chunk_size, delete=delete)
+        return kc.view_many(kc.encode_many(keys), len(keys)), vc.view_many(
+            vc.encode_many(values), len(values)
+        )
 
     def lookup_and_delete_batch(self, *, chunk_size: int | None = None) -> dict[K, V]:
         """Every element, deleted as it is read (atomically per chunk where the kernel has batches)."""
