@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import array
 import errno
 import ipaddress
 import os
@@ -201,6 +202,47 @@ def test_batch_views_of_other_codecs_and_without_batches_are_bytes() -> None:
         keys, values = t.lookup_batch_views()
         assert values.tolist() == [5]
         assert lpm_ipv4.decode_many(keys, 1) == [ipaddress.IPv4Network("10.0.0.0/8")]
+        assert t.update_batch_views(lpm_ipv4.encode("192.168.0.0/16"), array.array("I", [7])) == 1
+        assert t.longest_match("192.168.1.1") == 7
+
+
+def test_batch_views_write_packed_arrays_and_copy_a_map() -> None:
+    spec = MapSpec(MapType.HASH, key=u32, value=u64, max_entries=5000)
+    with KeyValueMap[int, int].create(spec) as m, KeyValueMap[int, int].create(spec) as copy:
+        keys, values = array.array("I", range(3000)), array.array("Q", (k << 33 for k in range(3000)))
+        assert m.update_batch_views(keys, values, chunk_size=500) == 3000
+        assert m.lookup_batch() == {k: k << 33 for k in range(3000)}
+        assert copy.update_batch_views(*m.lookup_batch_views()) == 3000
+        assert copy.lookup_batch() == m.lookup_batch()
+        # The batch command takes no NOEXIST/EXIST: those are applied element by element.
+        with pytest.raises(BpfSyscallError) as exists:
+            m.update_batch_views(array.array("I", [5000, 7]), values[:2], flags=UpdateFlags.NOEXIST)
+        assert exists.value.errno == errno.EEXIST
+        assert (m[5000], m[7]) == (0, 7 << 33)
+        with pytest.raises(KeyNotFoundError):
+            m.update_batch({7: 1, 5001: 2}, flags=UpdateFlags.EXIST)
+        assert (m[7], 5001 in m) == (1, False)
+        assert m.update_batch({5001: 2}, flags=UpdateFlags.NOEXIST) == 1
+
+
+@pytest.mark.parametrize(
+    ("keys", "values", "error", "message"),
+    [
+        ([1, 2], b"\0" * 16, TypeError, "keys must be a buffer"),
+        (b"\0" * 6, b"\0" * 16, ValueError, "not a whole number of 4-byte u32"),
+        (array.array("Q", [1, 2]), b"\0" * 16, ValueError, "8-byte items"),
+        (array.array("I", [1, 2]), array.array("Q", [1]), ValueError, "2 keys but 1 values"),
+        (memoryview(array.array("I", [1, 2, 3, 4]))[::2], b"\0" * 16, ValueError, "contiguous"),
+    ],
+)
+def test_batch_views_refuse_bad_buffers_before_writing(
+    keys: object, values: object, error: type[Exception], message: str
+) -> None:
+    spec = MapSpec(MapType.HASH, key=u32, value=u64, max_entries=16)
+    with KeyValueMap[int, int].create(spec) as m:
+        with pytest.raises(error, match=message):
+            m.update_batch_views(keys, values)
+        assert len(m) == 0
 
 
 def test_iteration_while_deleting_visits_each_remaining_key_once() -> None:

@@ -18,16 +18,18 @@ from __future__ import annotations
 
 import ctypes
 import errno
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ebpf.syscall import bpf_errno, bpf_failed, bpf_prepared
 from ebpf.syscall.abi import Cmd, MapBatchAttr
+from ebpf.syscall.flags import UpdateFlags
 
 if TYPE_CHECKING:
+    from ._codecs import Codec, ReadableBuffer
     from ._map import Map
 
-__all__ = ["BatchOps", "check_chunk_size", "split_items"]
+__all__ = ["BatchOps", "check_chunk_size", "packed_elements", "split_items"]
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -165,29 +167,33 @@ class BatchOps(Generic[K, V]):
             attr.in_batch = ctypes.addressof(cursor_in)
 
     def write(
-        self, keys: Sequence[K], values: Sequence[V] | None, *, flags: int, chunk: int | None
+        self,
+        keys: ReadableBuffer,
+        values: ReadableBuffer | None,
+        total: int,
+        *,
+        flags: int,
+        chunk: int | None,
     ) -> int | None:
         """``BPF_MAP_UPDATE_BATCH`` (with ``values``) or ``BPF_MAP_DELETE_BATCH``; the count done, or None.
+
+        ``keys`` and ``values`` hold ``total`` encoded elements back to back
+        (checked by the caller); they are copied once before the first call.
+        None means "write element by element": the kernel or the map type has
+        no batch commands, or ``flags`` has ``NOEXIST``/``EXIST``, which
+        ``BPF_MAP_UPDATE_BATCH`` refuses (it takes ``BPF_F_LOCK`` alone).
 
         Raises:
             BpfSyscallError: the kernel stopped part way (the message says after how many).
         """
-        if self.supported is False:
+        if self.supported is False or flags & ~UpdateFlags.F_LOCK:
             return None
-        owner = self._owner
-        total = len(keys)
         if total == 0:
             return 0
+        owner = self._owner
         cmd = Cmd.MAP_UPDATE_BATCH if values is not None else Cmd.MAP_DELETE_BATCH
-        # Encode everything first: a bad key or value raises before any call.
-        raw_keys = ctypes.create_string_buffer(
-            owner.key_codec.encode_many(keys), max(owner.key_codec.size, 1) * total
-        )
-        raw_values = None
-        if values is not None:
-            raw_values = ctypes.create_string_buffer(
-                owner.value_codec.encode_many(values), max(owner.value_codec.size, 1) * total
-            )
+        raw_keys = _copy(keys)
+        raw_values = _copy(values) if values is not None else None
         step = chunk or total
         attr = MapBatchAttr(map_fd=owner.fileno(), elem_flags=int(flags))
         call = bpf_prepared(cmd, attr)
@@ -205,16 +211,53 @@ class BatchOps(Generic[K, V]):
             if ret < 0:
                 ret = bpf_failed(call)
             if ret < 0:
-                if done == 0 and attr.count == 0 and -ret in _UNSUPPORTED and self.supported is None:
+                # The kernel writes back how many it wrote when it stops in the
+                # loop; an error before the loop leaves `count` as it was.
+                written = int(attr.count) if attr.count != count else 0
+                if done == 0 and written == 0 and -ret in _UNSUPPORTED and self.supported is None:
                     self.supported = False
                     return None
-                done += int(attr.count)
+                done += written
                 raise owner._error(
                     -ret, f"BPF_{cmd.name}", f"after {done} of {total} elements, writing a batch to"
                 )
             self.supported = True
             done += count
         return done
+
+
+def _copy(data: ReadableBuffer) -> ctypes.Array[ctypes.c_char]:
+    """A ctypes copy of ``data`` (not empty): memory of our own with an address to hand the kernel."""
+    view = memoryview(data).cast("B")
+    return (ctypes.c_char * view.nbytes).from_buffer_copy(view)
+
+
+def packed_elements(data: object, codec: Codec[Any], what: str) -> tuple[memoryview, int]:
+    """``data`` as a flat byte view of whole ``codec.size``-byte elements, and how many it holds.
+
+    Raises:
+        TypeError: ``data`` is not a buffer (bytes, memoryview, array.array, NumPy array...).
+        ValueError: it is not contiguous, its items are neither bytes nor
+            ``codec.size`` wide, or its length is not a whole number of elements.
+    """
+    try:
+        view = memoryview(data)  # type: ignore[arg-type]
+    except TypeError:
+        kinds = "bytes, memoryview, array.array, NumPy array"
+        raise TypeError(f"{what} must be a buffer ({kinds}), not {type(data).__name__}") from None
+    size = codec.size
+    if not view.c_contiguous:
+        raise ValueError(f"{what} must be a contiguous buffer (copy a strided view first)")
+    if view.itemsize not in (1, size):
+        raise ValueError(
+            f"{what} have {view.itemsize}-byte items (format {view.format!r}), "
+            f"but {codec.describe()} elements are {size} bytes"
+        )
+    if size == 0 or view.nbytes % size:
+        raise ValueError(
+            f"{what} hold {view.nbytes} bytes: not a whole number of {size}-byte {codec.describe()} elements"
+        )
+    return view.cast("B"), view.nbytes // size
 
 
 def split_items(items: Any) -> tuple[list[Any], list[Any]]:

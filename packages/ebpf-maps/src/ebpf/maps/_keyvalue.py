@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 from ebpf.syscall import bpf_errno, bpf_failed, bpf_prepared
 from ebpf.syscall.abi import Cmd, MapElemAttr, MapType
 
-from ._batch import BatchOps, check_chunk_size, split_items
+from ._batch import BatchOps, check_chunk_size, packed_elements, split_items
 from ._codecs import Slot
 from ._map import Map
 
@@ -424,9 +424,8 @@ class KeyValueMap(
             raw_keys, raw_values, count = found
             return kc.view_many(raw_keys, count), vc.view_many(raw_values, count)
         keys, values = self.lookup_batch_lists(chunk_size=chunk_size, delete=delete)
-        return kc.view_many(kc.encode_many(keys), len(keys)), vc.view_many(
-            vc.encode_many(values), len(values)
-        )
+        encoded_keys, encoded_values = kc.encode_many(keys), vc.encode_many(values)
+        return kc.view_many(encoded_keys, len(keys)), vc.view_many(encoded_values, len(values))
 
     def lookup_and_delete_batch(self, *, chunk_size: int | None = None) -> dict[K, V]:
         """Every element, deleted as it is read (atomically per chunk where the kernel has batches)."""
@@ -452,7 +451,10 @@ class KeyValueMap(
         """Write many elements, ``chunk_size`` per system call (None: all in one); returns how many.
 
         Every key and value is encoded before the first call, so bad input
-        changes nothing. ``flags`` as for :meth:`update`.
+        changes nothing. ``flags`` as for :meth:`update`: the kernel's batch
+        command takes ``ANY`` and ``F_LOCK``; with ``NOEXIST`` or ``EXIST``
+        the elements are written one by one (the first refused raises, and
+        those before it stay written).
 
         Raises:
             TypeError, ValueError: bad items, keys, values or ``chunk_size``.
@@ -460,13 +462,49 @@ class KeyValueMap(
         """
         return self._update_batch(items, flags, chunk_size)
 
+    def update_batch_views(
+        self, keys: object, values: object, *, flags: int = 0, chunk_size: int | None = None
+    ) -> int:
+        """Write elements given as packed arrays, with no encoding: :meth:`lookup_batch_views` in reverse.
+
+        ``keys`` and ``values`` are contiguous buffers (``memoryview``,
+        ``array.array``, NumPy arrays, ``bytes``) of the same number of
+        elements laid out as the codecs encode them (integers in native
+        order: ``array.array("I", ...)`` for ``u32``); they are copied once
+        and handed to the kernel as they are. Returns how many were written.
+        ``flags`` and ``chunk_size`` as for :meth:`update_batch`.
+
+        Raises:
+            TypeError: ``keys`` or ``values`` is not a buffer.
+            ValueError: a buffer holds a partial element or items of another
+                width, the counts differ, or a bad ``chunk_size``.
+            BpfSyscallError: the kernel stopped part way (the message says after how many).
+        """
+        check_chunk_size(chunk_size)
+        self._fd_checked()
+        kc, vc = self.key_codec, self.value_codec
+        key_view, total = packed_elements(keys, kc, "keys")
+        value_view, value_count = packed_elements(values, vc, "values")
+        if value_count != total:
+            raise ValueError(f"{total} keys but {value_count} values: give one value per key")
+        done = self._batch.write(key_view, value_view, total, flags=flags, chunk=chunk_size)
+        if done is not None:
+            return done
+        return self._update_each(kc.decode_many(key_view, total), vc.decode_many(value_view, total), flags)
+
     def _update_batch(self, items: object, flags: int, chunk_size: int | None) -> int:
         check_chunk_size(chunk_size)
         self._fd_checked()
         keys, values = split_items(items)
-        done = self._batch.write(keys, values, flags=flags, chunk=chunk_size)
+        # Encode everything first: a bad key or value raises before any call.
+        raw_keys, raw_values = self.key_codec.encode_many(keys), self.value_codec.encode_many(values)
+        done = self._batch.write(raw_keys, raw_values, len(keys), flags=flags, chunk=chunk_size)
         if done is not None:
             return done
+        return self._update_each(keys, values, flags)
+
+    def _update_each(self, keys: list[K], values: list[V], flags: int) -> int:
+        """Element updates where the kernel or the map type has no batch commands."""
         for key, value in zip(keys, values, strict=True):
             self.update(key, value, flags=flags)
         return len(keys)
@@ -480,7 +518,8 @@ class KeyValueMap(
         check_chunk_size(chunk_size)
         self._fd_checked()
         key_list = list(keys)
-        done = self._batch.write(key_list, None, flags=0, chunk=chunk_size)
+        raw_keys = self.key_codec.encode_many(key_list)
+        done = self._batch.write(raw_keys, None, len(key_list), flags=0, chunk=chunk_size)
         if done is not None:
             return done
         for key in key_list:
