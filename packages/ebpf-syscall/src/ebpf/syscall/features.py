@@ -1059,13 +1059,12 @@ def _probe_isa_v3() -> bool:
 
 
 def _probe_isa_v4() -> bool:
-    # gotol (BPF_JMP32 | BPF_JA, offset in imm): new in 6.6 with the rest of
-    # ISA v4 (sign extension, sdiv/smod, bswap). The offset must not be 0:
-    # older verifiers take JMP32 | JA with imm 0 for a plain "goto +off" and
-    # refuse a non-zero imm ("BPF_JA uses reserved fields", EINVAL).
-    # r0 = 0; gotol +1; exit; gotol -2 (back to the exit): every insn reachable.
-    code = _sys.MOV_R0_0 + _sys.insn(0x06, imm=1) + _sys.EXIT + _sys.insn(0x06, imm=-2)
-    return _probe_program(code, "loading a program with gotol")
+    # Signed division (BPF_ALU64 | BPF_DIV with off = 1): new in 6.6 with the
+    # rest of ISA v4 (sign extension, gotol, bswap). Older verifiers refuse
+    # the non-zero offset (EINVAL). gotol is no probe: 6.1 loads JMP32 | JA
+    # with any imm as a plain "goto +off".
+    code = _sys.MOV_R0_0 + _sys.insn(0x37, dst=0, off=1, imm=1) + _sys.EXIT  # r0 = 0; r0 s/= 1; exit
+    return _probe_program(code, "loading a program with sdiv")
 
 
 ISA_V2 = _declare(Feature("ISA v2 instructions (jlt, jle, jslt, jsle)", "4.14", _probe_isa_v2))
