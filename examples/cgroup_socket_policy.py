@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import socket
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -58,6 +59,7 @@ def report(where: str, port: int) -> None:
 
 def in_cgroup(cgroup: Path, fn: Callable[[], None]) -> None:
     """Run ``fn`` in a child process inside ``cgroup``."""
+    sys.stdout.flush()  # or the child inherits, and prints again, what is still buffered
     pid = os.fork()
     if pid == 0:
         try:
