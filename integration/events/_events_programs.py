@@ -12,7 +12,10 @@ run can repeat them thousands of times on one CPU) or tracepoint programs
 from __future__ import annotations
 
 import enum
+import importlib.util
 import struct
+
+import pytest
 
 from ebpf.asm import (
     DW,
@@ -50,6 +53,15 @@ from ebpf.asm.assembler import Item
 from ebpf.maps import ArrayMap, Map, MapSpec, u32, u64
 from ebpf.progs import Program, ProgramSpec
 from ebpf.syscall.abi import MapType
+
+#: For the ``read_array()`` cases: NumPy is the optional ``ebpf-events[numpy]`` extra.
+NUMPY = pytest.param(
+    "array",
+    marks=pytest.mark.skipif(
+        importlib.util.find_spec("numpy") is None,
+        reason="NumPy (the ebpf-events[numpy] extra) is not installed",
+    ),
+)
 
 EVENT = struct.Struct("=I4xQI4x")
 EVENT_SPEC = [u32, u64, u32]

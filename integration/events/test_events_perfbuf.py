@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from events._events_programs import EVENT, EVENT_SPEC, FailsOnFive, Mode, load_program
+from events._events_programs import EVENT, EVENT_SPEC, NUMPY, FailsOnFive, Mode, load_program
 
 from ebpf.events import EventDecodeError, PerfBuffer
 from ebpf.maps import ArrayMap, Map
@@ -69,7 +69,7 @@ def test_lost_records_are_counted(counters: ArrayMap[int], perf_array: Map, pinn
         assert notes == [(cpu, dropped)]
 
 
-@pytest.mark.parametrize("how", ["batch", "array", "drain"])
+@pytest.mark.parametrize("how", ["batch", NUMPY, "drain"])
 def test_wrap_around_and_batches(counters: ArrayMap[int], perf_array: Map, pinned: None, how: str) -> None:
     # 40-byte samples in a 4 KiB ring (not a multiple of 40): rounds of 90
     # go around it many times, with samples across its end copied out.

@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 import pytest
-from events._events_programs import EVENT, EVENT_SPEC, FailsOnFive, Mode, load_program
+from events._events_programs import EVENT, EVENT_SPEC, NUMPY, FailsOnFive, Mode, load_program
 
 from ebpf.events import EventDecodeError, Poller, RingBuffer
 from ebpf.maps import ArrayMap, Map, MapSpec
@@ -26,7 +26,7 @@ def run(prog: Any, times: int) -> None:
     prog.test_run(bytes(64), repeat=times)
 
 
-@pytest.mark.parametrize("how", ["read", "drain", "poll", "iterate", "batch", "array"])
+@pytest.mark.parametrize("how", ["read", "drain", "poll", "iterate", "batch", NUMPY])
 def test_every_event_arrives_once_in_order(counters: ArrayMap[int], ring: Map, how: str) -> None:
     with load_program(Mode.OUTPUT, counters, ring) as prog, RingBuffer(ring, EVENT_SPEC) as rb:
         run(prog, 5000)
