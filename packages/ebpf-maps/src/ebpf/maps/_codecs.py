@@ -297,10 +297,10 @@ class IntCodec(Codec[int]):
 
     def decode_many(self, buf: ReadableBuffer, count: int) -> list[int]:
         """The first ``count`` integers packed in ``buf``."""
-        code = self._array_code()
-        if code is None:
+        if self._array_code() is None:
             return super().decode_many(buf, count)
-        return memoryview(buf).cast("B")[: count * self.size].cast(code).tolist()
+        ints: list[int] = self.view_many(buf, count).tolist()
+        return ints
 
     def view_many(self, buf: ReadableBuffer, count: int) -> memoryview:
         """The first ``count`` integers as a ``memoryview`` of their native format (``"I"``, ``"Q"``...).
@@ -308,9 +308,8 @@ class IntCodec(Codec[int]):
         Other byte orders and widths give the base class's byte view.
         """
         code = self._array_code()
-        if code is None:
-            return super().view_many(buf, count)
-        return memoryview(buf).cast("B")[: count * self.size].cast(code)
+        view = super().view_many(buf, count)
+        return view if code is None else view.cast(code)
 
     def describe(self) -> str:
         order = "" if self._native else ("be" if self.byteorder == "big" else "le")
@@ -391,7 +390,7 @@ class StructCodec(Codec[Any]):
 
     def decode_many(self, buf: ReadableBuffer, count: int) -> list[Any]:
         """Unpack ``count`` records."""
-        view = memoryview(buf).cast("B")[: count * self.size]
+        view = self.view_many(buf, count)
         if self._scalar:
             return [t[0] for t in self._struct.iter_unpack(view)]
         return list(self._struct.iter_unpack(view))
@@ -443,7 +442,7 @@ class BytesCodec(Codec[bytes]):
 
     def decode_many(self, buf: ReadableBuffer, count: int) -> list[bytes]:
         """``count`` slices of ``size`` bytes."""
-        data = bytes(memoryview(buf).cast("B")[: count * self.size])
+        data = bytes(self.view_many(buf, count))
         size = self.size
         return [data[i * size : (i + 1) * size] for i in range(count)]
 

@@ -22,7 +22,7 @@ from ebpf.syscall import bpf_errno, bpf_failed, bpf_prepared
 from ebpf.syscall.abi import Cmd, MapElemAttr, MapType
 
 from ._batch import BatchOps, check_chunk_size, packed_elements, split_items
-from ._codecs import Slot
+from ._codecs import ReadableBuffer, Slot
 from ._map import Map
 
 if TYPE_CHECKING:
@@ -385,20 +385,11 @@ class KeyValueMap(
 
         With ``delete`` the elements are deleted as they are read.
         """
-        check_chunk_size(chunk_size)
-        self._fd_checked()
-        found = self._batch.lookup_all(chunk_size or max(self.max_entries, 1), delete=delete)
-        if found is not None:
-            raw_keys, raw_values, count = found
-            return self.key_codec.decode_many(raw_keys, count), self.value_codec.decode_many(
-                raw_values, count
-            )
-        keys: list[K] = []
-        values: list[V] = []
-        for chunk_keys, chunk_values in self._chunks_or_none(delete=delete):
-            keys += chunk_keys
-            values += chunk_values
-        return keys, values
+        found = self._read_all(chunk_size, delete)
+        if found is None:
+            return self._read_all_by_chunks(delete)
+        raw_keys, raw_values, count = found
+        return self.key_codec.decode_many(raw_keys, count), self.value_codec.decode_many(raw_values, count)
 
     def lookup_batch_views(
         self, *, chunk_size: int | None = None, delete: bool = False
@@ -416,16 +407,34 @@ class KeyValueMap(
         Raises:
             ValueError: a bad ``chunk_size``, or the map is closed.
         """
+        kc, vc = self.key_codec, self.value_codec
+        found = self._read_all(chunk_size, delete)
+        if found is None:
+            keys, values = self._read_all_by_chunks(delete)
+            found = kc.encode_many(keys), vc.encode_many(values), len(keys)
+        raw_keys, raw_values, count = found
+        return kc.view_many(raw_keys, count), vc.view_many(raw_values, count)
+
+    def _read_all(
+        self, chunk_size: int | None, delete: bool
+    ) -> tuple[ReadableBuffer, ReadableBuffer, int] | None:
+        """The whole map packed by batch lookups, ``(keys, values, count)``; None without batches.
+
+        Raises:
+            ValueError: a bad ``chunk_size``, or the map is closed.
+        """
         check_chunk_size(chunk_size)
         self._fd_checked()
-        kc, vc = self.key_codec, self.value_codec
-        found = self._batch.lookup_all(chunk_size or max(self.max_entries, 1), delete=delete)
-        if found is not None:
-            raw_keys, raw_values, count = found
-            return kc.view_many(raw_keys, count), vc.view_many(raw_values, count)
-        keys, values = self.lookup_batch_lists(chunk_size=chunk_size, delete=delete)
-        encoded_keys, encoded_values = kc.encode_many(keys), vc.encode_many(values)
-        return kc.view_many(encoded_keys, len(keys)), vc.view_many(encoded_values, len(values))
+        return self._batch.lookup_all(chunk_size or max(self.max_entries, 1), delete=delete)
+
+    def _read_all_by_chunks(self, delete: bool) -> tuple[list[K], list[V]]:
+        """The whole map as lists, read with element operations (no batch commands)."""
+        keys: list[K] = []
+        values: list[V] = []
+        for chunk_keys, chunk_values in self._chunks_or_none(delete=delete):
+            keys += chunk_keys
+            values += chunk_values
+        return keys, values
 
     def lookup_and_delete_batch(self, *, chunk_size: int | None = None) -> dict[K, V]:
         """Every element, deleted as it is read (atomically per chunk where the kernel has batches)."""
