@@ -183,23 +183,26 @@ def test_kprobe_on_a_missing_function_fails_cleanly(counter: Counter) -> None:
         attach_kprobe(prog, "no_such_kernel_function_ebpf")
 
 
+def _burn_cpu(cpu_seconds: float, done: Callable[[], bool] = lambda: False) -> None:
+    """Spin on this thread's CPU for up to ``cpu_seconds`` of process time, or until ``done()``."""
+    deadline = time.process_time() + cpu_seconds
+    while time.process_time() < deadline and not done():
+        pass
+
+
 def test_perf_event_sampling_fires_then_stops(counter: Counter) -> None:
     with Program.load(counter.spec("perf_event")) as prog:
-        # A task clock of this process that samples every 100 µs of CPU time.
+        # A task clock of this process that samples every 100 µs of CPU time. Without high-resolution
+        # timers (some emulated guests) samples come only on the scheduler tick, so burn until the
+        # counter moves, with a generous bound, rather than a fixed 2 ms.
         with perf.open_software(PerfSwId.TASK_CLOCK, -1, 0, sample_period=100_000) as event:
             link = attach_perf_event(prog, event)
-
-        def burn() -> None:
-            deadline = time.process_time() + 0.002
-            while time.process_time() < deadline:
-                pass
-
-        before = counter.value
-        burn()
-        assert counter.value > before
-        link.close()
+        with link:
+            before = counter.value
+            _burn_cpu(5.0, lambda: counter.value > before)
+            assert counter.value > before
         settled = counter.value
-        burn()
+        _burn_cpu(0.05)  # a dozen ticks even at HZ=250
         assert counter.value == settled
 
 
