@@ -6,7 +6,9 @@ directory (the runner's job directory, shared with the host):
 - Tests listed in :data:`VM_SKIPS` are skipped with the reason: they prove
   nothing about the kernel that the host run does not already prove, and
   under QEMU's CPU emulation (Python runs about 18 times slower) they would
-  cost minutes. Set ``EBPF_VM_FULL=1`` to run them anyway (e.g. under KVM).
+  cost minutes. Tests whose host-side stress can be cut down (the hardening
+  loops) ask :func:`reduced` and run fewer rounds. Set ``EBPF_VM_FULL=1`` to
+  run everything in full anyway (e.g. under KVM).
 - At the end of the session the answer of every feature probe of
   ``ebpf.syscall.features`` on this kernel is written to
   ``$EBPF_VM_JOB/features.json``, with the kernel release; ``tools/vm``
@@ -25,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["VM_SKIPS", "feature_report", "job_dir"]
+__all__ = ["VM_SKIPS", "feature_report", "job_dir", "reduced"]
 
 VM_SKIPS: dict[str, str] = {
     # nodeid prefix -> reason
@@ -46,13 +48,15 @@ def job_dir() -> Path | None:
     return path if path.is_dir() else None
 
 
-def _in_vm() -> bool:
-    return os.environ.get("EBPF_VM_KERNEL", "host") != "host"
+def reduced() -> bool:
+    """Whether this kernel VM run leaves host-side stress to the host (not with ``EBPF_VM_FULL=1``)."""
+    in_vm = job_dir() is not None and os.environ.get("EBPF_VM_KERNEL", "host") != "host"
+    return in_vm and os.environ.get("EBPF_VM_FULL") != "1"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip the :data:`VM_SKIPS` tests inside a VM, unless ``EBPF_VM_FULL=1``."""
-    if job_dir() is None or not _in_vm() or os.environ.get("EBPF_VM_FULL") == "1":
+    """Skip the :data:`VM_SKIPS` tests in a :func:`reduced` run."""
+    if not reduced():
         return
     for item in items:
         for prefix, reason in VM_SKIPS.items():

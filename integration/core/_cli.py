@@ -17,8 +17,12 @@ def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
 
 
-def ebpf(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """``ebpf ARGS...``; with ``check``, fail the test on a non-zero exit status."""
+def ebpf(*args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """``ebpf ARGS...``; with ``check``, fail the test on a non-zero exit status.
+
+    The timeout only catches a hang: in the kernel VMs, under CPU emulation, a command that compiles
+    C with clang takes minutes.
+    """
     result = subprocess.run(
         [sys.executable, "-m", "ebpf.core", *args],
         capture_output=True,

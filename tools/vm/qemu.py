@@ -87,7 +87,7 @@ class GuestConfig:
     """The body of ``run.sh``, run by ``/bin/bash`` as root in the guest; its status is the guest's."""
     memory: str = "2G"
     cpus: int = 1
-    timeout: float = 1800.0
+    timeout: float = 3600.0
     """Seconds before the guest is killed."""
     accel: str = "auto"
     cache: str = "loose"
