@@ -64,7 +64,7 @@ if [ ! -x "$venv/bin/python" ] || [ "$("$venv/bin/python" -c 'import sys; print(
     "$python" -m venv "$venv"
 fi
 "$venv/bin/python" -m pip install -q --no-index --find-links "$wheels" --upgrade --force-reinstall \
-    ebpf-core pytest hypothesis || die "installing the project from $wheels failed"
+    ebpf-core pytest hypothesis numpy || die "installing the project from $wheels failed"
 
 rm -rf "$results"
 mkdir -p "$results"

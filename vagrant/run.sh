@@ -80,7 +80,7 @@ build_wheelhouse() {
     rm -rf "$cache/wheelhouse"
     mkdir -p "$cache/wheelhouse"
     # Our nine distributions from this checkout, and every dependency of them and of the test suite.
-    (cd "$root" && "$python" -m pip wheel -q -w "$cache/wheelhouse" packages/ebpf-* pytest hypothesis) \
+    (cd "$root" && "$python" -m pip wheel -q -w "$cache/wheelhouse" packages/ebpf-* pytest hypothesis numpy) \
         || die "pip wheel failed (see above)"
 }
 
