@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from progs._progs_support import gcc_or_skip
 
 from ebpf.asm import (
     R0,
@@ -48,9 +48,7 @@ int main(int argc, char **argv) {
 
 @pytest.fixture(scope="module")
 def binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    gcc = shutil.which("gcc")
-    if gcc is None:
-        pytest.skip("gcc is needed to build the uprobe target")
+    gcc = gcc_or_skip()
     workdir = tmp_path_factory.mktemp("uprobe_symbol")
     (workdir / "target.c").write_text(TARGET)
     subprocess.run([gcc, "-O1", "-o", str(workdir / "target"), str(workdir / "target.c")], check=True)
