@@ -11,23 +11,23 @@ from typing import Any
 
 import pytest
 
+#: Seconds before a child interpreter counts as hung. Only a hang should hit it: in the kernel VMs,
+#: under CPU emulation, a command or example that compiles C with clang takes minutes.
+CHILD_TIMEOUT = 600.0
 
-def _env() -> dict[str, str]:
-    # The suite's import path (pytest's pythonpath setting) for the child interpreter too.
+
+def child_env() -> dict[str, str]:
+    """This environment with the suite's import path (pytest's pythonpath setting) for a child interpreter."""
     return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
 
 
-def ebpf(*args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    """``ebpf ARGS...``; with ``check``, fail the test on a non-zero exit status.
-
-    The timeout only catches a hang: in the kernel VMs, under CPU emulation, a command that compiles
-    C with clang takes minutes.
-    """
+def ebpf(*args: str, check: bool = True, timeout: float = CHILD_TIMEOUT) -> subprocess.CompletedProcess[str]:
+    """``ebpf ARGS...``; with ``check``, fail the test on a non-zero exit status."""
     result = subprocess.run(
         [sys.executable, "-m", "ebpf.core", *args],
         capture_output=True,
         text=True,
-        env=_env(),
+        env=child_env(),
         timeout=timeout,
         check=False,
     )

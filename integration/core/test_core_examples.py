@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import os
 import re
 import shutil
 import subprocess
@@ -11,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from core._cli import CHILD_TIMEOUT, child_env
 
 import ebpf.core as bpf
 from ebpf.asm import R0, exit_, mov
@@ -18,9 +18,8 @@ from ebpf.asm import R0, exit_, mov
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
-def run_example(name: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    # The timeout only catches a hang: in the kernel VMs, under CPU emulation, clang alone takes minutes.
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+def run_example(name: str, *args: str, timeout: float = CHILD_TIMEOUT) -> subprocess.CompletedProcess[str]:
+    env = child_env()
     env.pop("PYTHONUNBUFFERED", None)  # stdout a buffered pipe, as for a user piping the output
     result = subprocess.run(
         [sys.executable, str(EXAMPLES / name), *args],
