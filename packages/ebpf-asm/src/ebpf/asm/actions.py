@@ -5,9 +5,10 @@ program type: an XDP action, a TC action, a cgroup allow/deny, an errno for
 LSM, a byte count for socket filters. The values are those of the kernel
 UAPI headers (``linux/bpf.h``, ``linux/pkt_cls.h``).
 
->>> from ebpf.asm import mov, exit_, R0
->>> [mov(R0, XdpAction.PASS), exit_()][0].imm
-2
+Examples:
+    >>> from ebpf.asm import mov, exit_, R0
+    >>> [mov(R0, XdpAction.PASS), exit_()][0].imm
+    2
 """
 
 from __future__ import annotations
