@@ -1,30 +1,68 @@
-"""Kernel version markers for the integration tests.
+"""Kernel markers for the integration tests: by feature probe, or (rarely) by version.
 
-Use the marker (registered in pyproject.toml, applied by ``integration/conftest.py``)::
+Ask for a kernel feature through its probe (registered in pyproject.toml,
+applied by ``integration/conftest.py``)::
 
-    @pytest.mark.requires_kernel("5.8", "ring buffer")
+    from ebpf.syscall import features
+
+    @pytest.mark.requires_feature(features.RINGBUF)
     def test_ringbuf_reader(): ...
 
 or the same thing as a function (``integration/`` is on pytest's ``pythonpath``)::
 
-    from _kernel_markers import requires_kernel
+    from _kernel_markers import requires_feature
 
-    @requires_kernel("5.8", "ring buffer")
-    def test_ringbuf_reader(): ...
+    @requires_feature(features.TCX)
+    def test_tcx(): ...
 
-Either skips with "needs Linux 5.8+ for ring buffer; running 5.4.0-150-generic"
-on an older kernel. The version check is deliberately local and tiny: the
-library gets its own, and the tests must not trust the code they test.
+The probe decides, never ``uname -r`` (distributions backport, builds leave
+options out, security policies refuse what the kernel has):
+
+- the probe says yes: the test runs;
+- the probe cannot tell because the kernel refuses it even to root with
+  ``EPERM`` (kernel lockdown, an LSM, a seccomp filter: some 6.18 builds
+  refuse arena maps or fentry programs): the test skips with that reason;
+- the probe says no on a kernel older than the feature's first version, or
+  built without an option the feature declares: the test skips with that
+  reason;
+- the probe says no on a kernel that is new enough and has the options, or
+  fails in a way it does not expect: the test *fails*. Either the probe or
+  the kernel build is wrong, and a skip would hide it.
+
+``@pytest.mark.requires_kernel("5.8", "ring buffer")`` remains for what no
+probe can tell (a verifier change, a fixed bug): it skips with "needs Linux
+5.8+ for ring buffer; running 5.4.0-150-generic" on an older kernel.
+
+Versions and the kernel configuration are read here with tiny local parsers:
+the tests must not trust the code they test. The probes themselves are the
+library's, and ``integration/syscall/test_features.py`` holds each one to the
+same rule.
 """
 
 from __future__ import annotations
 
+import functools
+import gzip
 import os
 import re
+from pathlib import Path
 
 import pytest
 
-__all__ = ["kernel_release", "parse_version", "requires_kernel", "skip_reason"]
+from ebpf.syscall import EbpfError, PermissionDeniedError
+from ebpf.syscall.features import Feature
+
+__all__ = [
+    "FeatureProbeError",
+    "config_off",
+    "feature_skip_reason",
+    "kernel_config",
+    "kernel_release",
+    "parse_version",
+    "requires_feature",
+    "requires_kernel",
+    "skip_reason",
+]
 
 _VERSION = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?")
 
@@ -55,3 +93,79 @@ def requires_kernel(version: str, feature: str) -> pytest.MarkDecorator:
     """The ``requires_kernel`` marker, validated: ``@requires_kernel("5.8", "ring buffer")``."""
     parse_version(version)
     return pytest.mark.requires_kernel(version, feature)
+
+
+# --------------------------------------------------------------------------- kernel configuration
+
+
+@functools.cache
+def kernel_config() -> dict[str, str] | None:
+    """``CONFIG_X -> value`` of the running kernel, or ``None`` when no configuration can be read."""
+    try:
+        with gzip.open("/proc/config.gz", "rt", encoding="utf-8", errors="replace") as f:
+            text = f.read()
+    except OSError:
+        try:
+            text = Path(f"/boot/config-{kernel_release()}").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return None
+    table: dict[str, str] = {}
+    for line in text.splitlines():
+        if match := re.fullmatch(r"(CONFIG_\w+)=(.*)", line.strip()):
+            table[match.group(1)] = match.group(2)
+    return table
+
+
+def config_off(options: tuple[str, ...]) -> list[str]:
+    """The options of ``options`` this kernel was built without (none when the config is unknown)."""
+    config = kernel_config()
+    if config is None:
+        return []
+    return [option for option in options if config.get(option, "n") == "n"]
+
+
+# --------------------------------------------------------------------------- feature probes
+
+
+class FeatureProbeError(Exception):
+    """A probe said "absent" where the feature must be there, or could not tell for a reason it
+    does not expect: a failure of the test, not a skip."""
+
+
+def feature_skip_reason(feature: Feature) -> str | None:
+    """Why a test needing ``feature`` must skip on this kernel, or ``None`` when it can run.
+
+    Raises:
+        FeatureProbeError: the probe says the feature is absent although this
+            kernel is at least its first version and has the options it
+            declares, or the probe failed other than by ``EPERM``.
+    """
+    release = kernel_release()
+    try:
+        if feature.supported():
+            return None
+    except PermissionDeniedError as exc:
+        return f"Linux {release} refuses {feature.name} even to root (a security policy: {exc})"
+    except (EbpfError, OSError) as exc:
+        raise FeatureProbeError(
+            f"the probe for {feature.name} cannot tell on Linux {release}: {exc}"
+        ) from exc
+    off = config_off(feature.config)
+    if off:
+        return f"needs {feature.name}; Linux {release} is built without {', '.join(off)}"
+    if feature.version is None:
+        return f"needs {feature.name}, which Linux {release} lacks (the probe says so)"
+    if parse_version(release) < parse_version(feature.version):
+        return f"needs Linux {feature.version}+ for {feature.name}; running {release}"
+    raise FeatureProbeError(
+        f"the probe says {feature.name} is absent, but Linux {release} is at least its first version "
+        f"{feature.version} and has {', '.join(feature.config) or 'no special kernel option'}: "
+        "the probe or this kernel build is wrong"
+    )
+
+
+def requires_feature(feature: Feature) -> pytest.MarkDecorator:
+    """The ``requires_feature`` marker, validated: ``@requires_feature(features.RINGBUF)``."""
+    if not isinstance(feature, Feature):
+        raise TypeError(f"requires_feature() takes an ebpf.syscall.features.Feature, not {feature!r}")
+    return pytest.mark.requires_feature(feature)

@@ -6,8 +6,11 @@
 - ``bpffs``: a fresh directory on bpffs for the test's pins, removed afterwards.
 - Every test fails if it leaks a file descriptor or leaves a pinned object
   under ``/sys/fs/bpf`` outside its ``bpffs`` directory.
-- ``@pytest.mark.requires_kernel("5.8", "ring buffer")`` skips on older kernels
-  (see ``integration/_kernel_markers.py``).
+- ``@pytest.mark.requires_feature(features.RINGBUF)`` runs the test where the
+  feature probe says yes, skips it where the kernel is too old, is built
+  without the feature or refuses it even to root, and fails it where the probe
+  says no on a kernel that should have it; ``requires_kernel("5.8", "...")``
+  remains for what no probe can tell (see ``integration/_kernel_markers.py``).
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _kernel_markers import skip_reason
+from _kernel_markers import FeatureProbeError, feature_skip_reason, skip_reason
 from _resources import no_resource_leaks  # noqa: F401  (autouse: mmaps, threads, attachments, qdiscs, netns)
 
+from ebpf.syscall.features import Feature
 from tests._leakcheck import describe_fds, leaked_since, open_fds
 
 BPFFS = Path("/sys/fs/bpf")
@@ -35,7 +39,8 @@ _BPFFS_DIR = pytest.StashKey[Path]()
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """Skip before any fixture runs: not root, or a kernel older than a marker asks for."""
+    """Skip before any fixture runs: not root, a kernel older than a marker asks for, a feature
+    the kernel lacks or refuses (fail where its probe says absent on a kernel that has it)."""
     if os.geteuid() != 0:
         pytest.skip(
             f"integration tests need root (running as uid {os.geteuid()}): "
@@ -47,6 +52,19 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             reason = skip_reason(version, feature)
         except (TypeError, ValueError) as exc:
             pytest.fail(f"{item.nodeid}: bad requires_kernel marker: {exc}", pytrace=False)
+        if reason is not None:
+            pytest.skip(reason)
+    for marker in item.iter_markers("requires_feature"):
+        if len(marker.args) != 1 or marker.kwargs or not isinstance(marker.args[0], Feature):
+            pytest.fail(
+                f"{item.nodeid}: bad requires_feature marker: expected requires_feature(feature: Feature), "
+                f"got {marker.args} {marker.kwargs}",
+                pytrace=False,
+            )
+        try:
+            reason = feature_skip_reason(marker.args[0])
+        except FeatureProbeError as exc:
+            pytest.fail(f"{item.nodeid}: {exc}", pytrace=False)
         if reason is not None:
             pytest.skip(reason)
 

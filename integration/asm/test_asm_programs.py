@@ -17,7 +17,7 @@ import pytest
 
 from ebpf import asm
 from ebpf.asm import DW, R0, R1, R2, R3, R4, R6, R10, B, H, Item, W, XdpAction, assemble, disassemble, label
-from ebpf.syscall import commands
+from ebpf.syscall import commands, features
 from ebpf.syscall.abi import MapType, ProgType
 from ebpf.syscall.errors import VerifierError
 from ebpf.syscall.fd import FD
@@ -85,7 +85,7 @@ def test_loop_sums_one_to_one_hundred() -> None:
     assert run(program) == 5050
 
 
-@pytest.mark.requires_kernel("6.6", "sign-extending loads (cpu v4)")
+@pytest.mark.requires_feature(features.ISA_V4)
 def test_stack_stores_and_sign_extending_loads() -> None:
     program = returns(
         asm.store(R10, -8, -2, DW),
@@ -205,7 +205,7 @@ def test_bpf_to_bpf_call() -> None:
     assert run(program) == 42
 
 
-@pytest.mark.requires_kernel("6.6", "cpu v4 instructions (sdiv, smod, movsx, bswap, gotol)")
+@pytest.mark.requires_feature(features.ISA_V4)
 def test_cpu_v4_instructions() -> None:
     program = returns(
         asm.mov(R1, -100),

@@ -50,6 +50,7 @@ from ebpf.btf import (
     load_vmlinux,
 )
 from ebpf.progs import Program, ProgramSpec
+from ebpf.syscall import features
 from ebpf.syscall.abi import CoreReloKind, ProgType
 from ebpf.syscall.flags import ProgLoadFlags
 from tests.btf._btf_support import VMLINUX
@@ -62,7 +63,7 @@ from tests.btf.test_btf_core_objects import (
 
 pytestmark = [
     pytest.mark.skipif(not VMLINUX.exists(), reason="the kernel exposes no BTF"),
-    pytest.mark.requires_kernel("5.14", "sleepable syscall programs"),
+    pytest.mark.requires_feature(features.prog_type_feature(ProgType.SYSCALL)),
 ]
 
 K = CoreReloKind

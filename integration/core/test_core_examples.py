@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import re
 import shutil
 import subprocess
@@ -10,10 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from _kernel_markers import feature_skip_reason
 from core._cli import CHILD_TIMEOUT, child_env
 
-import ebpf.core as bpf
-from ebpf.asm import R0, exit_, mov
+from ebpf.syscall import features
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -53,30 +52,17 @@ def test_syscall_counter_prints_the_busiest_processes() -> None:
     assert all(int(row[-1]) > 0 for row in rows)
 
 
-def _fentry_refusal() -> str | None:
-    """Why this kernel refuses fentry programs to root, or None when it accepts them."""
-    try:
-        bpf.load_program([mov(R0, 0), exit_()], "fentry/do_sys_openat2").close()
-    except bpf.PermissionDeniedError as exc:
-        if exc.errno == errno.EPERM:
-            return f"this kernel refuses fentry programs even to root (a security policy): {exc}"
-        raise
-    return None
-
-
 def test_file_open_monitor_sees_our_own_open_with_the_fallback() -> None:
     out = run_example("file_open_monitor.py", "--seconds", "1", "--self-test").stdout
     assert "self-test: saw our own open" in out
-    if _fentry_refusal() is not None:
+    if feature_skip_reason(features.FENTRY) is not None:
         assert "falling back to the tracepoint syscalls:sys_enter_openat" in out
     else:
         assert "using fentry/do_sys_openat2" in out
 
 
+@pytest.mark.requires_feature(features.FENTRY)
 def test_file_open_monitor_uses_fentry_where_allowed() -> None:
-    reason = _fentry_refusal()
-    if reason is not None:
-        pytest.skip(reason)
     assert "using fentry" in run_example("file_open_monitor.py", "--seconds", "1").stdout
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _kernel_markers import skip_reason
+from _kernel_markers import feature_skip_reason, skip_reason
 
 import ebpf.btf
 from ebpf.elf import Collection
@@ -16,7 +16,7 @@ from ebpf.events import RingBuffer
 from ebpf.maps import ArrayMap, KeyValueMap, Map, MapSpec
 from ebpf.progs import ProgramSpec
 from ebpf.syscall import MapType, ProgType, features
-from ebpf.syscall.errors import BpfSyscallError, NotSupportedError, PermissionDeniedError, VerifierError
+from ebpf.syscall.errors import BpfSyscallError, NotSupportedError, VerifierError
 from ebpf.syscall.system import kernel_version
 from tests.elf._elf_corpus import spec_of
 
@@ -29,14 +29,6 @@ def _kv(coll: Collection, name: str) -> KeyValueMap[Any, Any]:
     live = coll.maps[name]
     assert isinstance(live, KeyValueMap)
     return live
-
-
-def _tracing_refused() -> str | None:
-    """Why fentry/fexit/LSM programs cannot be loaded here, or None."""
-    try:
-        return None if features.FENTRY.supported() else "the kernel lacks fentry"
-    except PermissionDeniedError as exc:
-        return f"the kernel refuses BTF-based tracing programs: {exc}"
 
 
 def test_globals_set_before_load_are_seen_and_variables_read_and_write_live_memory() -> None:
@@ -115,7 +107,7 @@ def test_legacy_maps_load_and_work() -> None:
         assert legacy[1] == struct.pack("<Q", 5)
 
 
-@pytest.mark.requires_kernel("5.8", "ring buffer")
+@pytest.mark.requires_feature(features.RINGBUF)
 def test_ring_buffer_output_reaches_the_map() -> None:
     with Collection.load(spec_of("ringbuf")) as coll:
         ring = coll.maps["events"]
@@ -185,7 +177,7 @@ def _sleepable_fentry_refused() -> str | None:
 
 def test_every_section_kind_loads_where_the_kernel_allows() -> None:
     spec = spec_of("sections")
-    refused = _tracing_refused()
+    refused = feature_skip_reason(features.FENTRY)
     btf_based = [name for name, p in spec.programs.items() if p.type.name in ("TRACING", "LSM", "EXT")]
     skipped: list[str] = []
     if refused is not None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 
 import pytest
+from _kernel_markers import feature_skip_reason
 from bpf_build import BUILD_DIR
 
 from ebpf.elf import Collection, CollectionSpec, inspect
 from ebpf.syscall import AttachType, MapType, ProgType, features
-from ebpf.syscall.errors import PermissionDeniedError
 from tests.elf._elf_corpus import EXAMPLES, require_tool
 
 CACHE = BUILD_DIR / "elf-cache"
@@ -41,13 +41,6 @@ def _spec(name: str) -> CollectionSpec:
     return CollectionSpec.from_c(EXAMPLES / f"{name}.bpf.c", cache_dir=CACHE)
 
 
-def _btf_tracing_refused() -> str | None:
-    try:
-        return None if features.FENTRY.supported() else "the kernel lacks fentry"
-    except PermissionDeniedError as exc:
-        return str(exc)
-
-
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_example_parses_to_the_programs_libbpf_would_make_and_loads(name: str) -> None:
     spec = _spec(name)
@@ -56,7 +49,7 @@ def test_example_parses_to_the_programs_libbpf_would_make_and_loads(name: str) -
     assert spec.license in ("GPL", "Dual BSD/GPL")
     assert "programs:" in inspect(spec)
     if name == "fentry":
-        refused = _btf_tracing_refused()
+        refused = feature_skip_reason(features.FENTRY)
         if refused is not None:
             pytest.skip(f"parsed; loading fentry/fexit/LSM is refused here: {refused}")
     with Collection.load(spec) as coll:

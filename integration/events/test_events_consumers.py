@@ -13,8 +13,9 @@ from events._events_programs import EVENT_SPEC, Mode, load_program
 
 from ebpf.events import AsyncConsumer, Consumer, PerfBuffer, RingBuffer
 from ebpf.maps import ArrayMap, Map
+from ebpf.syscall import features
 
-pytestmark = pytest.mark.requires_kernel("5.8", "ring buffers")
+pytestmark = pytest.mark.requires_feature(features.RINGBUF)
 
 
 def run(prog: Any, times: int) -> None:

@@ -13,9 +13,10 @@ from events._events_programs import EVENT, EVENT_SPEC, NUMPY, FailsOnFive, Mode,
 from ebpf.events import EventDecodeError, Poller, RingBuffer
 from ebpf.maps import ArrayMap, Map, MapSpec
 from ebpf.progs import attach_tracepoint
+from ebpf.syscall import features
 from ebpf.syscall.abi import MapType
 
-pytestmark = pytest.mark.requires_kernel("5.8", "ring buffers")
+pytestmark = pytest.mark.requires_feature(features.RINGBUF)
 
 
 def seqs(events: list[Any]) -> list[int]:

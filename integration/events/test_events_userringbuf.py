@@ -13,9 +13,10 @@ from bpf_build import compile_bpf
 from ebpf.elf import Collection, CollectionSpec
 from ebpf.events import UserRingBuffer
 from ebpf.maps import ArrayMap, Map, MapSpec, u32
+from ebpf.syscall import features
 from ebpf.syscall.abi import MapType
 
-pytestmark = pytest.mark.requires_kernel("6.1", "user ring buffers")
+pytestmark = pytest.mark.requires_feature(features.map_type_feature(MapType.USER_RINGBUF))
 
 SOURCE = Path(__file__).resolve().parents[2] / "tests" / "bpf" / "events_user_ringbuf.c"
 U64 = struct.Struct("=Q")

@@ -46,7 +46,7 @@ from ebpf.progs import (
     attach_socket_filter,
     attach_tracepoint,
 )
-from ebpf.syscall import MapType, ProgType, commands, perf
+from ebpf.syscall import MapType, ProgType, commands, features, perf
 from ebpf.syscall.abi import PerfSwId
 
 VM_ITERATIONS = 100
@@ -211,7 +211,7 @@ def veth_netns() -> Iterator[Path]:
     "tcx",
     [
         pytest.param(False, id="xdp_link"),
-        pytest.param(True, id="tcx_link", marks=pytest.mark.requires_kernel("6.6", "TCX links")),
+        pytest.param(True, id="tcx_link", marks=pytest.mark.requires_feature(features.TCX)),
     ],
 )
 def test_xdp_and_tcx_links_attach_detach(veth_netns: Path, tcx: bool) -> None:

@@ -42,7 +42,7 @@ from ebpf.net import (
     attach_xdp as attach_xdp_program,
 )
 from ebpf.progs import Program, ProgramSpec
-from ebpf.syscall import objects
+from ebpf.syscall import features, objects
 
 XDP_PASS, TC_ACT_OK = 2, 0
 
@@ -104,7 +104,7 @@ def _programs() -> tuple[Program, Program]:
     "tcx",
     [
         pytest.param(False, id="xdp_link"),
-        pytest.param(True, id="tcx_link", marks=pytest.mark.requires_kernel("6.6", "TCX links")),
+        pytest.param(True, id="tcx_link", marks=pytest.mark.requires_feature(features.TCX)),
     ],
 )
 def test_sigkill_with_xdp_and_tcx_links_leaves_nothing_attached(netns: Path, tcx: bool) -> None:

@@ -38,7 +38,7 @@ from ebpf.maps import (
     u32,
     u64,
 )
-from ebpf.syscall import commands, flags
+from ebpf.syscall import commands, features, flags
 from ebpf.syscall.abi import MapType, ProgType
 from ebpf.syscall.errors import BpfSyscallError, KeyNotFoundError, NotSupportedError
 from ebpf.syscall.flags import MapFlags, UpdateFlags
@@ -512,12 +512,12 @@ def test_task_storage_is_keyed_by_pidfd() -> None:
         pytest.param(
             MapSpec(MapType.USER_RINGBUF, max_entries=4096),
             id="user_ringbuf",
-            marks=pytest.mark.requires_kernel("6.1", "user ring buffers"),
+            marks=pytest.mark.requires_feature(features.map_type_feature(MapType.USER_RINGBUF)),
         ),
         pytest.param(
             MapSpec(MapType.ARENA, max_entries=4),
             id="arena",
-            marks=pytest.mark.requires_kernel("6.9", "arena maps"),
+            marks=pytest.mark.requires_feature(features.ARENA),
         ),
     ],
 )

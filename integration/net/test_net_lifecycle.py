@@ -15,7 +15,7 @@ from net._net_support import ADDR_A, Counters, Pair, counting, plain, udp_receiv
 from ebpf import net
 from ebpf.asm import TcAction, XdpAction
 from ebpf.progs import Link, Program
-from ebpf.syscall import ProgType
+from ebpf.syscall import ProgType, features
 
 IN = net.Direction.INGRESS
 PACKETS = 300
@@ -36,7 +36,7 @@ ATTACHES: list[tuple[str, ProgType, int, int, Attach]] = [
 ]
 
 
-TCX = pytest.mark.requires_kernel("6.6", "TCX links")
+TCX = pytest.mark.requires_feature(features.TCX)
 
 
 @pytest.mark.parametrize(

@@ -23,11 +23,11 @@ from net._net_support import (
 
 from ebpf import net
 from ebpf.asm import TcAction, TcxAction
-from ebpf.syscall import AttachType, BpfSyscallError, ProgType
+from ebpf.syscall import AttachType, BpfSyscallError, ProgType, features
 
 IN, OUT = net.Direction.INGRESS, net.Direction.EGRESS
 MECHANISMS = [
-    pytest.param(True, id="tcx", marks=pytest.mark.requires_kernel("6.6", "TCX links")),
+    pytest.param(True, id="tcx", marks=pytest.mark.requires_feature(features.TCX)),
     pytest.param(False, id="cls_bpf"),
 ]
 
@@ -147,7 +147,7 @@ def test_a_users_qdisc_and_filters_are_left_alone(pair: Pair) -> None:
         assert net.remove_clsact(pair.va) is False
 
 
-@pytest.mark.requires_kernel("6.6", "TCX links")
+@pytest.mark.requires_feature(features.TCX)
 def test_tcx_order_before_after_first(pair: Pair, counters: Counters) -> None:
     next_ = TcxAction.NEXT
     with (
@@ -178,7 +178,7 @@ def test_tcx_order_before_after_first(pair: Pair, counters: Counters) -> None:
         assert [p.program_id for p in net.tcx_programs(pair.va, IN)] == [one.id]
 
 
-@pytest.mark.requires_kernel("6.6", "TCX links")
+@pytest.mark.requires_feature(features.TCX)
 def test_attach_by_section_direction(pair: Pair) -> None:
     from ebpf.asm import R0, assemble, exit_, mov
     from ebpf.progs import Program, ProgramSpec

@@ -6,7 +6,6 @@ that these tests depend only on ebpf.syscall and ebpf.progs).
 
 from __future__ import annotations
 
-import errno
 import os
 import shutil
 import struct
@@ -16,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from ebpf.progs import Program, ProgramSpec
-from ebpf.syscall import FD, MapType, PermissionDeniedError, commands
+from ebpf.progs import ProgramSpec
+from ebpf.syscall import FD, MapType, commands
 
 U32 = struct.Struct("<I")
 U64 = struct.Struct("<Q")
@@ -79,19 +78,6 @@ class Counter:
 
     def close(self) -> None:
         self.fd.close()
-
-
-def load_or_skip(spec: ProgramSpec) -> Program:
-    """Load ``spec``; skip the test when the kernel refuses the program type to root (a security policy)."""
-    try:
-        return Program.load(spec)
-    except PermissionDeniedError as exc:
-        if os.geteuid() == 0 and exc.errno == errno.EPERM:
-            pytest.skip(
-                f"this kernel refuses {spec.type.name} programs even to root with all capabilities "
-                f"(EPERM before the verifier: a security policy of this machine): {exc}"
-            )
-        raise
 
 
 def run_in_cgroup(cgroup: Path, fn: Callable[[], None]) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from progs._progs_support import Counter, insn, load_or_skip
+from progs._progs_support import Counter, insn
 
 from ebpf.progs import (
     BpfLink,
@@ -27,7 +27,7 @@ from ebpf.progs import (
     syscall_function,
     syscall_prefix,
 )
-from ebpf.syscall import BpfSyscallError, LinkType, NotSupportedError, features, perf
+from ebpf.syscall import BpfSyscallError, LinkType, NotSupportedError, ProgType, features, perf
 from ebpf.syscall.abi import PerfSwId
 
 
@@ -104,17 +104,21 @@ def test_tp_btf_fires_then_stops(counter: Counter) -> None:
         assert_fires_then_stops(counter, link, _getpid)
 
 
+@pytest.mark.requires_feature(features.FENTRY)
 @pytest.mark.parametrize("section", ["fentry/do_sys_openat2", "fexit/do_sys_openat2"])
 def test_fentry_fexit_fire_then_stop(counter: Counter, section: str) -> None:
-    with load_or_skip(counter.spec(section)) as prog:
+    with Program.load(counter.spec(section)) as prog:
         assert_fires_then_stops(counter, attach_tracing(prog), _open_file)
 
 
+@pytest.mark.requires_feature(features.prog_type_feature(ProgType.LSM))
 def test_lsm_hook_fires_then_stops(counter: Counter) -> None:
+    # No probe can tell whether the BPF LSM is in the boot-time list of active LSMs: the program
+    # type loads either way, only attaching fails.
     lsm = Path("/sys/kernel/security/lsm")
     if lsm.exists() and "bpf" not in lsm.read_text():
         pytest.skip(f"the BPF LSM is not active ({lsm}: {lsm.read_text().strip()})")
-    with load_or_skip(counter.spec("lsm/file_open", ret=0)) as prog, prog.attach() as link:
+    with Program.load(counter.spec("lsm/file_open", ret=0)) as prog, prog.attach() as link:
         assert_fires_then_stops(counter, link, _open_file)
 
 
@@ -163,22 +167,17 @@ def test_syscall_prefix_of_the_running_kernel() -> None:
     assert syscall_function("getpid") == prefix + "getpid"
 
 
-def _kprobes_or_skip() -> None:
-    if not features.KPROBE_PMU.supported() and not Path("/sys/kernel/tracing/kprobe_events").exists():
-        pytest.skip("this kernel has no kprobes (CONFIG_KPROBES is off: no kprobe PMU, no kprobe_events)")
-
-
+@pytest.mark.requires_feature(features.KPROBE_PMU)
 @pytest.mark.parametrize("retprobe", [False, True], ids=["kprobe", "kretprobe"])
 @pytest.mark.parametrize("legacy", [False, True], ids=["bpf_link", "perf_ioctl"])
 def test_kprobe_fires_then_stops(counter: Counter, retprobe: bool, legacy: bool) -> None:
-    _kprobes_or_skip()
     with Program.load(counter.spec("kprobe")) as prog:
         link = attach_kprobe(prog, syscall_function("getpid"), retprobe=retprobe, legacy=legacy)
         assert_fires_then_stops(counter, link, _getpid)
 
 
+@pytest.mark.requires_feature(features.KPROBE_PMU)
 def test_kprobe_on_a_missing_function_fails_cleanly(counter: Counter) -> None:
-    _kprobes_or_skip()
     with Program.load(counter.spec("kprobe")) as prog, pytest.raises((BpfSyscallError, OSError)):
         attach_kprobe(prog, "no_such_kernel_function_ebpf")
 

@@ -10,7 +10,7 @@ import pytest
 from progs._progs_support import Counter, gcc_or_skip
 
 from ebpf.progs import Program, ProgramSpec, attach_uprobe, attach_uprobe_multi
-from ebpf.syscall import AttachType, LinkType
+from ebpf.syscall import AttachType, LinkType, features
 
 SOURCE = r"""
 #include <stdio.h>
@@ -96,7 +96,7 @@ def test_uprobe_pid_filter(counter: Counter, target: tuple[Path, int]) -> None:
         assert counter.value == 4
 
 
-@pytest.mark.requires_kernel("6.6", "uprobe_multi links")
+@pytest.mark.requires_feature(features.UPROBE_MULTI)
 def test_uprobe_multi_counts_calls(counter: Counter, target: tuple[Path, int]) -> None:
     binary, offset = target
     spec = ProgramSpec.from_section("uprobe.multi", counter.program(), name="multi")

@@ -15,14 +15,11 @@ not trust the code they test.
 
 from __future__ import annotations
 
-import gzip
 import os
-import re
 import warnings
-from pathlib import Path
 
 import pytest
-from _kernel_markers import kernel_release, parse_version
+from _kernel_markers import config_off, kernel_config, kernel_release, parse_version
 
 from ebpf.syscall import features
 from ebpf.syscall._generated import LinkType, MapType, ProgType
@@ -36,33 +33,7 @@ pytestmark = [
 
 RELEASE = kernel_release()
 RUNNING = parse_version(RELEASE)
-
-
-def _read_config() -> dict[str, str] | None:
-    text: str | None = None
-    try:
-        with gzip.open("/proc/config.gz", "rt") as f:
-            text = f.read()
-    except OSError:
-        try:
-            text = Path(f"/boot/config-{RELEASE}").read_text()
-        except OSError:
-            return None
-    table: dict[str, str] = {}
-    for line in text.splitlines():
-        if match := re.fullmatch(r"(CONFIG_\w+)=(.*)", line.strip()):
-            table[match.group(1)] = match.group(2)
-    return table
-
-
-CONFIG = _read_config()
-
-
-def _config_off(options: tuple[str, ...]) -> list[str]:
-    """The options this kernel was built without (none when the config is unknown)."""
-    if CONFIG is None:
-        return []
-    return [option for option in options if CONFIG.get(option, "n") == "n"]
+CONFIG = kernel_config()
 
 
 def _at_least(version: str) -> bool:
@@ -79,7 +50,7 @@ def _answer(feature: Feature) -> bool:
 
 def _check(feature: Feature, version: str) -> None:
     answer = _answer(feature)
-    off = _config_off(feature.config)
+    off = config_off(feature.config)
     if _at_least(version) and not off:
         assert answer, (
             f"probe says {feature.name!r} is unsupported, but Linux {RELEASE} is newer than its first "

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import ebpf.syscall.perf as perf_module
-from ebpf.syscall import _kernel
+from ebpf.syscall import _kernel, features
 from ebpf.syscall._generated import Cmd, EnableStatsAttr, PerfSwId, ProgLoadAttr, ProgType
 from ebpf.syscall.errors import BpfSyscallError, NotSupportedError
 from ebpf.syscall.fd import FD
@@ -227,9 +227,7 @@ def _getpid_syscall_symbol() -> str:
     pytest.skip("no getpid syscall symbol in /proc/kallsyms")
 
 
-@pytest.mark.skipif(
-    not _KPROBE_PMU.exists(), reason="no kprobe PMU: this kernel is built without CONFIG_KPROBES"
-)
+@pytest.mark.requires_feature(features.KPROBE_PMU)
 def test_kprobe_counts_calls() -> None:
     symbol = _getpid_syscall_symbol()
     with open_kprobe(symbol, pid=0) as fd:
