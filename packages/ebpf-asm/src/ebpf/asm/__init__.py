@@ -19,11 +19,11 @@ text clang's ``llvm-objdump`` prints::
     ]
     code = assemble(program, maps={"counters": map_fd})
 
-Modules: :mod:`~ebpf.asm.instruction` (the model and encoding),
-:mod:`~ebpf.asm.builders` (the DSL), :mod:`~ebpf.asm.assembler`,
-:mod:`~ebpf.asm.disassembler`, :mod:`~ebpf.asm.helper_registry` (the helper
-registry), :mod:`~ebpf.asm.actions` (return codes), :mod:`~ebpf.asm.core`
-(CO-RE relocation records) and :mod:`~ebpf.asm.opcodes`.
+Modules: [`instruction`][ebpf.asm.instruction] (the model and encoding),
+[`builders`][ebpf.asm.builders] (the DSL), [`assembler`][ebpf.asm.assembler],
+[`disassembler`][ebpf.asm.disassembler], [`helper_registry`][ebpf.asm.helper_registry] (the helper
+registry), [`actions`][ebpf.asm.actions] (return codes), [`core`][ebpf.asm.core]
+(CO-RE relocation records) and [`opcodes`][ebpf.asm.opcodes].
 """
 
 from .actions import (

@@ -1,9 +1,9 @@
 """From a list of instructions and labels to bytes the kernel loads.
 
-:func:`resolve_labels` turns label names into offsets; :func:`assemble` also
-patches map references with descriptors and encodes the result. What only
-the kernel's BTF can fill in (kfunc and ksym ids, CO-RE relocations) is left
-to ``ebpf.btf``: :func:`assemble` refuses instructions that still need it.
+[`resolve_labels()`][ebpf.asm.resolve_labels] turns label names into offsets;
+[`assemble()`][ebpf.asm.assemble] also patches map references with descriptors and encodes the result. What
+only the kernel's BTF can fill in (kfunc and ksym ids, CO-RE relocations) is left
+to ``ebpf.btf``: [`assemble()`][ebpf.asm.assemble] refuses instructions that still need it.
 """
 
 from __future__ import annotations
@@ -135,8 +135,8 @@ def assemble(
     e.g. ``core=ebpf.btf.CoreRelocator()``; this package itself knows no BTF.
 
     Raises:
-        TypeError: see :func:`resolve_labels`; a map that is not an fd.
-        ValueError: see :func:`resolve_labels`; a map name missing from
+        TypeError: see [`resolve_labels()`][ebpf.asm.resolve_labels]; a map that is not an fd.
+        ValueError: see [`resolve_labels()`][ebpf.asm.resolve_labels]; a map name missing from
             ``maps``; a call to a function that is not a label here; a kfunc
             or ksym that ``ebpf.btf`` has not resolved; a CO-RE placeholder
             without ``core``.

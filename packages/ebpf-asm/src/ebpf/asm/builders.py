@@ -1,11 +1,11 @@
 """Builders for every instruction: the assembler DSL.
 
-Each builder returns one :class:`~ebpf.asm.Instruction`. Registers are
+Each builder returns one [`Instruction`][ebpf.asm.Instruction]. Registers are
 ``R0``..``R10``; a second operand that is a register makes the register form
 (``add(R1, R2)``: ``r1 += r2``), an int the immediate form (``add(R1, 2)``).
 Names without a suffix are the 64-bit instructions, ``...32`` the 32-bit ones
 (which zero the upper half of the destination). Jumps and BPF-to-BPF calls
-take a label name (resolved by :func:`~ebpf.asm.assemble`) or a raw offset.
+take a label name (resolved by [`assemble()`][ebpf.asm.assemble]) or a raw offset.
 
 Every builder checks its operands and raises ``ValueError`` naming the
 builder and the operand: an unknown register, a write to the read-only
@@ -177,7 +177,7 @@ def label(name: str) -> Label:
     """Mark the position of the next instruction as ``name``.
 
     Raises:
-        ValueError: see :class:`Label`.
+        ValueError: see [`Label`][ebpf.asm.Label].
     """
     return Label(name)
 
@@ -627,7 +627,8 @@ def jset32(dst: Reg, src: Reg | int, target: Target) -> Instruction:
 
 
 def call(target: str | int | Helper) -> Instruction:
-    """Call a helper by name (``"map_lookup_elem"`` or ``"bpf_map_lookup_elem"``), id or :class:`Helper`.
+    """Call a helper by name (``"map_lookup_elem"`` or ``"bpf_map_lookup_elem"``), id or
+    [`Helper`][ebpf.asm.Helper].
 
     Raises:
         ValueError: an unknown helper name or id.

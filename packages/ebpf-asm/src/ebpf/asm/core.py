@@ -3,7 +3,7 @@
 A CO-RE ("compile once, run everywhere") instruction holds a value that
 depends on the kernel's types: a field's offset or size, whether a type
 exists, an enum's value. The instruction is built with a placeholder and a
-:class:`CoreRelocation` saying what it needs; ``ebpf.btf`` resolves the record
+[`CoreRelocation`][ebpf.asm.CoreRelocation] saying what it needs; ``ebpf.btf`` resolves the record
 against the running kernel's BTF when the program is loaded and writes the
 answer into the instruction's ``imm`` (or ``offset`` for loads and stores).
 
@@ -75,7 +75,7 @@ class CoreRelocation:
         """Check the record's shape.
 
         Raises:
-            TypeError: ``kind`` is not a :class:`CoreKind` value.
+            TypeError: ``kind`` is not a [`CoreKind`][ebpf.asm.CoreKind] value.
             ValueError: a malformed type name or access path, or a path that
                 the kind cannot take.
         """

@@ -1,7 +1,7 @@
 """Text forms of instructions: clang's (``llvm-objdump -d``) and the kernel verifier's.
 
 The LLVM form is what ``llvm-objdump -d`` prints, so that the output of
-:func:`disassemble` can be diffed against it line for line: ``r0 = 1``,
+[`disassemble()`][ebpf.asm.disassemble] can be diffed against it line for line: ``r0 = 1``,
 ``if r1 > 62 goto +9 <LBB0_4>``, ``r1 = *(u32 *)(r6 + 4)``. For
 instructions that LLVM 14 cannot decode (it prints ``<unknown>``: ``mod``,
 ``jset``, stores of immediates, and the v4 instructions ``sdiv``, ``movsx``,
@@ -318,7 +318,7 @@ def disassemble(
     ``5: (18) r1 = 0x0``.
 
     Raises:
-        ValueError: the bytes do not decode (see :func:`~ebpf.asm.decode`), or
+        ValueError: the bytes do not decode (see [`decode()`][ebpf.asm.decode]), or
             an unknown style.
     """
     if style not in ("llvm", "verifier"):

@@ -1,4 +1,4 @@
-"""The instruction model: registers, :class:`Instruction`, and the 8-byte encoding.
+"""The instruction model: registers, [`Instruction`][ebpf.asm.Instruction], and the 8-byte encoding.
 
 An eBPF instruction is 8 bytes, little-endian on the hosts this library runs
 on (x86_64, aarch64)::
@@ -8,7 +8,7 @@ on (x86_64, aarch64)::
 (the register byte holds ``dst`` in its low nibble). ``lddw`` (opcode
 ``0x18``) is the one 16-byte form: its second 8 bytes are all zero except
 their ``imm``, which holds the upper 32 bits of a 64-bit immediate. This
-module models that pair as one :class:`Instruction` whose ``imm`` is the
+module models that pair as one [`Instruction`][ebpf.asm.Instruction] whose ``imm`` is the
 whole 64-bit value.
 """
 
@@ -166,7 +166,7 @@ def encode(instructions: Iterable[Instruction]) -> bytes:
     """The concatenated encodings of ``instructions`` (metadata is not encoded).
 
     Raises:
-        TypeError: an item is not an :class:`Instruction`.
+        TypeError: an item is not an [`Instruction`][ebpf.asm.Instruction].
     """
     out = bytearray()
     for index, insn in enumerate(instructions):

@@ -2,7 +2,7 @@
 
 Read BTF from the running kernel (``load_vmlinux``, ``load_module``,
 ``load_kernel_object``), from files and object files (``load_file``) or bytes
-(``from_bytes``) into a :class:`TypeGraph`: every type id is reachable as
+(``from_bytes``) into a [`TypeGraph`][ebpf.btf.TypeGraph]: every type id is reachable as
 soon as it is loaded, and types are decoded on first use.
 
 >>> graph = load_vmlinux()                           # doctest: +SKIP

@@ -1,4 +1,5 @@
-"""The CO-RE relocation engine: :class:`CoreRelocator` and its report, :class:`CoreResult`.
+"""The CO-RE relocation engine: [`CoreRelocator`][ebpf.btf.CoreRelocator] and its report,
+[`CoreResult`][ebpf.btf.CoreResult].
 
 For each relocation (libbpf's ``bpf_core_calc_relo_insn``):
 
@@ -14,7 +15,7 @@ For each relocation (libbpf's ``bpf_core_calc_relo_insn``):
    computed for it. Several candidates may match, for instance duplicates
    left by BTF deduplication, but they must agree on the field's bit offset,
    the value and whether to poison; otherwise the relocation is ambiguous
-   and :class:`CoreError` is raised.
+   and [`CoreError`][ebpf.btf.CoreError] is raised.
 4. When nothing matches, existence checks give 0, type relocations give 0,
    and everything else poisons its instruction (``_core_patch``) so that
    the verifier rejects it only if it can be reached.
@@ -361,7 +362,7 @@ class CoreRelocator:
         """Apply ``relocations`` (``insn_off``: byte offsets into ``instructions``).
 
         Returns:
-            The patched instructions and one :class:`CoreResult` per relocation, in order.
+            The patched instructions and one [`CoreResult`][ebpf.btf.CoreResult] per relocation, in order.
 
         Raises:
             ParseError: malformed input: instructions that are not whole
@@ -404,7 +405,7 @@ class CoreRelocator:
 
         Raises:
             ValueError: an index outside the instructions.
-            ParseError, CoreError, NotSupportedError: as for :meth:`relocate`;
+            ParseError, CoreError, NotSupportedError: as for [`relocate()`][ebpf.btf.CoreRelocator.relocate];
                 CoreError also for ``TYPE_ID_LOCAL``/``TYPE_MATCHES`` of a
                 type the local BTF lacks.
         """

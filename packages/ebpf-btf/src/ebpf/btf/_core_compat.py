@@ -2,20 +2,20 @@
 
 Three relations, as libbpf's ``relo_core.c`` defines them:
 
-- :func:`types_are_compatible` (``bpf_core_types_are_compat``) for
+- `types_are_compatible()` (``bpf_core_types_are_compat``) for
   ``TYPE_EXISTS``, ``TYPE_SIZE`` and ``TYPE_ID_TARGET``: same kind, then
   structurally through pointers, arrays and function prototypes; any two
   structs, unions, enums or forward declarations of the same (essential)
   name are compatible, their members are not compared.
-- :func:`fields_are_compatible` (``bpf_core_fields_are_compat``) for the type
+- `fields_are_compatible()` (``bpf_core_fields_are_compat``) for the type
   of each field a field relocation goes through: looser, any two composites
   are compatible, integers of any size and signedness too.
-- :func:`types_match` (``bpf_core_types_match``, Linux 6.2 / libbpf 1.0) for
+- `types_match()` (``bpf_core_types_match``, Linux 6.2 / libbpf 1.0) for
   ``TYPE_MATCHES``: stricter, every local member must exist in the target
   with a matching type, integers must agree in size and signedness, enums
   in size and enumerator names.
 
-Names are compared by their *essential* part (:func:`essential_name`): a
+Names are compared by their *essential* part (`essential_name()`): a
 local ``task_struct___mine`` stands for the kernel's ``task_struct``.
 Recursion is bounded (``MAX_DEPTH`` links per chain, ``MAX_LEVEL`` nested
 members or parameters) so that a cyclic or absurdly deep graph raises

@@ -2,7 +2,7 @@
 
 Clang puts the value it computed against the *local* types into the
 instruction; the loader checks that it is there (when the value is not
-ambiguous, see :class:`Fixup`) and replaces it with the target's:
+ambiguous, see `Fixup`) and replaces it with the target's:
 
 - ``ALU``/``ALU64`` with an immediate (``r1 = 8``, ``r1 += 8``): the ``imm``;
 - ``LDX``/``ST``/``STX`` (``r1 = *(u32 *)(r2 + 8)``): the 16-bit ``off``, and

@@ -5,7 +5,7 @@ takes seconds. Here the header is checked, the type section is read as an
 array of little-endian 32-bit words (every BTF record is a multiple of 4
 bytes), and one loop records where each type starts. A type is decoded only
 when asked for, straight from the words, into the public dataclasses of
-:mod:`._types`. The layouts are those of :mod:`._schema`; the tests check
+`_types`. The layouts are those of `_schema`; the tests check
 that both paths agree on real files.
 
 Everything that can be wrong in the input raises ``ParseError`` with the

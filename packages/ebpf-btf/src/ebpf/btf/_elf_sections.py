@@ -1,7 +1,7 @@
 """Just enough ELF64 to find a section by name (``.BTF``, ``.BTF.ext``).
 
 Object files are ebpf-elf's business (with full ``construct`` schemas); this
-lookup only lets :func:`ebpf.btf.load_file` read the BTF of an object or a
+lookup only lets [`ebpf.btf.load_file()`][ebpf.btf.load_file] read the BTF of an object or a
 ``vmlinux`` image on its own. Little-endian ELF64 only, like BPF objects
 built on little-endian hosts.
 """

@@ -1,6 +1,6 @@
 """Encoding: build a BTF blob from types, with the ``construct`` schemas.
 
-:class:`BtfBuilder` collects types (given as :mod:`._types` dataclasses whose
+[`BtfBuilder`][ebpf.btf.BtfBuilder] collects types (given as `_types` dataclasses whose
 ``id`` is ignored and whose references are ids of types added before or
 after), copies types out of another graph, or converts ``ctypes`` types, and
 builds the bytes ``BPF_BTF_LOAD`` takes (map key/value types, program
@@ -143,7 +143,7 @@ class BtfBuilder:
         return s.build_header(header) + types + strings
 
     def graph(self, name: str = "built BTF") -> TypeGraph:
-        """The built types as a graph (parses :meth:`build`'s bytes)."""
+        """The built types as a graph (parses [`build()`][ebpf.btf.BtfBuilder.build]'s bytes)."""
         return TypeGraph(self.build(), name=name)
 
     # ------------------------------------------------------------ copying

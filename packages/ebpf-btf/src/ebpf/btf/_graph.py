@@ -42,12 +42,12 @@ class TypeGraph:
     """The types of one BTF blob, indexed on load and decoded on first use.
 
     Loading indexes every record (all ids are reachable at once) without
-    decoding any; ``graph[id]``, :meth:`find` and iteration decode what they
+    decoding any; ``graph[id]``, [`find()`][ebpf.btf.TypeGraph.find] and iteration decode what they
     return and keep it. For split BTF (kernel modules) ids below
-    :attr:`first_id` are the base's and are found through it.
+    [`first_id`][ebpf.btf.TypeGraph.first_id] are the base's and are found through it.
 
-    Build one with :func:`ebpf.btf.from_bytes` or the loaders in
-    :mod:`ebpf.btf` rather than directly.
+    Build one with [`ebpf.btf.from_bytes()`][ebpf.btf.from_bytes] or the loaders in
+    [`ebpf.btf`][ebpf.btf] rather than directly.
     """
 
     def __init__(self, data: bytes, base: TypeGraph | None = None, *, name: str = "BTF") -> None:

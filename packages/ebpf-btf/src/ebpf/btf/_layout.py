@@ -1,6 +1,6 @@
 """BTF layout constants shared by the ``construct`` schemas and the fast decoder.
 
-From ``include/uapi/linux/btf.h``; kept apart from :mod:`._schema` so that the
+From ``include/uapi/linux/btf.h``; kept apart from `_schema` so that the
 fast path does not pay for importing ``construct``.
 """
 

@@ -1,7 +1,7 @@
 """The BTF type model: one frozen dataclass per kind.
 
 Types refer to each other by id (``type_id``), as BTF does; the
-:class:`~ebpf.btf.TypeGraph` they came from resolves ids, and each type keeps
+[`TypeGraph`][ebpf.btf.TypeGraph] they came from resolves ids, and each type keeps
 a reference to it (``graph``, not compared, not shown) so that ``member.type``,
 ``pointer.target`` and ``str(t)`` work. A type built by hand without a graph
 has ``graph=None``; following its references then raises ``LookupError``.
@@ -213,7 +213,7 @@ class TypeTag(_Ref):
 
 @dataclass(frozen=True, slots=True)
 class Func(_Ref):
-    """``BTF_KIND_FUNC``: a function named ``name`` whose ``type`` is a :class:`FuncProto`."""
+    """``BTF_KIND_FUNC``: a function named ``name`` whose ``type`` is a [`FuncProto`][ebpf.btf.FuncProto]."""
 
     kind: ClassVar[Kind] = Kind.FUNC
 
@@ -267,7 +267,7 @@ class Member:
     ``bitfield_size`` is 0 for a plain member. Both come from the
     ``kind_flag`` encoding when the struct has it; without it a bitfield is
     described by an INT type with ``bits``/``offset`` instead (old encoding),
-    and :attr:`bitfield_size` is 0 like libbpf's ``btf_member_bitfield_size``.
+    and `bitfield_size` is 0 like libbpf's ``btf_member_bitfield_size``.
     """
 
     name: str
@@ -291,7 +291,7 @@ class Member:
 class Composite(Type):
     """A struct or union of ``size`` bytes.
 
-    ``kind_flag`` says whether members carry their bitfield size (see :class:`Member`).
+    ``kind_flag`` says whether members carry their bitfield size (see [`Member`][ebpf.btf.Member]).
     """
 
     size: int

@@ -14,24 +14,29 @@
 
 What is here:
 
-- system: :func:`init` (:class:`SystemInfo`), ``kernel_version``;
-- maps: a constructor per map type (:func:`hash_map`, :func:`array_map`,
-  :func:`percpu_array_map`, :func:`lpm_trie_map`, :func:`queue_map`,
-  :func:`ringbuf_map`...), :func:`create_map` for any type, and functions
-  over live maps (:func:`map_lookup`, :func:`map_update`, :func:`map_delete`,
-  :func:`map_keys`, :func:`map_values`, :func:`map_entries`, :func:`map_count`,
-  :func:`map_clear`, batches, :func:`map_push`/:func:`map_pop`/:func:`map_peek`,
-  :func:`dump_map`, ``percpu_sum``...);
-- programs: :func:`load_program` (from ``ebpf.asm`` instructions, bytes or a
-  spec), :func:`attach` and every ``attach_*`` function, :func:`pin`,
-  :func:`unpin`, :func:`open_pinned`, :func:`open_program`, :func:`open_map`;
-- events: :func:`ring_buffer`, :func:`perf_buffer`, :func:`process_events`
-  (readers of ``ebpf.events``);
-- object files: :func:`load_object`, :func:`inspect_object`,
-  :func:`attach_uprobe_symbol` (``ebpf.elf``); XDP and TC: ``attach_xdp``,
+- system: [`init()`][ebpf.core.init] ([`SystemInfo`][ebpf.core.SystemInfo]), ``kernel_version``;
+- maps: a constructor per map type ([`hash_map()`][ebpf.core.hash_map], [`array_map()`][ebpf.core.array_map],
+  [`percpu_array_map()`][ebpf.core.percpu_array_map], [`lpm_trie_map()`][ebpf.core.lpm_trie_map],
+  [`queue_map()`][ebpf.core.queue_map], [`ringbuf_map()`][ebpf.core.ringbuf_map]...),
+  [`create_map()`][ebpf.core.create_map] for any type, and functions over live maps
+  ([`map_lookup()`][ebpf.core.map_lookup], [`map_update()`][ebpf.core.map_update],
+  [`map_delete()`][ebpf.core.map_delete], [`map_keys()`][ebpf.core.map_keys],
+  [`map_values()`][ebpf.core.map_values], [`map_entries()`][ebpf.core.map_entries],
+  [`map_count()`][ebpf.core.map_count], [`map_clear()`][ebpf.core.map_clear], batches,
+  [`map_push()`][ebpf.core.map_push]/[`map_pop()`][ebpf.core.map_pop]/[`map_peek()`][ebpf.core.map_peek],
+  [`dump_map()`][ebpf.core.dump_map], ``percpu_sum``...);
+- programs: [`load_program()`][ebpf.core.load_program] (from ``ebpf.asm`` instructions, bytes or a
+  spec), [`attach()`][ebpf.core.attach] and every ``attach_*`` function, [`pin()`][ebpf.core.pin],
+  [`unpin()`][ebpf.core.unpin], [`open_pinned()`][ebpf.core.open_pinned],
+  [`open_program()`][ebpf.core.open_program], [`open_map()`][ebpf.core.open_map];
+- events: [`ring_buffer()`][ebpf.core.ring_buffer], [`perf_buffer()`][ebpf.core.perf_buffer],
+  [`process_events()`][ebpf.core.process_events] (readers of ``ebpf.events``);
+- object files: [`load_object()`][ebpf.core.load_object], [`inspect_object()`][ebpf.core.inspect_object],
+  [`attach_uprobe_symbol()`][ebpf.core.attach_uprobe_symbol] (``ebpf.elf``); XDP and TC: ``attach_xdp``,
   ``attach_tc`` (``ebpf.net``);
-- BTF: :func:`kernel_btf`, :func:`find_type`, :func:`field_offset`,
-  :func:`type_size`, ``BtfCodec`` (values by their BTF type), ``dump_c``, ``dump_raw``;
+- BTF: [`kernel_btf()`][ebpf.core.kernel_btf], [`find_type()`][ebpf.core.find_type],
+  [`field_offset()`][ebpf.core.field_offset], [`type_size()`][ebpf.core.type_size], ``BtfCodec`` (values by
+  their BTF type), ``dump_c``, ``dump_raw``;
 - the classes, enums and errors of every package (``Map``, ``Program``,
   ``Link``, ``MapType``, ``XdpAction``, ``EbpfError``, ``VerifierError``...).
 

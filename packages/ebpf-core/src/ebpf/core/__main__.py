@@ -1,4 +1,4 @@
-"""``python -m ebpf.core``: the ``ebpf`` command (see :mod:`ebpf.core.cli`)."""
+"""``python -m ebpf.core``: the ``ebpf`` command (see [`ebpf.core.cli`][ebpf.core.cli])."""
 
 import sys
 

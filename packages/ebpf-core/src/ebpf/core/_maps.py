@@ -1,9 +1,9 @@
 """Maps through functions: constructors for every map type and the common operations.
 
-Each constructor builds a :class:`~ebpf.maps.MapSpec` and returns the live
-map from :meth:`Map.create <ebpf.maps.Map.create>`: a context manager that
+Each constructor builds a [`MapSpec`][ebpf.maps.MapSpec] and returns the live
+map from [`Map.create`][ebpf.maps.Map.create]: a context manager that
 closes the map's descriptor on exit. Keys and values take the codecs of
-:mod:`ebpf.maps` (``u32``, ``"<IH"``, a ``ctypes`` structure...) or the
+[`ebpf.maps`][ebpf.maps] (``u32``, ``"<IH"``, a ``ctypes`` structure...) or the
 names ``"u8"`` .. ``"u64"``, ``"i8"`` .. ``"i64"``, ``"be16"`` .. ``"be64"``,
 ``"ipv4"``, ``"ipv6"``, ``"lpm_ipv4"``, ``"lpm_ipv6"``.
 """
@@ -132,7 +132,7 @@ def map_spec(
     pin: bool = False,
     **fields: Any,
 ) -> MapSpec:
-    """A :class:`~ebpf.maps.MapSpec` from a type (enum or name: ``"hash"``, ``"percpu_array"``).
+    """A [`MapSpec`][ebpf.maps.MapSpec] from a type (enum or name: ``"hash"``, ``"percpu_array"``).
 
     ``pin=True`` pins by name (``PinType.BY_NAME``: at ``<pin_root>/<name>``,
     reusing a compatible map already pinned there). Other keyword arguments
@@ -174,7 +174,8 @@ def create_map(
     pin_root: str | os.PathLike[str] | None = None,
     **fields: Any,
 ) -> Map:
-    """Create a map of any type; the object's class fits the type (see :meth:`ebpf.maps.Map.create`).
+    """Create a map of any type; the object's class fits the type (see
+    [`ebpf.maps.Map.create()`][ebpf.maps.Map.create]).
 
     ``pin_root`` pins the map by name under that directory (reusing a
     compatible pinned map). Other keyword arguments are ``MapSpec`` fields.
@@ -315,7 +316,8 @@ def queue_map(
     pin_root: str | os.PathLike[str] | None = None,
     **fields: Any,
 ) -> QueueMap[Any]:
-    """A FIFO queue (``QUEUE``): :func:`map_push`, :func:`map_pop`, :func:`map_peek`."""
+    """A FIFO queue (``QUEUE``): [`map_push()`][ebpf.core.map_push], [`map_pop()`][ebpf.core.map_pop],
+    [`map_peek()`][ebpf.core.map_peek]."""
     from ebpf.maps import QueueMap
 
     return _typed(QueueMap, "queue", None, value, max_entries, name, pin_root, fields)
@@ -329,7 +331,8 @@ def stack_map(
     pin_root: str | os.PathLike[str] | None = None,
     **fields: Any,
 ) -> StackMap[Any]:
-    """A LIFO stack (``STACK``): :func:`map_push`, :func:`map_pop`, :func:`map_peek`."""
+    """A LIFO stack (``STACK``): [`map_push()`][ebpf.core.map_push], [`map_pop()`][ebpf.core.map_pop],
+    [`map_peek()`][ebpf.core.map_peek]."""
     from ebpf.maps import StackMap
 
     return _typed(StackMap, "stack", None, value, max_entries, name, pin_root, fields)
@@ -423,7 +426,8 @@ def array_of_maps(
     pin_root: str | os.PathLike[str] | None = None,
     **fields: Any,
 ) -> MapOfMaps[int]:
-    """An array of maps like ``inner`` (``ARRAY_OF_MAPS``): ``m[i] = map``; see :func:`map_spec`."""
+    """An array of maps like ``inner`` (``ARRAY_OF_MAPS``): ``m[i] = map``; see
+    [`map_spec()`][ebpf.core.map_spec]."""
     from ebpf.maps import MapOfMaps
 
     fields["inner_map"] = inner

@@ -41,7 +41,7 @@ def load_program(
     ``"cgroup_skb/egress"``...), which also sets the attach target used by
     ``program.attach()``, or a ``ProgType``. ``maps`` resolves the map names
     of ``ld_map_fd``/``ld_map_value`` instructions to maps (or descriptors).
-    The returned :class:`~ebpf.progs.Program` is a context manager.
+    The returned [`Program`][ebpf.progs.Program] is a context manager.
 
     Raises:
         TypeError: a spec with ``kind``, or no ``kind`` without a spec.
@@ -66,7 +66,7 @@ def load_program(
 
 
 def attach(program: Program, target: str | os.PathLike[str] | int | None = None, **options: Any) -> Link:
-    """Attach ``program`` where its type goes; the :class:`~ebpf.progs.Link` detaches when closed.
+    """Attach ``program`` where its type goes; the [`Link`][ebpf.progs.Link] detaches when closed.
 
     Without ``target``: the section's target (``program.attach()``). With one,
     by program type: a cgroup directory for cgroup programs, ``"category:name"``
@@ -169,5 +169,5 @@ def pin(obj: Map | Program | Link, path: str | os.PathLike[str]) -> None:
 
 
 def unpin(obj: Map | Program | Link) -> None:
-    """Remove the pin :func:`pin` made (the object stays while something else refers to it)."""
+    """Remove the pin [`pin()`][ebpf.core.pin] made (the object stays while something else refers to it)."""
     obj.unpin()

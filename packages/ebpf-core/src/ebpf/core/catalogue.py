@@ -1,6 +1,6 @@
 """The example catalogue: small eBPF programs written with the ``ebpf.asm`` DSL, each with its maps.
 
-Every :class:`Example` says what it does (``summary``) and what a test can
+Every [`Example`][ebpf.core.catalogue.Example] says what it does (``summary``) and what a test can
 observe (``behaviour``); the test suite loads each one and checks exactly
 that, on crafted packets (test runs) or on the live kernel. Use them as
 starting points::
@@ -171,7 +171,8 @@ class Example:
 
 
 class LoadedExample:
-    """A loaded catalogue program and its maps; closing it closes what :meth:`Example.load` created."""
+    """A loaded catalogue program and its maps; closing it closes what
+    [`Example.load()`][ebpf.core.catalogue.Example.load] created."""
 
     def __init__(self, example: Example, program: Program, maps: dict[str, Map], owned: list[Map]) -> None:
         """Hold ``program`` and ``maps``; ``owned`` are the maps to close with it."""
@@ -289,7 +290,8 @@ def _rate_limit(limit: int, pass_: int, drop: int) -> list[Item]:
 
 
 def _process_event(arg_offset: int) -> list[Item]:
-    """Push a :class:`ProcessEvent` for the current task and the user string at ``ctx + arg_offset``."""
+    """Push a [`ProcessEvent`][ebpf.core.catalogue.ProcessEvent] for the current task and the user string at
+    ``ctx + arg_offset``."""
     size = ctypes.sizeof(ProcessEvent)
     return [
         mov(R6, R1),

@@ -1,8 +1,8 @@
 """ebpf.elf: load what clang compiles, the way libbpf does, with no C library.
 
 Read a BPF object file (``clang -O2 -g -target bpf``) into a
-:class:`CollectionSpec` (programs, maps, global variables, BTF: plain data,
-no kernel involved), edit it, then :meth:`Collection.load` it::
+[`CollectionSpec`][ebpf.elf.CollectionSpec] (programs, maps, global variables, BTF: plain data,
+no kernel involved), edit it, then [`Collection.load()`][ebpf.elf.Collection.load] it::
 
     spec = CollectionSpec.from_file("minimal.bpf.o")
     spec.variables["target_pid"].set(1234)          # a const volatile in .rodata
@@ -10,15 +10,15 @@ no kernel involved), edit it, then :meth:`Collection.load` it::
         link = coll.programs["handle_tp"].attach()
         print(coll.maps["counts"][0], coll.variables["hits"].value)
 
-Lifecycle: a :class:`Collection` owns its maps, programs and BTF object and
+Lifecycle: a [`Collection`][ebpf.elf.Collection] owns its maps, programs and BTF object and
 closes them in ``close()`` (or at the end of a ``with`` block); a failed
 load leaves nothing behind (no descriptor, no new pin). Malformed input
 raises ``ebpf.syscall.errors.ParseError`` saying what and where.
 
-Also: ELF64 reading (:class:`ElfFile`), symbol lookup for uprobes
-(:func:`uprobe_target`, :func:`find_library`), BPF C compilation
-(:meth:`CollectionSpec.from_c`) and a human-readable summary (:func:`inspect`).
-Importing this package has no side effects.
+Also: ELF64 reading ([`ElfFile`][ebpf.elf.ElfFile]), symbol lookup for uprobes
+([`uprobe_target()`][ebpf.elf.uprobe_target], [`find_library()`][ebpf.elf.find_library]), BPF C compilation
+([`CollectionSpec.from_c()`][ebpf.elf.CollectionSpec.from_c]) and a human-readable summary
+([`inspect()`][ebpf.elf.inspect]). Importing this package has no side effects.
 """
 
 from ._collection import Collection

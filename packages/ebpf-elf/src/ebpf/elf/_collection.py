@@ -1,4 +1,4 @@
-"""``Collection``: the maps and programs of a :class:`CollectionSpec`, live in the kernel.
+"""``Collection``: the maps and programs of a [`CollectionSpec`][ebpf.elf.CollectionSpec], live in the kernel.
 
 Loading is staged in one ``ExitStack`` (DESIGN.md section 2), in libbpf's
 order: the object's BTF; the maps (reusing pins and replacements); the
@@ -62,7 +62,7 @@ class Collection:
     def __init__(
         self, spec: CollectionSpec, maps: dict[str, Map], programs: dict[str, Program], btf: FD | None
     ) -> None:
-        """Take ownership of loaded objects; use :meth:`load` instead."""
+        """Take ownership of loaded objects; use [`load()`][ebpf.elf.Collection.load] instead."""
         self.spec = spec
         self.maps = maps
         self.programs = programs

@@ -1,11 +1,12 @@
-"""Compiling BPF C with clang, for :meth:`CollectionSpec.from_c`, cached by content.
+"""Compiling BPF C with clang, for [`CollectionSpec.from_c()`][ebpf.elf.CollectionSpec.from_c], cached by
+content.
 
 The compiler is only needed here: loading objects never runs it. Sources
 are built as libbpf's examples are (``clang -O2 -g -target bpf``, with
 ``__TARGET_ARCH_<arch>`` for ``bpf_tracing.h``); the Debian/Ubuntu multiarch
 include directory is added so ``<linux/bpf.h>`` finds ``<asm/types.h>``. A
 ``vmlinux.h`` describing the running kernel (written by
-:func:`ebpf.btf.dump_c`) is on the include path when the source includes
+[`ebpf.btf.dump_c()`][ebpf.btf.dump_c]) is on the include path when the source includes
 it. Objects are cached under ``$XDG_CACHE_HOME/ebpf/elf`` (or ``cache_dir``)
 by a hash of the source, its local headers, the flags, the clang version
 and, when used, the kernel's BTF.

@@ -1,6 +1,6 @@
 """Reading ELF64 files: sections, segments, symbols, relocations and string tables.
 
-:class:`ElfFile` checks every offset and index it follows against the file
+[`ElfFile`][ebpf.elf.ElfFile] checks every offset and index it follows against the file
 before using it, so a truncated or corrupted file raises ``ParseError``
 naming what was wrong and where, never ``IndexError`` or ``struct.error``.
 """
@@ -102,7 +102,7 @@ class SymbolType(enum.IntEnum):
 class ElfSection:
     """A section header with its name resolved.
 
-    ``type`` is a :class:`SectionType` when known, else the raw ``sh_type``.
+    ``type`` is a [`SectionType`][ebpf.elf.SectionType] when known, else the raw ``sh_type``.
     """
 
     index: int
@@ -227,7 +227,7 @@ class ElfFile:
 
         Raises:
             OSError: the file cannot be read.
-            ParseError: see :class:`ElfFile`.
+            ParseError: see [`ElfFile`][ebpf.elf.ElfFile].
         """
         with open(path, "rb") as f:
             return cls(f.read(), name=os.fspath(path))
@@ -334,7 +334,7 @@ class ElfFile:
 
         Raises:
             ParseError: the section lies outside the file, or a ``SHT_NOBITS``
-                section claims more than :data:`MAX_NOBITS_SIZE` bytes.
+                section claims more than `MAX_NOBITS_SIZE` bytes.
         """
         if section.type == SectionType.NOBITS:
             # .bss becomes one map value; far below this bound in any real
@@ -362,7 +362,7 @@ class ElfFile:
         """The static symbol table (``.symtab``), index 0 included; empty when stripped.
 
         Raises:
-            ParseError: see :meth:`symbol_table`.
+            ParseError: see [`symbol_table()`][ebpf.elf.ElfFile.symbol_table].
         """
         table = next((sec for sec in self.sections if sec.type == SectionType.SYMTAB), None)
         return self.symbol_table(table) if table is not None else []
@@ -372,7 +372,7 @@ class ElfFile:
         """The dynamic symbol table (``.dynsym``) with symbol versions; empty when there is none.
 
         Raises:
-            ParseError: see :meth:`symbol_table`.
+            ParseError: see [`symbol_table()`][ebpf.elf.ElfFile.symbol_table].
         """
         table = next((sec for sec in self.sections if sec.type == SectionType.DYNSYM), None)
         if table is None:

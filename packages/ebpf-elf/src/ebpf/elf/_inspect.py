@@ -1,4 +1,5 @@
-"""A human-readable summary of a :class:`CollectionSpec`: programs, maps, variables, license."""
+"""A human-readable summary of a [`CollectionSpec`][ebpf.elf.CollectionSpec]: programs, maps, variables,
+license."""
 
 from __future__ import annotations
 

@@ -106,7 +106,7 @@ _INT_CODECS: dict[tuple[int, bool], Codec[int]] = {
 
 def _btf_codec(graph: TypeGraph, type_id: int) -> Codec[Any] | None:
     """The codec of a key or value by its BTF type: ``u32``, ``i64``... for integers and enums
-    (the fast path), :class:`~ebpf.maps.BtfCodec` for structs, unions and arrays (dicts and lists)."""
+    (the fast path), [`BtfCodec`][ebpf.maps.BtfCodec] for structs, unions and arrays (dicts and lists)."""
     if not type_id:
         return None
     t = graph.resolve(type_id)

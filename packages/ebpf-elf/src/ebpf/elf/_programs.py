@@ -4,7 +4,7 @@ Every ``STT_FUNC`` symbol of an executable section is a function. In
 ``.text`` functions are subprograms, linked into the programs that call
 them; in any other section each function is a program whose type comes
 from the section name (libbpf's ``SEC()`` names, parsed by
-:func:`ebpf.progs.parse_section`), so one section may hold several programs.
+[`ebpf.progs.parse_section()`][ebpf.progs.parse_section]), so one section may hold several programs.
 """
 
 from __future__ import annotations

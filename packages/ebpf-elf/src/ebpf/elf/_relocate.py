@@ -3,10 +3,10 @@
 clang leaves every reference to something outside the function as a
 relocation against a symbol (``.rel<section>``, type ``R_BPF_64_64`` for the
 two-slot ``ld_imm64`` and ``R_BPF_64_32`` for calls). Like libbpf's
-``bpf_program__record_reloc`` they are read into :class:`Reference` objects
+``bpf_program__record_reloc`` they are read into [`Reference`][ebpf.elf.Reference] objects
 that say *what* is referred to, by name: a map, a byte of a global data
 section, a subprogram, a ``.kconfig`` or ``.ksyms`` extern. Loading then
-turns names into descriptors (:func:`apply_references`), the way libbpf's
+turns names into descriptors (`apply_references()`), the way libbpf's
 ``bpf_object__relocate_data`` does.
 """
 
@@ -61,7 +61,7 @@ class Reference:
     """What one instruction refers to.
 
     Attributes:
-        kind: see :class:`ReferenceKind`.
+        kind: see [`ReferenceKind`][ebpf.elf.ReferenceKind].
         name: the map (its name in the collection), or the extern symbol.
         offset: for ``MAP_VALUE``, the byte offset inside the map's value;
             for calls and function addresses, the byte offset of the target

@@ -4,7 +4,7 @@ Parsing follows libbpf's ``bpf_object__open``: sections are sorted by
 purpose, maps are read (BTF-defined, legacy, global data, ``.kconfig``),
 relocations are recorded by name, and each program is linked with the
 ``.text`` subprograms it calls. Nothing touches the kernel: descriptors and
-CO-RE are the business of :meth:`Collection.load <ebpf.elf.Collection.load>`.
+CO-RE are the business of [`Collection.load`][ebpf.elf.Collection.load].
 """
 
 from __future__ import annotations
@@ -39,11 +39,11 @@ class CollectionSpec:
         maps: every map by its name in the object (BTF-defined, legacy, and
             one per global data section: ``".data"``, ``".rodata"``,
             ``".bss"``, ``".rodata.str1.1"``..., plus ``".kconfig"``). Replace
-            entries with :func:`dataclasses.replace` to resize or reconfigure.
+            entries with `dataclasses.replace()` to resize or reconfigure.
         programs: every program by its function name. Their instructions are
             linked with their subprograms; map references are patched and CO-RE
             applied at load. Delete entries to not load them.
-        variables: global variables by name (see :class:`VariableSpec`).
+        variables: global variables by name (see [`VariableSpec`][ebpf.elf.VariableSpec]).
         map_values: initial contents naming other objects: for program arrays
             the program at each slot, for maps of maps the map at each slot.
         btf: the object's BTF as the kernel will get it (DATASECs fixed up), or None.
@@ -84,7 +84,7 @@ class CollectionSpec:
 
     @classmethod
     def from_bytes(cls, data: bytes, *, name: str = "BPF object") -> CollectionSpec:
-        """Parse a BPF object file held in memory (see :meth:`from_file`)."""
+        """Parse a BPF object file held in memory (see [`from_file()`][ebpf.elf.CollectionSpec.from_file])."""
         return _parse(ElfFile(data, name=name))
 
     @classmethod
@@ -99,13 +99,13 @@ class CollectionSpec:
 
         ``source`` is a path (``Path`` or any ``os.PathLike``) or, as a ``str``,
         the C text itself. ``#include "vmlinux.h"`` finds the running kernel's
-        types (written by :func:`ebpf.btf.dump_c`); ``<bpf/bpf_helpers.h>`` and
+        types (written by [`ebpf.btf.dump_c()`][ebpf.btf.dump_c]); ``<bpf/bpf_helpers.h>`` and
         friends come from libbpf's headers (``libbpf-dev``).
 
         Raises:
             CompileError: clang is missing (the message names the package to
                 install) or rejected the source (with its output).
-            ParseError, NotSupportedError: see :meth:`from_file`.
+            ParseError, NotSupportedError: see [`from_file()`][ebpf.elf.CollectionSpec.from_file].
         """
         from ._compile import compile_c
 
@@ -146,7 +146,7 @@ class CollectionSpec:
 
 
 def _parse(elf: ElfFile) -> CollectionSpec:
-    """Parse ``elf`` into a spec; see :meth:`CollectionSpec.from_file`."""
+    """Parse ``elf`` into a spec; see [`CollectionSpec.from_file()`][ebpf.elf.CollectionSpec.from_file]."""
     found: ObjectSections = classify_sections(elf)
     symbols: list[ElfSymbol] = elf.symbols
     graph = from_bytes(found.btf, name=f"{elf.name}: .BTF") if found.btf else None

@@ -38,7 +38,7 @@ def attach_uprobe_symbol(
         KeyError: no such symbol.
         ValueError: a negative ``offset``.
         ParseError: the binary is not a valid ELF64 file.
-        TypeError, BpfSyscallError: what :func:`ebpf.progs.attach_uprobe` raises.
+        TypeError, BpfSyscallError: what [`ebpf.progs.attach_uprobe()`][ebpf.progs.attach_uprobe] raises.
     """
     if offset < 0:
         raise ValueError(f"offset must not be negative, not {offset}")

@@ -6,10 +6,10 @@ Python values are converted: integers, enums, pointers and ``_Bool`` as
 ``int``, ``float``/``double`` as ``float``, anything else (structs, arrays,
 ``char[]`` strings) as ``bytes``.
 
-Before loading, :meth:`VariableSpec.set` rewrites the initial contents of
-the data map in the :class:`CollectionSpec`, which is how ``.rodata``
+Before loading, [`VariableSpec.set()`][ebpf.elf.VariableSpec.set] rewrites the initial contents of
+the data map in the [`CollectionSpec`][ebpf.elf.CollectionSpec], which is how ``.rodata``
 constants are configured (the verifier then sees them as constants). After
-loading, :class:`Variable` reads and writes the map's memory in place
+loading, [`Variable`][ebpf.elf.Variable] reads and writes the map's memory in place
 (``mmap``) where the kernel allows it, else through map lookups and updates;
 ``.rodata`` is frozen and read-only.
 """
@@ -92,7 +92,7 @@ def codec_for(t: Type | None, size: int) -> _Codec:
 
 @dataclass
 class VariableSpec:
-    """A global variable of a :class:`CollectionSpec`: where it lives and its type.
+    """A global variable of a [`CollectionSpec`][ebpf.elf.CollectionSpec]: where it lives and its type.
 
     Attributes:
         name: the C name.
@@ -124,7 +124,7 @@ class VariableSpec:
         return bytes(contents) if contents is not None else bytes(spec.value_size)
 
     def get(self) -> Value:
-        """The initial value (as the object file has it, or as last :meth:`set`).
+        """The initial value (as the object file has it, or as last [`set()`][ebpf.elf.VariableSpec.set]).
 
         Raises:
             KeyError: the variable's map was removed from the spec.
@@ -147,10 +147,10 @@ class VariableSpec:
 
 
 class Variable:
-    """A global variable of a loaded :class:`Collection`, read and written in its map.
+    """A global variable of a loaded [`Collection`][ebpf.elf.Collection], read and written in its map.
 
-    ``value`` (or :meth:`get`/:meth:`set`) goes through the map's memory
-    (``mmap``) when the map is mmap-able, else through a lookup and an update
+    ``value`` (or [`get()`][ebpf.elf.Variable.get]/[`set()`][ebpf.elf.Variable.set]) goes through the map's
+    memory (``mmap``) when the map is mmap-able, else through a lookup and an update
     of the whole section (not atomic against programs writing other
     variables of the same section meanwhile).
     """
@@ -190,7 +190,7 @@ class Variable:
 
         Raises:
             PermissionError: a ``.rodata`` variable (frozen: set it on the spec before loading).
-            TypeError, ValueError: see :meth:`VariableSpec.set`.
+            TypeError, ValueError: see [`VariableSpec.set()`][ebpf.elf.VariableSpec.set].
         """
         if self.readonly:
             raise PermissionError(
@@ -207,7 +207,7 @@ class Variable:
         assert isinstance(array, ArrayMap)
         array[0] = bytes(whole)
 
-    value = property(get, set, doc="The current value (see :meth:`get` and :meth:`set`).")
+    value = property(get, set, doc="The current value (see `get()` and `set()`).")
 
     def __repr__(self) -> str:
         return f"Variable({self.name!r}, offset={self.offset}, size={self.size})"

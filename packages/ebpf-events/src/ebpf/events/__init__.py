@@ -2,18 +2,18 @@
 
 Readers map the kernel's buffers and wait with epoll:
 
-- :class:`RingBuffer` reads a ``BPF_MAP_TYPE_RINGBUF`` map,
-  :class:`PerfBuffer` a ``BPF_MAP_TYPE_PERF_EVENT_ARRAY`` (one perf ring per
-  CPU), :class:`UserRingBuffer` writes a ``BPF_MAP_TYPE_USER_RINGBUF``.
+- [`RingBuffer`][ebpf.events.RingBuffer] reads a ``BPF_MAP_TYPE_RINGBUF`` map,
+  [`PerfBuffer`][ebpf.events.PerfBuffer] a ``BPF_MAP_TYPE_PERF_EVENT_ARRAY`` (one perf ring per
+  CPU), [`UserRingBuffer`][ebpf.events.UserRingBuffer] writes a ``BPF_MAP_TYPE_USER_RINGBUF``.
 - Each reader: ``poll(timeout)``, ``read()``, ``drain()``, a blocking
   iterator, ``async for``, batch reads (``read_batch()`` into tuples,
   ``read_array()`` into a NumPy structured array when NumPy is installed).
-- :class:`Poller` waits on several readers; :class:`Consumer` (a thread) and
-  :class:`AsyncConsumer` (a task) run parser -> filter -> transform ->
-  handler pipelines with live :class:`Stats`.
-- :func:`as_decoder` turns ``[u32, u64, "char[16]"]``, ``struct`` formats,
+- [`Poller`][ebpf.events.Poller] waits on several readers; [`Consumer`][ebpf.events.Consumer] (a thread) and
+  [`AsyncConsumer`][ebpf.events.AsyncConsumer] (a task) run parser -> filter -> transform ->
+  handler pipelines with live [`Stats`][ebpf.events.Stats].
+- [`as_decoder()`][ebpf.events.as_decoder] turns ``[u32, u64, "char[16]"]``, ``struct`` formats,
   ``ctypes`` structures, ``ebpf.maps`` codecs, or anything with ``size`` and
-  ``decode`` into an :class:`EventDecoder`.
+  ``decode`` into an [`EventDecoder`][ebpf.events.EventDecoder].
 
 Lifecycle: a reader owns a duplicate of the map's descriptor, its mappings,
 an epoll descriptor and (perf buffers) one perf event per CPU; ``close()``,

@@ -24,7 +24,7 @@ log = logging.getLogger("ebpf.events")
 class AsyncConsumer:
     """Reads ``sources`` in an asyncio task through parser -> filter -> transform -> handler.
 
-    Same arguments as :class:`~ebpf.events.Consumer`; ``handler`` may be a
+    Same arguments as [`Consumer`][ebpf.events.Consumer]; ``handler`` may be a
     coroutine function (it is awaited, one event or batch at a time).
     Waiting registers the poller's epoll descriptor with the running loop.
 
@@ -43,7 +43,8 @@ class AsyncConsumer:
         on_error: ErrorHandler | None = None,
         owns_sources: bool = False,
     ) -> None:
-        """Raises TypeError/ValueError for bad stages or sources; nothing runs until :meth:`start`."""
+        """Raises TypeError/ValueError for bad stages or sources; nothing runs until
+        [`start()`][ebpf.events.AsyncConsumer.start]."""
         if not sources:
             raise ValueError("a consumer needs at least one reader")
         self._awaitable = inspect.iscoroutinefunction(handler)
@@ -82,17 +83,17 @@ class AsyncConsumer:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="ebpf-events-consumer")
 
     def pause(self) -> None:
-        """Stop reading until :meth:`resume`."""
+        """Stop reading until [`resume()`][ebpf.events.AsyncConsumer.resume]."""
         self._resumed.clear()
         self._poller.interrupt()
 
     def resume(self) -> None:
-        """Read again after :meth:`pause`."""
+        """Read again after [`pause()`][ebpf.events.AsyncConsumer.pause]."""
         self._resumed.set()
 
     @property
     def paused(self) -> bool:
-        """Whether :meth:`pause` is in effect."""
+        """Whether [`pause()`][ebpf.events.AsyncConsumer.pause] is in effect."""
         return not self._resumed.is_set()
 
     @property
@@ -101,7 +102,7 @@ class AsyncConsumer:
         return self._failure
 
     def stats(self) -> Stats:
-        """Live counters, as :meth:`Consumer.stats <ebpf.events.Consumer.stats>`."""
+        """Live counters, as [`Consumer.stats`][ebpf.events.Consumer.stats]."""
         if self._final_stats is not None:
             return self._final_stats
         return self._pipeline.stats(self._sources)

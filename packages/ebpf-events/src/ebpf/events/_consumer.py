@@ -1,6 +1,6 @@
 """``Consumer``: a background thread running the event pipeline over one or more readers.
 
-Stopping: :meth:`Consumer.close`, leaving a ``with`` block, or interpreter
+Stopping: [`Consumer.close()`][ebpf.events.Consumer.close], leaving a ``with`` block, or interpreter
 exit (consumers still running then are stopped by an ``atexit`` hook,
 registered when the first consumer starts; their threads are daemon
 threads, so a consumer forgotten without ``close`` never blocks exit).
@@ -42,7 +42,7 @@ def _stop_all() -> None:
 
 @functools.cache
 def _register_atexit() -> None:
-    """Register :func:`_stop_all` with atexit, once (functools.cache makes the second call a no-op)."""
+    """Register `_stop_all()` with atexit, once (functools.cache makes the second call a no-op)."""
     atexit.register(_stop_all)
 
 
@@ -54,24 +54,26 @@ class Consumer:
     ...     print(c.stats())
 
     Args:
-        sources: the readers (:class:`~ebpf.events.RingBuffer`, :class:`~ebpf.events.PerfBuffer`).
+        sources: the readers ([`RingBuffer`][ebpf.events.RingBuffer], [`PerfBuffer`][ebpf.events.PerfBuffer]).
         handler: called with each event, or each batch (a list) with ``batch=True``.
         parser: a decoder spec used instead of the readers' decoders, or a
             function applied to what the readers give.
         filter: events for which it returns false are dropped.
         transform: replaces each event; returning ``None`` drops it.
-        batch: decode records in batches (see :meth:`EventSource.read_batch`)
-            and call ``handler`` once per batch.
+        batch: decode records in batches (see
+            [`EventSource.read_batch()`][ebpf.events.EventSource.read_batch]) and call ``handler`` once per
+            batch.
         on_error: called with ``(exception, event)`` when a stage raises or
             a record cannot be decoded; by default errors are logged (the
             1st, 10th, 100th...). Either way they are counted in
-            :meth:`stats` and the consumer goes on.
+            [`stats()`][ebpf.events.Consumer.stats] and the consumer goes on.
         owns_sources: close the readers when the consumer closes.
-        start: start the thread now (else call :meth:`start`).
+        start: start the thread now (else call [`start()`][ebpf.events.Consumer.start]).
         name: the thread's name.
 
     An exception while *reading* (not in a stage) stops the thread; it is
-    logged at once and :meth:`close` raises :class:`ConsumerError` from it.
+    logged at once and [`close()`][ebpf.events.Consumer.close] raises
+    [`ConsumerError`][ebpf.events.ConsumerError] from it.
     """
 
     def __init__(
@@ -127,16 +129,17 @@ class Consumer:
 
     @property
     def paused(self) -> bool:
-        """Whether :meth:`pause` is in effect."""
+        """Whether [`pause()`][ebpf.events.Consumer.pause] is in effect."""
         return self._paused.is_set()
 
     def pause(self) -> None:
-        """Stop reading until :meth:`resume` (records wait in the buffers, which may overflow)."""
+        """Stop reading until [`resume()`][ebpf.events.Consumer.resume] (records wait in the buffers, which
+        may overflow)."""
         self._paused.set()
         self._poller.interrupt()  # a wait in progress returns; the thread then sleeps
 
     def resume(self) -> None:
-        """Read again after :meth:`pause`."""
+        """Read again after [`pause()`][ebpf.events.Consumer.pause]."""
         self._paused.clear()
         self._nudge.set()
 

@@ -1,6 +1,6 @@
 """Event decoders: from the bytes of a record to a Python value, one at a time or a batch at once.
 
-:func:`as_decoder` accepts what users describe events with: a spec list
+[`as_decoder()`][ebpf.events.as_decoder] accepts what users describe events with: a spec list
 (``[u32, u64, "char[16]"]``, optionally with names), a ``struct`` format,
 a ``ctypes`` structure, an ``ebpf.maps`` codec, or anything with ``size``
 and ``decode(data)``. Decoders read straight from the reader's memory
@@ -33,12 +33,12 @@ _FIRST = operator.itemgetter(0)
 
 
 class DecodedRun(NamedTuple):
-    """The records of a run, decoded one by one as :attr:`records` is advanced.
+    """The records of a run, decoded one by one as `records` is advanced.
 
     Attributes:
         records: the decoded records.
         source: the iterator that ``records`` pulls from, one item per
-            record: :meth:`remaining` tells a reader that stopped early (or
+            record: `remaining()` tells a reader that stopped early (or
             met a decoding error) how many records it has not taken.
     """
 
@@ -64,7 +64,7 @@ class Decoder(Protocol):
     def decode(self, data: Any, /) -> Any: ...
 
 
-#: What :func:`as_decoder` accepts.
+#: What `as_decoder()` accepts.
 DecoderSpec: TypeAlias = (
     "EventDecoder | Decoder | str | struct.Struct | list[Any] | tuple[Any, ...] | type[Any]"
 )
@@ -86,7 +86,7 @@ def numpy_module() -> Any:
 
 
 class EventDecoder(ABC):
-    """Decodes fixed-size records: one (:attr:`decode_from`) or a run of equally spaced ones.
+    """Decodes fixed-size records: one (`decode_from`) or a run of equally spaced ones.
 
     Attributes:
         size: the bytes a record must have at least (longer records are
@@ -120,7 +120,7 @@ class EventDecoder(ABC):
         return DecodedRun(map(self.decode_from, itertools.repeat(buf), offsets), offsets)
 
     def decode_batch(self, buf: Buffer, start: int, count: int, stride: int, header: int) -> list[Any]:
-        """The ``count`` records of :meth:`decode_run`, as a list."""
+        """The ``count`` records of [`decode_run()`][ebpf.events.EventDecoder.decode_run], as a list."""
         return list(self.decode_run(buf, start, count, stride, header).records)
 
     def numpy_dtype(self, header: int = 0, stride: int | None = None) -> Any:
@@ -133,7 +133,8 @@ class EventDecoder(ABC):
         raise TypeError(f"{self.describe()} has no field layout: it cannot decode into a NumPy array")
 
     def decode_array(self, buf: Buffer, start: int, count: int, stride: int, header: int) -> Any:
-        """A NumPy structured array (a copy, of :meth:`numpy_dtype`) of ``count`` records.
+        """A NumPy structured array (a copy, of [`numpy_dtype()`][ebpf.events.EventDecoder.numpy_dtype]) of
+        ``count`` records.
 
         Raises:
             TypeError: this decoder has no field layout.
@@ -303,7 +304,7 @@ def _describe_specs(specs: list[Any] | tuple[Any, ...]) -> str:
 
 
 def as_decoder(spec: DecoderSpec, *, packed: bool = False) -> EventDecoder:
-    """Turn what describes an event into an :class:`EventDecoder`.
+    """Turn what describes an event into an [`EventDecoder`][ebpf.events.EventDecoder].
 
     Accepts:
 
@@ -320,8 +321,8 @@ def as_decoder(spec: DecoderSpec, *, packed: bool = False) -> EventDecoder:
     - a ``struct`` format (``"<IQI"``) or ``struct.Struct``: tuples as ``struct`` gives them;
     - a ``ctypes.Structure``/``Union`` subclass: instances (copies);
     - an ``ebpf.maps`` codec (``StructCodec``, ``CtypesCodec``, ints...);
-    - an :class:`EventDecoder`, returned as it is;
-    - anything with ``size`` and ``decode(data)`` (:class:`Decoder`).
+    - an [`EventDecoder`][ebpf.events.EventDecoder], returned as it is;
+    - anything with ``size`` and ``decode(data)`` ([`Decoder`][ebpf.events.Decoder]).
 
     Raises:
         TypeError: ``spec`` is none of these.

@@ -22,11 +22,11 @@ with earlier loads or stores, so every aligned load is an acquire and
 every aligned store a release; and the compiler cannot move CPython's
 memory accesses across the interpreter's opaque calls between two Python
 operations. On weakly ordered CPUs (arm64, ppc64, riscv64) plain loads may
-be reordered, so readers call :meth:`Fence.full` where the protocol needs
+be reordered, so readers call `Fence.full()` where the protocol needs
 an ordering; it releases then re-acquires a private lock: on ARMv8 a
 store-release followed by a load-acquire is ordered (RCsc), so every
 access before the fence is ordered before every access after it. On x86-64
-readers skip those calls (:func:`needs_fence` is false).
+readers skip those calls (`needs_fence()` is false).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ what user space has consumed; since Linux 4.1 ``data_offset`` (1040) and
 ``position & (data_size - 1)`` is the offset. The kernel publishes
 ``data_head`` after writing the records before it (``smp_store_release``
 in ``perf_output_put_handle``), so reading ``data_head`` first (an acquire,
-see :mod:`._memory`) makes every record before it readable; storing
+see `_memory`) makes every record before it readable; storing
 ``data_tail`` after reading them (a release) hands their space back.
 
 Records (8-byte aligned, ``struct perf_event_header``: u32 type, u16 misc,
@@ -84,7 +84,7 @@ class PerfBuffer(EventSource):
             ``FD`` or a descriptor number); the reader keeps a duplicate and
             fills the map's entry of each CPU with its own events (entries
             are removed again on close).
-        decoder: as for :class:`~ebpf.events.RingBuffer`. Samples carry
+        decoder: as for [`RingBuffer`][ebpf.events.RingBuffer]. Samples carry
             padding: a decoder reads the first ``size`` bytes of each.
         pages: data pages per CPU, a power of two.
         wakeup_events: wake the reader every this many samples per CPU

@@ -26,8 +26,8 @@ class Poller:
 
     The poller owns only its epoll descriptor: closing it leaves the
     readers open (close them yourself, or use them as context managers).
-    Like the readers, use it from one thread; :meth:`interrupt` and
-    :meth:`close` may come from any thread.
+    Like the readers, use it from one thread; [`interrupt()`][ebpf.events.Poller.interrupt] and
+    [`close()`][ebpf.events.Poller.close] may come from any thread.
 
     >>> with Poller(ring_a, perf_b) as poller:  # doctest: +SKIP
     ...     for reader, event in poller:
@@ -93,7 +93,8 @@ class Poller:
             raise ValueError("Poller is closed")
 
     def interrupt(self) -> None:
-        """Make a blocked :meth:`wait`/:meth:`poll` return now, empty-handed."""
+        """Make a blocked [`wait()`][ebpf.events.Poller.wait]/[`poll()`][ebpf.events.Poller.poll] return now,
+        empty-handed."""
         self._interrupted = True
         self._res.wake()
 
@@ -142,7 +143,8 @@ class Poller:
                 return []
 
     async def wait_async(self, timeout: float | None = None) -> list[EventSource]:
-        """:meth:`wait` for asyncio, waiting with the running loop (``[]`` on timeout, interrupt or close)."""
+        """[`wait()`][ebpf.events.Poller.wait] for asyncio, waiting with the running loop (``[]`` on timeout,
+        interrupt or close)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             if self._closed:
@@ -163,7 +165,7 @@ class Poller:
                 self._res.clear_wake()
 
     async def apoll(self, timeout: float | None = None) -> list[tuple[EventSource, Any]]:
-        """:meth:`poll` for asyncio, waiting with the running loop."""
+        """[`poll()`][ebpf.events.Poller.poll] for asyncio, waiting with the running loop."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             records = self.read()
@@ -174,7 +176,8 @@ class Poller:
                 return []
 
     def __iter__(self) -> Iterator[tuple[EventSource, Any]]:
-        """``(reader, event)`` pairs as they arrive; ends on :meth:`close` or :meth:`interrupt`."""
+        """``(reader, event)`` pairs as they arrive; ends on [`close()`][ebpf.events.Poller.close] or
+        [`interrupt()`][ebpf.events.Poller.interrupt]."""
         while not self._closed:
             records = self.poll()
             if not records:
@@ -190,7 +193,8 @@ class Poller:
                 yield record
 
     def __aiter__(self) -> AsyncIterator[tuple[EventSource, Any]]:
-        """``async for reader, event in poller``; ends on :meth:`close` or :meth:`interrupt`."""
+        """``async for reader, event in poller``; ends on [`close()`][ebpf.events.Poller.close] or
+        [`interrupt()`][ebpf.events.Poller.interrupt]."""
         return self._aiterate()
 
     def close(self) -> None:

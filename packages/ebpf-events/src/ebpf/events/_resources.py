@@ -17,7 +17,7 @@ log = logging.getLogger("ebpf.events")
 
 
 class Resources:
-    """Everything a reader holds, released once, in the right order, by :meth:`release`.
+    """Everything a reader holds, released once, in the right order, by `release()`.
 
     Kept apart from the reader so that ``weakref.finalize`` can release it
     when a reader is forgotten without being closed.

@@ -24,7 +24,7 @@ be followed by committed ones: the consumer stops at the first busy record
 and comes back for it. The kernel wakes the epoll waiter when it commits
 the record the consumer position points at, so a reader that has consumed
 everything and published its position never misses a wake-up. See
-:mod:`._memory` for how the loads and stores below are ordered.
+`_memory` for how the loads and stores below are ordered.
 """
 
 from __future__ import annotations
@@ -90,9 +90,9 @@ class RingBuffer(EventSource):
     Args:
         ringbuf: the ring buffer map (an ``ebpf.maps.Map``, an ``FD`` or a
             descriptor number); the reader keeps its own duplicate.
-        decoder: how to decode records (see :func:`~ebpf.events.as_decoder`);
+        decoder: how to decode records (see [`as_decoder()`][ebpf.events.as_decoder]);
             ``None`` hands out ``memoryview`` s of the records in place.
-        lost_counter: where :attr:`lost` comes from: ring buffers do not
+        lost_counter: where [`lost`][ebpf.events.EventSource.lost] comes from: ring buffers do not
             count what they could not store, so programs usually count
             failed ``bpf_ringbuf_output``/``reserve`` calls in a map; give
             a function returning that count (e.g. ``lambda: sum(drops[0])``).
@@ -100,11 +100,11 @@ class RingBuffer(EventSource):
             while waiting, even without a wake-up (for programs that pass
             ``BPF_RB_NO_WAKEUP``); ``None`` trusts the kernel's wake-ups.
 
-    Discarded records are skipped and counted (:attr:`Stats.discarded`).
+    Discarded records are skipped and counted (`Stats.discarded`).
 
     Raises:
         TypeError: not a ring buffer map (``USER_RINGBUF`` maps are written
-            with :class:`~ebpf.events.UserRingBuffer`).
+            with [`UserRingBuffer`][ebpf.events.UserRingBuffer]).
         ValueError: ``flush_interval`` is not positive.
         BpfSyscallError, OSError: the map cannot be inspected or mapped.
     """

@@ -1,8 +1,8 @@
 """``EventSource``: what ring buffer and perf buffer readers share (waiting, reading, iterating, closing).
 
-A reader owns an epoll descriptor (:meth:`EventSource.fileno`) that is
+A reader owns an epoll descriptor ([`EventSource.fileno()`][ebpf.events.EventSource.fileno]) that is
 readable when records may be waiting, so that it can be registered with a
-:class:`~ebpf.events.Poller`, an asyncio loop or any selector. Each
+[`Poller`][ebpf.events.Poller], an asyncio loop or any selector. Each
 subclass supplies three primitives: whether records are available (a
 memory read, no system call), a per-record generator, and a batch read.
 """
@@ -24,7 +24,7 @@ from ._stats import Counters, Stats
 
 __all__ = ["EventSource", "Records"]
 
-#: What :meth:`EventSource.drain` returns: a generator of records (``close()`` it to stop early).
+#: What `EventSource.drain()` returns: a generator of records (``close()`` it to stop early).
 Records: TypeAlias = Generator[Any, None, None]
 
 S = TypeVar("S", bound="EventSource")
@@ -38,13 +38,13 @@ def _check_limit(limit: int | None) -> None:
 class EventSource(ABC):
     """A reader of records written by BPF programs: waits with epoll, reads from shared memory.
 
-    Reads (:meth:`read`, :meth:`drain`, :meth:`poll`, :meth:`read_batch`,
-    :meth:`read_array`, iteration) decode records with the reader's
-    decoder, or hand out ``memoryview`` s of the records in place when it
-    has none: a view is valid until the next read (for :meth:`drain`, until
-    the next item is taken); copy what you keep. Use a reader from one
-    thread at a time; :meth:`close` and :meth:`interrupt` may be called from
-    any thread and wake a blocked wait.
+    Reads ([`read()`][ebpf.events.EventSource.read], [`drain()`][ebpf.events.EventSource.drain],
+    [`poll()`][ebpf.events.EventSource.poll], [`read_batch()`][ebpf.events.EventSource.read_batch],
+    [`read_array()`][ebpf.events.EventSource.read_array], iteration) decode records with the reader's decoder,
+    or hand out ``memoryview`` s of the records in place when it has none: a view is valid until the next read
+    (for [`drain()`][ebpf.events.EventSource.drain], until the next item is taken); copy what you keep. Use a
+    reader from one thread at a time; [`close()`][ebpf.events.EventSource.close] and
+    [`interrupt()`][ebpf.events.EventSource.interrupt] may be called from any thread and wake a blocked wait.
     """
 
     def __init__(self, decoder: DecoderSpec | None, flush_interval: float | None) -> None:
@@ -78,7 +78,7 @@ class EventSource(ABC):
         """Give the kernel back the space of records handed out by the previous read."""
 
     def _lost(self) -> int:
-        """The lost-record count behind :attr:`lost`."""
+        """The lost-record count behind [`lost`][ebpf.events.EventSource.lost]."""
         return self._counters.lost
 
     # ------------------------------------------------------------ state
@@ -90,7 +90,7 @@ class EventSource(ABC):
 
     @property
     def closed(self) -> bool:
-        """Whether :meth:`close` was called."""
+        """Whether [`close()`][ebpf.events.EventSource.close] was called."""
         return self._closed
 
     @property
@@ -143,7 +143,7 @@ class EventSource(ABC):
 
         Raises:
             EventDecodeError: a record could not be decoded (the records
-                before it are lost to this call: use :meth:`drain` or a
+                before it are lost to this call: use [`drain()`][ebpf.events.EventSource.drain] or a
                 consumer to keep them).
             ValueError: the reader is closed; ``limit`` below 1.
         """
@@ -199,12 +199,14 @@ class EventSource(ABC):
     # ------------------------------------------------------------ waiting
 
     def interrupt(self) -> None:
-        """Make a blocked :meth:`wait`/:meth:`poll` (in any thread) return now, empty-handed."""
+        """Make a blocked [`wait()`][ebpf.events.EventSource.wait]/[`poll()`][ebpf.events.EventSource.poll]
+        (in any thread) return now, empty-handed."""
         self._interrupted = True
         self._res.wake()
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until records may be available (True), or ``timeout`` seconds pass, or :meth:`interrupt`.
+        """Block until records may be available (True), or ``timeout`` seconds pass, or
+        [`interrupt()`][ebpf.events.EventSource.interrupt].
 
         With a ``flush_interval``, the buffers are looked at every that many
         seconds even without a wake-up from the kernel (perf events wake a
@@ -241,13 +243,14 @@ class EventSource(ABC):
         return step
 
     def poll(self, timeout: float | None = None, *, decoder: DecoderSpec | None = None) -> list[Any]:
-        """Wait up to ``timeout`` seconds (``None``: no limit) for records, then :meth:`read` them all.
+        """Wait up to ``timeout`` seconds (``None``: no limit) for records, then
+        [`read()`][ebpf.events.EventSource.read] them all.
 
-        Returns an empty list when the time runs out, on :meth:`interrupt`,
+        Returns an empty list when the time runs out, on [`interrupt()`][ebpf.events.EventSource.interrupt],
         or when the reader is closed by another thread meanwhile.
 
         Raises:
-            EventDecodeError, ValueError: as :meth:`read`.
+            EventDecodeError, ValueError: as [`read()`][ebpf.events.EventSource.read].
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
@@ -261,10 +264,11 @@ class EventSource(ABC):
                 return []
 
     async def apoll(self, timeout: float | None = None, *, decoder: DecoderSpec | None = None) -> list[Any]:
-        """:meth:`poll` for asyncio: waits with the running event loop instead of blocking it.
+        """[`poll()`][ebpf.events.EventSource.poll] for asyncio: waits with the running event loop instead of
+        blocking it.
 
         Raises:
-            EventDecodeError, ValueError: as :meth:`read`.
+            EventDecodeError, ValueError: as [`read()`][ebpf.events.EventSource.read].
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:

@@ -36,7 +36,7 @@ class Stats:
 
 
 class Counters:
-    """The mutable counters behind :class:`Stats`; written by one thread, read by any."""
+    """The mutable counters behind [`Stats`][ebpf.events.Stats]; written by one thread, read by any."""
 
     __slots__ = ("batches", "bytes", "discarded", "errors", "events", "lost", "started")
 

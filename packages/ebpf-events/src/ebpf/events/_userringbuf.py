@@ -6,7 +6,7 @@ read-only; the producer page and the doubly mapped data area (offset
 ``PAGE_SIZE``) map read-write. There is one producer, this object, so a
 record is written whole (data, then its header without ``BUSY``) before
 the producer position is published with a release store (see
-:mod:`._memory`); the kernel reads that position with an acquire load and
+`_memory`); the kernel reads that position with an acquire load and
 never sees a half-written record.
 """
 

@@ -1,20 +1,20 @@
 """ebpf.maps: every eBPF map type with typed keys and values.
 
-A :class:`MapSpec` describes a map (plain data); :meth:`Map.create` makes it
+A [`MapSpec`][ebpf.maps.MapSpec] describes a map (plain data); [`Map.create()`][ebpf.maps.Map.create] makes it
 in the kernel and returns the live object of the class that fits its type:
-:class:`KeyValueMap` (hash, LRU hash, devmap, cpumap), :class:`ArrayMap`,
-:class:`PerCpuMap`/:class:`PerCpuArrayMap`, :class:`LpmTrieMap`,
-:class:`QueueMap`, :class:`StackMap`, :class:`BloomFilterMap`,
-:class:`StackTraceMap`, :class:`DescriptorMap` (sockmaps, perf event
-arrays...), :class:`ProgramArray`, :class:`MapOfMaps`,
-:class:`LocalStorageMap`, or plain :class:`Map` (ring buffers, arenas,
-struct_ops). Codecs (:data:`u32`, :data:`u64`, ``struct`` formats, ``ctypes``
-types, construct-like schemas, IP addresses and prefixes, BTF types with
-:class:`BtfCodec`, your own) convert keys and values.
+[`KeyValueMap`][ebpf.maps.KeyValueMap] (hash, LRU hash, devmap, cpumap), [`ArrayMap`][ebpf.maps.ArrayMap],
+[`PerCpuMap`][ebpf.maps.PerCpuMap]/[`PerCpuArrayMap`][ebpf.maps.PerCpuArrayMap],
+[`LpmTrieMap`][ebpf.maps.LpmTrieMap], [`QueueMap`][ebpf.maps.QueueMap], [`StackMap`][ebpf.maps.StackMap],
+[`BloomFilterMap`][ebpf.maps.BloomFilterMap], [`StackTraceMap`][ebpf.maps.StackTraceMap],
+[`DescriptorMap`][ebpf.maps.DescriptorMap] (sockmaps, perf event arrays...),
+[`ProgramArray`][ebpf.maps.ProgramArray], [`MapOfMaps`][ebpf.maps.MapOfMaps],
+[`LocalStorageMap`][ebpf.maps.LocalStorageMap], or plain [`Map`][ebpf.maps.Map] (ring buffers, arenas,
+struct_ops). Codecs (`u32`, `u64`, ``struct`` formats, ``ctypes`` types, construct-like schemas, IP addresses
+and prefixes, BTF types with [`BtfCodec`][ebpf.maps.BtfCodec], your own) convert keys and values.
 
 Lifecycle: a live map owns one descriptor, released by ``close()``, a
 ``with`` block, or garbage collection. Element operations of one map object
-share preallocated buffers: use one object per thread (:meth:`Map.dup`).
+share preallocated buffers: use one object per thread ([`Map.dup()`][ebpf.maps.Map.dup]).
 Importing this package makes no system call.
 """
 

@@ -3,7 +3,7 @@
 Every index of an array always exists (elements cannot be deleted, only
 overwritten), so ``len()`` is ``max_entries`` and iteration needs no system
 call. An array created with ``MapFlags.MMAPABLE`` can be mapped into memory:
-:meth:`ArrayMap.memory` gives a zero-copy view of the values, so counters a
+[`ArrayMap.memory()`][ebpf.maps.ArrayMap.memory] gives a zero-copy view of the values, so counters a
 program updates are read without a system call.
 """
 
@@ -31,7 +31,7 @@ class ArrayMap(KeyValueMap[int, V], map_types=(MapType.ARRAY,)):
     """An array: indices ``0 .. max_entries-1``, all present, values zero until written.
 
     ``del m[i]`` raises ``TypeError`` (the kernel cannot delete array
-    elements); :meth:`clear` sets every value to zero.
+    elements); [`clear()`][ebpf.maps.ArrayMap.clear] sets every value to zero.
     """
 
     def _setup(self) -> None:
@@ -67,7 +67,7 @@ class ArrayMap(KeyValueMap[int, V], map_types=(MapType.ARRAY,)):
         ``value_size`` rounded up to 8 (``bpf_array``'s ``elem_size``); for
         8-byte integers ``view.cast("Q")[i]`` is element ``i``. The view is
         read-only for a frozen map. Release views made from it before
-        :meth:`close`, which unmaps the memory.
+        [`close()`][ebpf.maps.Map.close], which unmaps the memory.
 
         Raises:
             ValueError: the map was not created mmap-able, or is closed.
@@ -109,7 +109,7 @@ class PerCpuMap(
     """A per-CPU hash: each value is a list with one value per *possible* CPU.
 
     Assigning a list sets each CPU's value; assigning anything else sets
-    every CPU to it. Fold the lists with :func:`~ebpf.maps.percpu_sum` and
+    every CPU to it. Fold the lists with [`percpu_sum()`][ebpf.maps.percpu_sum] and
     friends. ``cpus`` is the length of the lists; ``value_codec`` is the
     whole list's codec, ``spec.value_codec`` that of one CPU's value.
     """
@@ -130,7 +130,8 @@ class PerCpuMap(
         flags: int = 0,
         chunk_size: int | None = None,
     ) -> int:
-        """As :meth:`KeyValueMap.update_batch`; a value is a list (one per CPU) or one value for every CPU."""
+        """As [`KeyValueMap.update_batch()`][ebpf.maps.KeyValueMap.update_batch]; a value is a list (one per
+        CPU) or one value for every CPU."""
         return self._update_batch(items, flags, chunk_size)
 
 

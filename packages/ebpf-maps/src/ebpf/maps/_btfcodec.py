@@ -1,7 +1,7 @@
 """Codecs from BTF types: map keys and values as the C program declared them.
 
 A clang-compiled object (or a map created with BTF) describes its keys and
-values in BTF. :class:`BtfCodec` turns such a type into Python values:
+values in BTF. [`BtfCodec`][ebpf.maps.BtfCodec] turns such a type into Python values:
 
 - integers and enums: ``int`` (``bool`` for ``_Bool``), floats: ``float``,
   pointers: the address as ``int``;

@@ -1,13 +1,13 @@
 """Codecs: how Python keys and values become the bytes a map holds, and back.
 
-A :class:`Codec` has a fixed ``size`` and converts one value with
-:meth:`~Codec.encode`/:meth:`~Codec.decode`. Maps call the buffer forms
-(:meth:`~Codec.encode_into`, :meth:`~Codec.decode_from`) on preallocated
-buffers, and the ``*_many`` forms for batches; subclasses override those for
-speed (an :class:`IntCodec` packs straight into the syscall's buffer).
+A [`Codec`][ebpf.maps.Codec] has a fixed ``size`` and converts one value with
+[`encode()`][ebpf.maps.Codec.encode]/[`decode()`][ebpf.maps.Codec.decode]. Maps call the buffer forms
+([`encode_into()`][ebpf.maps.Codec.encode_into], [`decode_from()`][ebpf.maps.Codec.decode_from]) on
+preallocated buffers, and the ``*_many`` forms for batches; subclasses override those for
+speed (an [`IntCodec`][ebpf.maps.IntCodec] packs straight into the syscall's buffer).
 
 Anything with ``size``, ``encode`` and ``decode`` plugs in (see
-:class:`CodecLike` and :func:`as_codec`), as do ``struct`` formats,
+[`CodecLike`][ebpf.maps.CodecLike] and [`as_codec()`][ebpf.maps.as_codec]), as do ``struct`` formats,
 ``ctypes`` types and construct-like schemas (objects with ``sizeof()``,
 ``build()`` and ``parse()``), without this package importing construct.
 """
@@ -63,7 +63,7 @@ class Slot(Protocol[T]):
     """One value's place in a buffer: ``slot[0]`` reads it, ``slot[0] = value`` writes it.
 
     A ``memoryview`` of one integer is a slot, read and written in C (see
-    :meth:`Codec.slot`).
+    [`Codec.slot()`][ebpf.maps.Codec.slot]).
     """
 
     def __getitem__(self, index: int, /) -> T: ...
@@ -72,7 +72,8 @@ class Slot(Protocol[T]):
 
 
 class CodecSlot(Generic[T]):
-    """The slot of any codec: reads and writes with :meth:`Codec.decode_from`/:meth:`Codec.encode_into`."""
+    """The slot of any codec: reads and writes with [`Codec.decode_from()`][ebpf.maps.Codec.decode_from] and
+    [`Codec.encode_into()`][ebpf.maps.Codec.encode_into]."""
 
     __slots__ = ("_buf", "_decode_from", "_encode_into")
 
@@ -91,8 +92,8 @@ class CodecSlot(Generic[T]):
 class Codec(ABC, Generic[T]):
     """Converts values of type ``T`` to exactly ``size`` bytes and back.
 
-    Subclasses implement :meth:`encode` and :meth:`decode`; the buffer and
-    batch forms have correct (if slower) defaults built on those two.
+    Subclasses implement [`encode()`][ebpf.maps.Codec.encode] and [`decode()`][ebpf.maps.Codec.decode]; the
+    buffer and batch forms have correct (if slower) defaults built on those two.
     """
 
     #: The encoded size in bytes.
@@ -122,11 +123,12 @@ class Codec(ABC, Generic[T]):
     def slot(self, buf: WritableBuffer) -> Slot[T]:
         """The place of one value at the start of ``buf``: what single-element map operations use.
 
-        The default goes through :meth:`encode_into`/:meth:`decode_from`;
-        codecs whose values a ``memoryview`` handles natively return one,
-        so that no Python frame runs per value. A slot may refuse a value
-        with a terse error: callers then call :meth:`encode_into`, which
-        either explains the problem or writes what the slot did not take.
+        The default goes through
+        [`encode_into()`][ebpf.maps.Codec.encode_into]/[`decode_from()`][ebpf.maps.Codec.decode_from]; codecs
+        whose values a ``memoryview`` handles natively return one, so that no Python frame runs per value. A
+        slot may refuse a value with a terse error: callers then call
+        [`encode_into()`][ebpf.maps.Codec.encode_into], which either explains the problem or writes what the
+        slot did not take.
         """
         return CodecSlot(self, buf)
 
@@ -145,7 +147,7 @@ class Codec(ABC, Generic[T]):
         """The first ``count`` values packed in ``buf``, undecoded: a ``memoryview`` without a copy.
 
         A flat byte view of ``count * size`` bytes here (decode it with
-        :meth:`decode_many`); codecs whose values ``memoryview`` handles
+        [`decode_many()`][ebpf.maps.Codec.decode_many]); codecs whose values ``memoryview`` handles
         natively cast it to their format, so that indexing gives values.
         """
         return memoryview(buf).cast("B")[: count * self.size]
@@ -181,7 +183,7 @@ class _SchemaLike(Protocol):
     def parse(self, data: bytes) -> Any: ...
 
 
-#: What :func:`as_codec` accepts.
+#: What `as_codec()` accepts.
 CodecSource: TypeAlias = "Codec[Any] | CodecLike[Any] | str | type[ctypes._CData] | _SchemaLike"
 
 
@@ -276,7 +278,7 @@ class IntCodec(Codec[int]):
 
         A ``memoryview`` item takes exactly what ``struct`` takes (ints and
         objects with ``__index__``, in range), so it refuses what
-        :meth:`encode_into` refuses.
+        [`encode_into()`][ebpf.maps.IntCodec.encode_into] refuses.
         """
         code = self._array_code()
         if code is None:
@@ -642,11 +644,11 @@ class _CustomCodec(Codec[Any]):
 
 
 def as_codec(source: CodecSource) -> Codec[Any]:
-    """Turn what a user gave as a key or value type into a :class:`Codec`.
+    """Turn what a user gave as a key or value type into a [`Codec`][ebpf.maps.Codec].
 
-    Accepts a :class:`Codec`; a ``struct`` format string (``"<IH"``); a
+    Accepts a [`Codec`][ebpf.maps.Codec]; a ``struct`` format string (``"<IH"``); a
     ``ctypes`` type; a construct-like schema (``sizeof``/``build``/``parse``);
-    or any object with ``size``/``encode``/``decode`` (:class:`CodecLike`).
+    or any object with ``size``/``encode``/``decode`` ([`CodecLike`][ebpf.maps.CodecLike]).
 
     Raises:
         TypeError: ``source`` is none of these.

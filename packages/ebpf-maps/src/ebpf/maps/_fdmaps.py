@@ -43,7 +43,7 @@ class DescriptorMap(
 
     ``m[k] = sock`` adds a socket to a sockmap, ``m[cpu] = perf_event`` fills
     a perf event array; ``m[k]`` returns the kernel's answer (a socket
-    cookie...), and raises :class:`~ebpf.syscall.errors.NotSupportedError`
+    cookie...), and raises [`NotSupportedError`][ebpf.syscall.NotSupportedError]
     for types without user-space lookups.
     """
 
@@ -66,7 +66,8 @@ class ProgramArray(DescriptorMap[int], map_types=(MapType.PROG_ARRAY,)):
 
 
 class MapOfMaps(DescriptorMap[K], map_types=(MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS)):
-    """An array or hash of maps: ``m[k] = inner_map`` (a :class:`Map` or descriptor); ``m[k]`` gives its id.
+    """An array or hash of maps: ``m[k] = inner_map`` (a [`Map`][ebpf.maps.Map] or descriptor); ``m[k]`` gives
+    its id.
 
     Inner maps must match the ``inner_map`` spec the outer map was created
     with (type, sizes, flags), or the kernel answers ``EINVAL``.

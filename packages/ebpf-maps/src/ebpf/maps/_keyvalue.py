@@ -2,12 +2,12 @@
 
 Every element operation reuses one ``MapElemAttr`` whose ``key``/``value``
 point at buffers allocated once per map: a lookup puts the key into the key
-buffer through the key codec's :meth:`~ebpf.maps.Codec.slot`, makes the call
+buffer through the key codec's [`slot()`][ebpf.maps.Codec.slot], makes the call
 prepared once with ``bpf_prepared`` and reads the value buffer through the
 value codec's slot. For integer keys and values all three are C callables,
 so that the only Python code a lookup runs is ``__getitem__`` itself. Because
 of these shared buffers, one map object must not be used by several threads
-at once; give each thread its own with :meth:`Map.dup <ebpf.maps.Map.dup>`.
+at once; give each thread its own with [`Map.dup`][ebpf.maps.Map.dup].
 """
 
 from __future__ import annotations
@@ -58,14 +58,18 @@ class KeyValueMap(
 
     ``m[k]``, ``m[k] = v``, ``del m[k]``, ``k in m``, ``len(m)`` (counted by
     walking the keys), iteration, ``keys()/values()/items()``, ``get``,
-    ``pop``, ``clear()``; the explicit :meth:`lookup`, :meth:`update`,
-    :meth:`delete` and :meth:`lookup_and_delete` take the kernel's flags
-    (``UpdateFlags.NOEXIST``, ``EXIST``, ``ANY``, ``F_LOCK``); the batch
-    methods (:meth:`lookup_batch`, :meth:`update_batch`, :meth:`delete_batch`,
-    :meth:`lookup_and_delete_batch`, :meth:`batches`) fall back to element
-    operations where the kernel or the map type has no batch commands.
+    ``pop``, ``clear()``; the explicit [`lookup()`][ebpf.maps.KeyValueMap.lookup],
+    [`update()`][ebpf.maps.KeyValueMap.update], [`delete()`][ebpf.maps.KeyValueMap.delete] and
+    [`lookup_and_delete()`][ebpf.maps.KeyValueMap.lookup_and_delete] take the kernel's flags
+    (``UpdateFlags.NOEXIST``, ``EXIST``, ``ANY``, ``F_LOCK``); the batch methods
+    ([`lookup_batch()`][ebpf.maps.KeyValueMap.lookup_batch],
+    [`update_batch()`][ebpf.maps.KeyValueMap.update_batch],
+    [`delete_batch()`][ebpf.maps.KeyValueMap.delete_batch],
+    [`lookup_and_delete_batch()`][ebpf.maps.KeyValueMap.lookup_and_delete_batch],
+    [`batches()`][ebpf.maps.KeyValueMap.batches]) fall back to element operations where the kernel or the map
+    type has no batch commands.
 
-    Missing keys raise :class:`~ebpf.syscall.errors.KeyNotFoundError` (a
+    Missing keys raise [`KeyNotFoundError`][ebpf.syscall.KeyNotFoundError] (a
     ``KeyError``). Keys and values of the wrong type or size raise
     ``TypeError``/``ValueError`` before any system call.
     """
@@ -101,7 +105,7 @@ class KeyValueMap(
             raise exc from None  # not "during handling of" the slot's terse error
 
     def _put_value_checked(self, value: object) -> None:
-        """Encode ``value`` with the codec after the slot refused it (see :meth:`_put_key_checked`)."""
+        """Encode ``value`` with the codec after the slot refused it (see `_put_key_checked()`)."""
         try:
             self._encode_value(self._vbuf, 0, value)
         except Exception as exc:
@@ -381,7 +385,8 @@ class KeyValueMap(
     def lookup_batch_lists(
         self, *, chunk_size: int | None = None, delete: bool = False
     ) -> tuple[list[K], list[V]]:
-        """Every key and every value as two lists in map order: :meth:`lookup_batch` without building a dict.
+        """Every key and every value as two lists in map order:
+        [`lookup_batch()`][ebpf.maps.KeyValueMap.lookup_batch] without building a dict.
 
         With ``delete`` the elements are deleted as they are read.
         """
@@ -460,7 +465,7 @@ class KeyValueMap(
         """Write many elements, ``chunk_size`` per system call (None: all in one); returns how many.
 
         Every key and value is encoded before the first call, so bad input
-        changes nothing. ``flags`` as for :meth:`update`: the kernel's batch
+        changes nothing. ``flags`` as for [`update()`][ebpf.maps.KeyValueMap.update]: the kernel's batch
         command takes ``ANY`` and ``F_LOCK``; with ``NOEXIST`` or ``EXIST``
         the elements are written one by one (the first refused raises, and
         those before it stay written).
@@ -474,14 +479,15 @@ class KeyValueMap(
     def update_batch_views(
         self, keys: object, values: object, *, flags: int = 0, chunk_size: int | None = None
     ) -> int:
-        """Write elements given as packed arrays, with no encoding: :meth:`lookup_batch_views` in reverse.
+        """Write elements given as packed arrays, with no encoding:
+        [`lookup_batch_views()`][ebpf.maps.KeyValueMap.lookup_batch_views] in reverse.
 
         ``keys`` and ``values`` are contiguous buffers (``memoryview``,
         ``array.array``, NumPy arrays, ``bytes``) of the same number of
         elements laid out as the codecs encode them (integers in native
         order: ``array.array("I", ...)`` for ``u32``); they are copied once
         and handed to the kernel as they are. Returns how many were written.
-        ``flags`` and ``chunk_size`` as for :meth:`update_batch`.
+        ``flags`` and ``chunk_size`` as for [`update_batch()`][ebpf.maps.KeyValueMap.update_batch].
 
         Raises:
             TypeError: ``keys`` or ``values`` is not a buffer.

@@ -1,9 +1,10 @@
 """``Map``: a live map that owns its descriptor; creating, opening, pinning, freezing, closing.
 
-Lifecycle: :meth:`Map.create` (from a :class:`MapSpec`), :meth:`Map.from_pin`,
-:meth:`Map.from_id` or :meth:`Map.from_fd` give a map object of the class
-that fits the map's type (:class:`~ebpf.maps.HashMap` for a hash map...).
-It owns one descriptor, closed by :meth:`Map.close`, by leaving a ``with``
+Lifecycle: [`Map.create()`][ebpf.maps.Map.create] (from a [`MapSpec`][ebpf.maps.MapSpec]),
+[`Map.from_pin()`][ebpf.maps.Map.from_pin], [`Map.from_id()`][ebpf.maps.Map.from_id] or
+[`Map.from_fd()`][ebpf.maps.Map.from_fd] give a map object of the class
+that fits the map's type ([`KeyValueMap`][ebpf.maps.KeyValueMap] for a hash map...).
+It owns one descriptor, closed by [`Map.close()`][ebpf.maps.Map.close], by leaving a ``with``
 block, or, as a backstop, when the object is garbage-collected. The kernel
 object lives on while a pin, a program or another descriptor refers to it.
 """
@@ -48,7 +49,7 @@ class Map:
     """A live BPF map. Subclasses add the element operations of each map type.
 
     Attributes (fixed at creation, as the kernel reports them):
-        spec: the :class:`MapSpec` this map was made from (rebuilt from the
+        spec: the [`MapSpec`][ebpf.maps.MapSpec] this map was made from (rebuilt from the
             kernel's info for opened maps).
         id, name, type, key_size, value_size, max_entries, flags.
         key_codec, value_codec: how keys and values are converted.
@@ -63,7 +64,8 @@ class Map:
             Map._classes[int(map_type)] = cls
 
     def __init__(self, fd: FD, spec: MapSpec, info: MapInfo) -> None:
-        """Wrap ``fd``, taking ownership; use :meth:`create` or the ``from_*`` methods instead."""
+        """Wrap ``fd``, taking ownership; use [`create()`][ebpf.maps.Map.create] or the ``from_*`` methods
+        instead."""
         self._fd = fd
         self._closed = False
         self._pinned: Path | None = None
@@ -86,7 +88,8 @@ class Map:
 
     @staticmethod
     def class_for(map_type: MapType | int) -> type[Map]:
-        """The class of live objects for ``map_type`` (:class:`Map` for types without element access)."""
+        """The class of live objects for ``map_type`` ([`Map`][ebpf.maps.Map] for types without element
+        access)."""
         return Map._classes.get(int(map_type), Map)
 
     @classmethod
@@ -109,7 +112,7 @@ class Map:
     ) -> M:
         """Create the map ``spec`` describes (or reuse its pin, with ``PinType.BY_NAME``).
 
-        Called on :class:`Map` it returns the class that fits ``spec.type``;
+        Called on [`Map`][ebpf.maps.Map] it returns the class that fits ``spec.type``;
         called on a subclass it also checks that the type fits that class.
         ``btf`` is the BTF object ``spec.btf_*_type_id`` refer to. With
         ``PinType.BY_NAME`` the map is pinned at ``pin_root/name``, and a
@@ -206,7 +209,8 @@ class Map:
     def from_fd(
         cls: type[M], fd: int | FD, *, key: CodecSource | None = None, value: CodecSource | None = None
     ) -> M:
-        """Take ownership of a map descriptor (int or :class:`FD`), reading type and sizes from the kernel.
+        """Take ownership of a map descriptor (int or [`FD`][ebpf.syscall.FD]), reading type and sizes from
+        the kernel.
 
         Raises:
             TypeError: ``fd`` is neither, or the map's type does not fit ``cls``.
@@ -274,7 +278,7 @@ class Map:
 
     @property
     def closed(self) -> bool:
-        """Whether :meth:`close` was called."""
+        """Whether [`close()`][ebpf.maps.Map.close] was called."""
         return self._closed
 
     def info(self) -> MapInfo:
@@ -283,7 +287,7 @@ class Map:
 
     @property
     def pinned_path(self) -> Path | None:
-        """Where :meth:`pin` (or ``BY_NAME`` pinning) pinned this map, if it did."""
+        """Where [`pin()`][ebpf.maps.Map.pin] (or ``BY_NAME`` pinning) pinned this map, if it did."""
         return self._pinned
 
     def pin(self, path: str | os.PathLike[str]) -> None:
@@ -297,7 +301,7 @@ class Map:
         self._pinned = Path(path)
 
     def unpin(self) -> None:
-        """Remove the pin made by :meth:`pin`; the map lives on while this object holds it.
+        """Remove the pin made by [`pin()`][ebpf.maps.Map.pin]; the map lives on while this object holds it.
 
         Raises:
             ValueError: the map was not pinned through this object.
@@ -328,7 +332,7 @@ class Map:
             self._fd.close()
 
     def _release(self) -> None:
-        """Release what :meth:`_setup` holds besides the descriptor; subclasses extend it."""
+        """Release what `_setup()` holds besides the descriptor; subclasses extend it."""
 
     def __enter__(self: M) -> M:
         return self

@@ -4,7 +4,7 @@ The kernel exchanges per-CPU values with user space as an array of
 ``num_possible_cpus()`` slots, each ``round_up(value_size, 8)`` bytes
 (``bpf_percpu_hash_copy``/``bpf_percpu_array_copy``). Possible CPUs, not
 online ones: ``/sys/devices/system/cpu/possible`` (see
-:func:`ebpf.syscall.system.possible_cpus`).
+[`ebpf.syscall.system.possible_cpus()`][ebpf.syscall.possible_cpus]).
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ __all__ = ["MapSpec", "PinType"]
 
 
 class PinType(enum.Enum):
-    """How :meth:`Map.create <ebpf.maps.Map.create>` pins a map (libbpf's ``LIBBPF_PIN_*``)."""
+    """How [`Map.create`][ebpf.maps.Map.create] pins a map (libbpf's ``LIBBPF_PIN_*``)."""
 
     #: Not pinned.
     NONE = "none"
@@ -160,7 +160,7 @@ class MapSpec:
     """What a map is: type, sizes (or codecs), capacity, flags and how to pin it.
 
     Plain data: no descriptors, no system calls; edit with
-    ``dataclasses.replace``. ``key``/``value`` take anything :func:`as_codec`
+    ``dataclasses.replace``. ``key``/``value`` take anything [`as_codec()`][ebpf.maps.as_codec]
     takes; sizes may be given instead (keys and values are then raw bytes,
     or the natural type: ``u32`` array indices, descriptor values...) or
     both, which must agree. Sizes the map type fixes may be left out.
@@ -168,7 +168,7 @@ class MapSpec:
     Fields the kernel takes as they are: ``numa_node`` (sets
     ``BPF_F_NUMA_NODE``), ``map_extra`` (bloom filter hash count, arena
     address), ``btf_*_type_id`` (with the BTF object passed to
-    :meth:`Map.create <ebpf.maps.Map.create>`). ``contents`` are written
+    [`Map.create`][ebpf.maps.Map.create]). ``contents`` are written
     right after creation, then the map is frozen if ``freeze``.
 
     Raises (at construction):

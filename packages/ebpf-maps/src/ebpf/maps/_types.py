@@ -101,15 +101,15 @@ class _PushPopMap(_ValueOnlyMap[V]):
 
 
 class QueueMap(_PushPopMap[V], map_types=(MapType.QUEUE,)):
-    """A FIFO queue: :meth:`pop` returns the oldest value pushed."""
+    """A FIFO queue: `pop()` returns the oldest value pushed."""
 
 
 class StackMap(_PushPopMap[V], map_types=(MapType.STACK,)):
-    """A LIFO stack: :meth:`pop` returns the newest value pushed."""
+    """A LIFO stack: `pop()` returns the newest value pushed."""
 
 
 class BloomFilterMap(_ValueOnlyMap[V], map_types=(MapType.BLOOM_FILTER,)):
-    """A bloom filter: :meth:`push` adds, ``in`` answers "maybe present" (True) or "certainly absent" (False).
+    """A bloom filter: `push()` adds, ``in`` answers "maybe present" (True) or "certainly absent" (False).
 
     ``MapSpec.map_extra`` sets the number of hash functions (1..15, default 5).
     Values cannot be removed or listed.
@@ -129,7 +129,8 @@ class BloomFilterMap(_ValueOnlyMap[V], map_types=(MapType.BLOOM_FILTER,)):
 
 
 class LpmTrieMap(KeyValueMap[Any, V], map_types=(MapType.LPM_TRIE,)):
-    """A longest-prefix-match trie: keys are prefixes, :meth:`longest_match` finds an address's value.
+    """A longest-prefix-match trie: keys are prefixes, [`longest_match()`][ebpf.maps.LpmTrieMap.longest_match]
+    finds an address's value.
 
     Keys: ``IPv4Network``/``IPv6Network`` (or ``"10.0.0.0/8"``) for tries
     over IP addresses, ``(prefixlen, data)`` for any trie. Lookups with
@@ -158,7 +159,7 @@ class StackTraceMap(KeyValueMap[int, Any], map_types=(MapType.STACK_TRACE,)):
     """Stacks recorded by ``bpf_get_stackid``: stack id -> instruction pointers.
 
     Values decode to a tuple of ``value_size / 8`` addresses, zero-padded;
-    :meth:`stack` trims the padding. User space can read and delete stacks,
+    [`stack()`][ebpf.maps.StackTraceMap.stack] trims the padding. User space can read and delete stacks,
     not write them.
     """
 

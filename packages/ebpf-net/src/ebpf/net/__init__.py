@@ -3,23 +3,24 @@
 Lifecycle:
 
 - Load a program with ``ebpf.progs`` (``Program.load``; object files arrive
-  with ``ebpf.elf``), then attach it: :func:`attach_xdp`, :func:`attach_tc`
-  (TCX where the kernel has it, else a ``cls_bpf`` filter),
-  :func:`attach_tcx` (ordering with ``before``/``after``),
-  :func:`attach_tc_filter` (priority, handle, name), or :func:`attach`,
-  which goes by the program's type and section.
+  with ``ebpf.elf``), then attach it: [`attach_xdp()`][ebpf.net.attach_xdp],
+  [`attach_tc()`][ebpf.net.attach_tc] (TCX where the kernel has it, else a ``cls_bpf`` filter),
+  [`attach_tcx()`][ebpf.net.attach_tcx] (ordering with ``before``/``after``),
+  [`attach_tc_filter()`][ebpf.net.attach_tc_filter] (priority, handle, name), or
+  [`attach()`][ebpf.net.attach], which goes by the program's type and section.
 - Every attach function returns an ``ebpf.progs.Link``: a context manager
   whose ``close()`` removes exactly what it attached (a ``clsact`` qdisc
   only if it added it), ``update(program)`` swaps the program atomically,
-  ``info()`` says what is attached where. Kernel bpf_links (:class:`XdpLink`,
-  :class:`TcxLink`) detach when the last descriptor closes, so a process
+  ``info()`` says what is attached where. Kernel bpf_links ([`XdpLink`][ebpf.net.XdpLink],
+  [`TcxLink`][ebpf.net.TcxLink]) detach when the last descriptor closes, so a process
   killed by ``SIGKILL`` leaves nothing attached; netlink attachments
-  (:class:`NetlinkXdpLink`, :class:`TcFilterLink`), the fallback on older
-  kernels, survive the process.
-- :func:`interfaces`, :func:`query`, :func:`xdp_status`, :func:`tc_filters`,
-  :func:`tcx_programs` report what is attached, whoever attached it.
+  ([`NetlinkXdpLink`][ebpf.net.NetlinkXdpLink], [`TcFilterLink`][ebpf.net.TcFilterLink]), the fallback on
+  older kernels, survive the process.
+- [`interfaces()`][ebpf.net.interfaces], [`query()`][ebpf.net.query], [`xdp_status()`][ebpf.net.xdp_status],
+  [`tc_filters()`][ebpf.net.tc_filters], [`tcx_programs()`][ebpf.net.tcx_programs] report what is attached,
+  whoever attached it.
 - Names and indexes are those of the calling thread's network namespace;
-  :func:`in_netns` runs a block in another one.
+  [`in_netns()`][ebpf.net.in_netns] runs a block in another one.
 
 Bad arguments (a missing interface, a program of another type, an XDP mode
 the driver lacks) raise before anything changes on the interface.

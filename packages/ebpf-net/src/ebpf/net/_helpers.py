@@ -18,7 +18,8 @@ _DIRECTION_OF = {AttachType.TCX_INGRESS: Direction.INGRESS, AttachType.TCX_EGRES
 
 
 def setup_tc_ingress(program: Program, interface: str | int, *, tcx: bool | None = None) -> Link:
-    """Run a ``SCHED_CLS`` program on the packets an interface receives (see :func:`attach_tc`).
+    """Run a ``SCHED_CLS`` program on the packets an interface receives (see
+    [`attach_tc()`][ebpf.net.attach_tc]).
 
     Raises:
         TypeError: not a ``SCHED_CLS`` program.
@@ -29,7 +30,8 @@ def setup_tc_ingress(program: Program, interface: str | int, *, tcx: bool | None
 
 
 def setup_tc_egress(program: Program, interface: str | int, *, tcx: bool | None = None) -> Link:
-    """Run a ``SCHED_CLS`` program on the packets an interface sends (see :func:`attach_tc`).
+    """Run a ``SCHED_CLS`` program on the packets an interface sends (see
+    [`attach_tc()`][ebpf.net.attach_tc]).
 
     Raises:
         TypeError: not a ``SCHED_CLS`` program.
@@ -41,10 +43,10 @@ def setup_tc_egress(program: Program, interface: str | int, *, tcx: bool | None 
 
 @contextlib.contextmanager
 def with_xdp(program: Program, interface: str | int, mode: XdpMode | None = None) -> Iterator[Link]:
-    """Keep an XDP program attached for the length of the ``with`` block (see :func:`attach_xdp`).
+    """Keep an XDP program attached for the length of the ``with`` block (see
+    [`attach_xdp()`][ebpf.net.attach_xdp]).
 
-    Raises:
-        everything :func:`attach_xdp` raises, before the block runs.
+    Raises whatever [`attach_xdp()`][ebpf.net.attach_xdp] raises, before the block runs.
     """
     with attach_xdp(program, interface, mode) as link:
         yield link
@@ -58,10 +60,10 @@ def with_tc(
     *,
     tcx: bool | None = None,
 ) -> Iterator[Link]:
-    """Keep a ``SCHED_CLS`` program attached for the length of the ``with`` block (see :func:`attach_tc`).
+    """Keep a ``SCHED_CLS`` program attached for the length of the ``with`` block (see
+    [`attach_tc()`][ebpf.net.attach_tc]).
 
-    Raises:
-        everything :func:`attach_tc` raises, before the block runs.
+    Raises whatever [`attach_tc()`][ebpf.net.attach_tc] raises, before the block runs.
     """
     with attach_tc(program, interface, direction, tcx=tcx) as link:
         yield link
@@ -77,9 +79,9 @@ def attach(
     """Attach a program to an interface the way its type says: XDP, or TC (TCX or a ``cls_bpf`` filter).
 
     Meant for programs loaded from an object file (``ebpf.elf``, to come), whose
-    section name decides: ``xdp`` attaches with :func:`attach_xdp`;
+    section name decides: ``xdp`` attaches with [`attach_xdp()`][ebpf.net.attach_xdp];
     ``tcx/ingress``, ``tc/egress``... give the direction of a ``SCHED_CLS``
-    program, which :func:`attach_tc` attaches; a plain ``tc``/``classifier``
+    program, which [`attach_tc()`][ebpf.net.attach_tc] attaches; a plain ``tc``/``classifier``
     program needs ``direction``.
 
     Raises:

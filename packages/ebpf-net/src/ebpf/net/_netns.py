@@ -2,7 +2,7 @@
 
 ``setns(2)`` with ``CLONE_NEWNET`` moves only the calling thread, and every
 socket and attachment keeps the namespace it was made in: a bpf_link made
-inside :func:`in_netns` stays attached to that namespace's interface after
+inside [`in_netns()`][ebpf.net.in_netns] stays attached to that namespace's interface after
 the block, and netlink attachments remember their namespace so that closing
 them acts there, whatever namespace the closing thread is in.
 """

@@ -97,7 +97,7 @@ def add_clsact(interface: str | int) -> bool:
     """Add a ``clsact`` qdisc unless the interface has one.
 
     This process then owns it: it is removed when the last filter attached
-    by this process through it is closed, or by :func:`remove_clsact`.
+    by this process through it is closed, or by [`remove_clsact()`][ebpf.net.remove_clsact].
 
     Returns:
         whether it was added (``False``: it was there already).
@@ -212,7 +212,8 @@ class TcFilterLink(Link):
         handle: int,
         name: str,
     ) -> None:
-        """Own the filter at ``(direction, priority, handle)``; :func:`attach_tc_filter` makes these."""
+        """Own the filter at ``(direction, priority, handle)``;
+        [`attach_tc_filter()`][ebpf.net.attach_tc_filter] makes these."""
         super().__init__(f"TC {direction.value} filter {priority}:{handle:#x} on {interface}")
         self.ifindex = ifindex
         self.interface = interface
@@ -258,7 +259,7 @@ class TcFilterLink(Link):
 
         Raises:
             ValueError: the link is closed.
-            TypeError: ``program`` is not a ``SCHED_CLS`` :class:`Program`.
+            TypeError: ``program`` is not a ``SCHED_CLS`` [`Program`][ebpf.core.Program].
             NetlinkError: the kernel refused.
         """
         if self.closed:
@@ -296,7 +297,7 @@ def attach_tc_filter(
     Adds a ``clsact`` qdisc if the interface has none (and then removes it
     when the last filter is closed); one that was there is never removed.
     The filter matches every protocol. Works on every kernel; on 6.6 and
-    newer, :func:`attach_tcx` also detaches when the process dies.
+    newer, [`attach_tcx()`][ebpf.net.attach_tcx] also detaches when the process dies.
 
     Args:
         program: a loaded ``SCHED_CLS`` program; its return value is the
@@ -363,10 +364,10 @@ def attach_tc_filter(
 
 
 def delete_tc_filter(filter_: TcFilter) -> None:
-    """Delete a filter listed by :func:`tc_filters` (anyone's), leaving the qdisc.
+    """Delete a filter listed by [`tc_filters()`][ebpf.net.tc_filters] (anyone's), leaving the qdisc.
 
     Raises:
-        TypeError: not a :class:`TcFilter`.
+        TypeError: not a [`TcFilter`][ebpf.net.TcFilter].
         InterfaceNotFoundError: the interface is gone.
         BpfSyscallError: the kernel refused (``ENOENT``: no such filter any more).
     """
@@ -393,7 +394,7 @@ class TcxLink(BpfLink):
 
     Closing the last descriptor detaches it, so a process that dies, even by
     ``SIGKILL``, leaves nothing attached unless the link was pinned.
-    :meth:`update` swaps the program atomically, keeping its place.
+    [`update()`][ebpf.progs.BpfLink.update] swaps the program atomically, keeping its place.
 
     Attributes:
         ifindex: the interface's index.
@@ -402,7 +403,7 @@ class TcxLink(BpfLink):
     """
 
     def __init__(self, fd: FD, ifindex: int, interface: str, direction: Direction) -> None:
-        """Take ownership of link descriptor ``fd``; :func:`attach_tcx` makes these."""
+        """Take ownership of link descriptor ``fd``; [`attach_tcx()`][ebpf.net.attach_tcx] makes these."""
         super().__init__(fd, f"TCX {direction.value} on {interface}")
         self.ifindex = ifindex
         self.interface = interface
@@ -454,7 +455,7 @@ def attach_tcx(
         after: run just after it.
         first: run before every program attached now.
         expected_revision: fail with ``ESTALE`` unless the attach point's
-            revision (see :func:`tcx_revision`) is this one; 0 skips the check.
+            revision (see [`tcx_revision()`][ebpf.net.tcx_revision]) is this one; 0 skips the check.
 
     Raises:
         TypeError: not a ``SCHED_CLS`` program, a bad ``direction`` or anchor.
@@ -462,7 +463,7 @@ def attach_tcx(
             ``after`` and ``first``.
         InterfaceNotFoundError: no such interface.
         NotSupportedError: the kernel has no TCX (before Linux 6.6): use
-            :func:`attach_tc`, which falls back to a ``cls_bpf`` filter.
+            [`attach_tc()`][ebpf.net.attach_tc], which falls back to a ``cls_bpf`` filter.
         BpfSyscallError: the kernel refused (``ENOENT``: the anchor is not
             attached there; ``EEXIST``: the program is attached there
             already; ``ESTALE``: the revision moved on).
@@ -531,8 +532,8 @@ def attach_tc(
     A TCX link on Linux 6.6 and newer (detached when the process dies),
     else a ``cls_bpf`` filter in direct-action mode on a ``clsact`` qdisc
     (added if missing, removed with the last filter if it was added). For
-    ordering use :func:`attach_tcx`; for priorities and handles,
-    :func:`attach_tc_filter`.
+    ordering use [`attach_tcx()`][ebpf.net.attach_tcx]; for priorities and handles,
+    [`attach_tc_filter()`][ebpf.net.attach_tc_filter].
 
     Args:
         program: a loaded ``SCHED_CLS`` program.
@@ -542,7 +543,7 @@ def attach_tc(
             ``None`` to choose.
 
     Raises:
-        TypeError, ValueError: bad arguments (see :func:`attach_tcx`).
+        TypeError, ValueError: bad arguments (see [`attach_tcx()`][ebpf.net.attach_tcx]).
         InterfaceNotFoundError: no such interface.
         NotSupportedError: ``tcx=True`` on a kernel without TCX.
         BpfSyscallError: the kernel refused.

@@ -114,7 +114,7 @@ class XdpLink(BpfLink):
 
     Closing the last descriptor detaches it, so a process that dies, even by
     ``SIGKILL``, leaves nothing attached unless the link was pinned.
-    :meth:`update` swaps the program atomically.
+    [`update()`][ebpf.progs.BpfLink.update] swaps the program atomically.
 
     Attributes:
         ifindex: the interface's index.
@@ -123,7 +123,7 @@ class XdpLink(BpfLink):
     """
 
     def __init__(self, fd: FD, ifindex: int, interface: str, mode: XdpMode) -> None:
-        """Take ownership of link descriptor ``fd``; :func:`attach_xdp` makes these."""
+        """Take ownership of link descriptor ``fd``; [`attach_xdp()`][ebpf.net.attach_xdp] makes these."""
         super().__init__(fd, f"XDP ({mode.label}) on {interface}")
         self.ifindex = ifindex
         self.interface = interface
@@ -163,7 +163,8 @@ class NetlinkXdpLink(Link):
     """
 
     def __init__(self, program: FD, program_id: int, ifindex: int, interface: str, mode: XdpMode) -> None:
-        """Own ``program``, a descriptor of the attached program; :func:`attach_xdp` makes these."""
+        """Own ``program``, a descriptor of the attached program; [`attach_xdp()`][ebpf.net.attach_xdp] makes
+        these."""
         super().__init__(f"XDP ({mode.label}) on {interface}")
         self.ifindex = ifindex
         self.interface = interface
@@ -198,7 +199,7 @@ class NetlinkXdpLink(Link):
 
         Raises:
             ValueError: the link is closed.
-            TypeError: ``program`` is not an XDP :class:`Program`.
+            TypeError: ``program`` is not an XDP [`Program`][ebpf.core.Program].
             NetlinkError: the kernel refused (``EEXIST``: the attached program
                 is no longer this link's).
         """
@@ -240,7 +241,7 @@ def attach_xdp(
 
     The kernel bpf_link (Linux 5.9) is used where it exists and no
     replacement was asked, since it detaches when the process dies; else
-    netlink. Both return a :class:`~ebpf.progs.Link`: close it (or leave its
+    netlink. Both return a [`Link`][ebpf.progs.Link]: close it (or leave its
     ``with`` block) to detach, ``update()`` to swap the program.
 
     Args:
@@ -254,7 +255,7 @@ def attach_xdp(
         expected: replace only this program (a ``Program`` or an id; netlink only).
 
     Returns:
-        an :class:`XdpLink` or a :class:`NetlinkXdpLink`.
+        an [`XdpLink`][ebpf.net.XdpLink] or a [`NetlinkXdpLink`][ebpf.net.NetlinkXdpLink].
 
     Raises:
         TypeError: not an XDP program (or one loaded for devmap/cpumap

@@ -2,19 +2,19 @@
 
 Lifecycle:
 
-- :class:`ProgramSpec` is plain data (type, instructions, attach target,
-  license, BTF line info...); :meth:`ProgramSpec.from_section` reads the
+- [`ProgramSpec`][ebpf.progs.ProgramSpec] is plain data (type, instructions, attach target,
+  license, BTF line info...); [`ProgramSpec.from_section()`][ebpf.progs.ProgramSpec.from_section] reads the
   section-style names users know (``"kprobe/do_unlinkat"``, ``"cgroup_skb/egress"``).
-- :meth:`Program.load` verifies and loads a spec. The verifier log is asked
+- [`Program.load()`][ebpf.progs.Program.load] verifies and loads a spec. The verifier log is asked
   for only when loading fails (or when ``log_level`` asks for it); a
-  rejection raises :class:`ProgramVerifierError` (a ``VerifierError``)
+  rejection raises [`ProgramVerifierError`][ebpf.progs.ProgramVerifierError] (a ``VerifierError``)
   with the whole log, the failing instruction and its source line.
-- The ``attach_*`` functions return a :class:`Link`: a kernel bpf_link where
+- The ``attach_*`` functions return a [`Link`][ebpf.progs.Link]: a kernel bpf_link where
   the kernel has one for the attach point, else the legacy mechanism (perf
   event ioctl, ``BPF_PROG_ATTACH``, a socket option) with the same interface.
   Closing the last reference detaches; a pinned bpf_link stays attached.
   A program stays loaded while a link or pin uses it, so closing the
-  :class:`Program` after attaching is fine.
+  [`Program`][ebpf.progs.Program] after attaching is fine.
 
 Bad arguments (a wrong program type for the attach function, an unknown
 target, a missing cgroup) raise before any syscall, and a failure half way

@@ -25,7 +25,7 @@ def _kprobe_target(target: str) -> tuple[str, int]:
 
 
 def attach_from_spec(program: Program) -> Link:
-    """Attach ``program`` where its spec points; see :meth:`Program.attach`.
+    """Attach ``program`` where its spec points; see [`Program.attach()`][ebpf.progs.Program.attach].
 
     Raises:
         ValueError: the program has no spec or no target, or its type needs arguments.

@@ -19,7 +19,7 @@ def require_type(program: Program, allowed: Collection[ProgType], what: str) -> 
     """Check that ``program`` is open and of one of the ``allowed`` types.
 
     Raises:
-        TypeError: ``program`` is not a :class:`Program`, or its type does not fit ``what``.
+        TypeError: ``program`` is not a [`Program`][ebpf.progs.Program], or its type does not fit ``what``.
         ValueError: the program was closed.
     """
     if not isinstance(program, Program):

@@ -18,7 +18,8 @@ _LINK_INFO = struct.Struct("<IIQ")
 
 
 class IterLink(BpfLink):
-    """An iterator link: each :meth:`read` runs the iterator afresh and returns its whole output."""
+    """An iterator link: each [`read()`][ebpf.progs.IterLink.read] runs the iterator afresh and returns its
+    whole output."""
 
     def read(self) -> bytes:
         """Run the iterator once (``BPF_ITER_CREATE``) and return everything it wrote.
@@ -33,7 +34,7 @@ class IterLink(BpfLink):
         return b"".join(chunks)
 
     def read_text(self, encoding: str = "utf-8") -> str:
-        """:meth:`read`, decoded."""
+        """[`read()`][ebpf.progs.IterLink.read], decoded."""
         return self.read().decode(encoding, "replace")
 
 

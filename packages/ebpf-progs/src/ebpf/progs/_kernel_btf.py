@@ -3,7 +3,7 @@
 BTF-based programs (fentry/fexit/fmod_ret, LSM, ``tp_btf``, iterators,
 struct_ops) are verified against a kernel type: ``attach_btf_id`` names it
 and, for a module's type, ``attach_btf_obj_fd`` names the module's BTF
-object. The lookups go through :mod:`ebpf.btf`; the parsed graphs are kept
+object. The lookups go through [`ebpf.btf`][ebpf.btf]; the parsed graphs are kept
 for the life of the process (module graphs until the module is reloaded).
 """
 

@@ -72,7 +72,7 @@ def syscall_function(name: str) -> str:
 
     Raises:
         ValueError: an empty name.
-        NotSupportedError: see :func:`syscall_prefix`.
+        NotSupportedError: see [`syscall_prefix()`][ebpf.progs.syscall_prefix].
     """
     if not name or not name.replace("_", "a").isalnum():
         raise ValueError(f"invalid syscall name {name!r}")
@@ -99,7 +99,7 @@ def attach_kprobe(
 
     Uses the kprobe perf PMU (4.17), falling back to a tracefs
     ``kprobe_events`` probe (removed again when the link closes). For a
-    syscall use :func:`syscall_function` (``"__x64_sys_openat"``).
+    syscall use [`syscall_function()`][ebpf.progs.syscall_function] (``"__x64_sys_openat"``).
 
     Args:
         program: a ``KPROBE`` program (not one loaded for kprobe_multi).

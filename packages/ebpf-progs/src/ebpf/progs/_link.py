@@ -69,7 +69,7 @@ class LinkInfo:
         program_id: the attached program's id.
         target: what it is attached to, in words.
         id: the kernel's link id (0 for legacy attachments).
-        type: the kernel's :class:`LinkType` (``None`` for legacy attachments).
+        type: the kernel's [`LinkType`][ebpf.core.LinkType] (``None`` for legacy attachments).
         attach_type: the attach type, where there is one.
         raw: the kernel's ``struct bpf_link_info`` (bpf_links only) for the
             per-type details (``raw.tracing.target_btf_id``, ``raw.cgroup.cgroup_id``...).
@@ -88,10 +88,10 @@ class Link(abc.ABC):
     """An attachment of a program; closing the last reference detaches it unless it is pinned.
 
     Every attach function returns a ``Link``, whatever the mechanism:
-    :class:`BpfLink` where the kernel has a bpf_link for the attach point,
-    the legacy :class:`PerfEventLink`, :class:`ProgAttachLink` or
-    :class:`SocketFilterLink` otherwise. Use it as a context manager, or
-    call :meth:`close`.
+    [`BpfLink`][ebpf.progs.BpfLink] where the kernel has a bpf_link for the attach point,
+    the legacy [`PerfEventLink`][ebpf.progs.PerfEventLink], [`ProgAttachLink`][ebpf.progs.ProgAttachLink] or
+    [`SocketFilterLink`][ebpf.progs.SocketFilterLink] otherwise. Use it as a context manager, or
+    call [`close()`][ebpf.progs.Link.close].
 
     Attributes:
         target: what the program is attached to, in words.

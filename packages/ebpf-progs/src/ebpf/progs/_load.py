@@ -1,4 +1,5 @@
-"""Turning a :class:`ProgramSpec` into a loaded program: attach targets, BTF, the verifier log."""
+"""Turning a [`ProgramSpec`][ebpf.progs.ProgramSpec] into a loaded program: attach targets, BTF, the verifier
+log."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ __all__ = ["LoadOptions", "load", "program_function_id"]
 
 @dataclass(frozen=True)
 class LoadOptions:
-    """How to load, beyond the spec: see :meth:`ebpf.progs.Program.load`."""
+    """How to load, beyond the spec: see [`ebpf.progs.Program.load()`][ebpf.progs.Program.load]."""
 
     log_level: int = 0
     log_size: int = 0

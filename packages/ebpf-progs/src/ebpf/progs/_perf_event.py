@@ -39,7 +39,7 @@ def attach_to_event(
     A ``perf_event`` bpf_link (5.15) holds its own reference to the event, so
     ``event`` is closed once the link exists; the legacy
     ``PERF_EVENT_IOC_SET_BPF`` lasts while the event's descriptor is open, so
-    the :class:`PerfEventLink` keeps it. On failure ``event`` is closed and
+    the [`PerfEventLink`][ebpf.progs.PerfEventLink] keeps it. On failure ``event`` is closed and
     ``cleanup`` runs: nothing stays attached or created.
 
     Raises:
@@ -72,8 +72,8 @@ def attach_perf_event(
 ) -> Link:
     """Attach a ``perf_event`` program to a perf event the caller opened (a sampling event, say).
 
-    Open the event with :func:`ebpf.syscall.perf.open_software` or
-    :func:`~ebpf.syscall.perf.open_event`; the link uses its own duplicate
+    Open the event with [`ebpf.syscall.perf.open_software()`][ebpf.syscall.perf.open_software] or
+    [`open_event()`][ebpf.syscall.perf.open_event]; the link uses its own duplicate
     of the descriptor, so the caller may close theirs.
 
     Args:

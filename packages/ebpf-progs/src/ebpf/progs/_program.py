@@ -46,7 +46,7 @@ _ENOTSUPP = 524
 class ProgramInfo(objects.ProgramInfo):
     """What the kernel reports about a loaded program, with its instructions.
 
-    Everything of :class:`ebpf.syscall.objects.ProgramInfo` (id, type, name,
+    Everything of [`ebpf.syscall.objects.ProgramInfo`][ebpf.syscall.objects.ProgramInfo] (id, type, name,
     tag, map ids, ``run_count``/``run_time_ns`` statistics...) plus:
 
     Attributes:
@@ -73,18 +73,18 @@ def run_statistics() -> Iterator[None]:
 class Program:
     """A loaded eBPF program: owns one descriptor; close it or use ``with``.
 
-    Create one with :meth:`load`, :meth:`from_pin` or :meth:`from_id`. A
-    program stays loaded while a descriptor, a pin or an attachment refers to
-    it, so closing a ``Program`` whose :class:`~ebpf.progs.Link` is still
+    Create one with [`load()`][ebpf.progs.Program.load], [`from_pin()`][ebpf.progs.Program.from_pin] or
+    [`from_id()`][ebpf.progs.Program.from_id]. A program stays loaded while a descriptor, a pin or an
+    attachment refers to it, so closing a ``Program`` whose [`Link`][ebpf.progs.Link] is still
     open keeps the program running.
 
     Attributes:
         name: the program's name.
-        type: its :class:`ProgType` (an int for a type newer than this library).
+        type: its [`ProgType`][ebpf.core.ProgType] (an int for a type newer than this library).
         expected_attach_type: the attach type it was verified for, if known.
         spec: the spec it was loaded from (``None`` when opened by pin or id).
         verifier_log: the verifier's log of the load, when ``log_level`` asked for it.
-        pinned_path: where :meth:`pin` pinned it (or where it was opened from).
+        pinned_path: where [`pin()`][ebpf.progs.Program.pin] pinned it (or where it was opened from).
     """
 
     def __init__(
@@ -98,7 +98,8 @@ class Program:
         verifier_log: Sequence[str] = (),
         pinned_path: Path | None = None,
     ) -> None:
-        """Take ownership of ``fd``; most code calls :meth:`load`, :meth:`from_pin` or :meth:`from_id`."""
+        """Take ownership of ``fd``; most code calls [`load()`][ebpf.progs.Program.load],
+        [`from_pin()`][ebpf.progs.Program.from_pin] or [`from_id()`][ebpf.progs.Program.from_id]."""
         self._fd = fd
         self.name = name
         self.type = prog_type
@@ -126,7 +127,7 @@ class Program:
         Without ``log_level`` the program is loaded without a verifier log,
         and only a failed load is repeated with one (DESIGN.md section 4).
         With ``log_level`` (1: verbose, 2: every state, 4: statistics) the
-        log is kept in :attr:`verifier_log` even when loading succeeds.
+        log is kept in `verifier_log` even when loading succeeds.
 
         BTF-based programs (fentry/fexit/fmod_ret, LSM, ``tp_btf``,
         iterators, struct_ops) are verified against the kernel type named
@@ -204,7 +205,7 @@ class Program:
 
     @property
     def closed(self) -> bool:
-        """Whether :meth:`close` was called."""
+        """Whether [`close()`][ebpf.progs.Program.close] was called."""
         return self._fd.closed
 
     @property
@@ -216,7 +217,7 @@ class Program:
         """What the kernel reports about the program, with its translated and JIT-ed instructions.
 
         Run statistics (``run_count``, ``run_time_ns``) move only inside
-        :func:`run_statistics` or with ``sysctl kernel.bpf_stats_enabled=1``.
+        [`run_statistics()`][ebpf.progs.run_statistics] or with ``sysctl kernel.bpf_stats_enabled=1``.
 
         Raises:
             ValueError: the program was closed.
@@ -337,7 +338,8 @@ class Program:
         self.pinned_path = Path(path)
 
     def unpin(self) -> None:
-        """Remove the pin made by :meth:`pin` (or the one :meth:`from_pin` opened), if any."""
+        """Remove the pin made by [`pin()`][ebpf.progs.Program.pin] (or the one
+        [`from_pin()`][ebpf.progs.Program.from_pin] opened), if any."""
         if self.pinned_path is not None:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.pinned_path)

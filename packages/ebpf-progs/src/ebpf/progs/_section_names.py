@@ -211,7 +211,8 @@ def _enum_member(enum_type: type[ProgType] | type[AttachType], text: str) -> int
 
 
 def parse_prog_type(value: ProgType | str | int) -> ProgType:
-    """A :class:`ProgType` from an enum member, its value, its name (``"sched_cls"``) or a section name.
+    """A [`ProgType`][ebpf.core.ProgType] from an enum member, its value, its name (``"sched_cls"``) or a
+    section name.
 
     Raises:
         TypeError: not a ProgType, int or str.
@@ -238,7 +239,8 @@ def parse_prog_type(value: ProgType | str | int) -> ProgType:
 
 
 def parse_attach_type(value: AttachType | str | int) -> AttachType:
-    """An :class:`AttachType` from an enum member, value, name or section name (``"cgroup_skb/egress"``).
+    """An [`AttachType`][ebpf.core.AttachType] from an enum member, value, name or section name
+    (``"cgroup_skb/egress"``).
 
     Raises:
         TypeError: not an AttachType, int or str.

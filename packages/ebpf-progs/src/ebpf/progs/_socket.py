@@ -30,7 +30,7 @@ def attach_socket_filter(program: Program, sock: HasFileno | int) -> Link:
     The program's return value is how many bytes of each packet to keep (0
     drops it). The filter belongs to the socket, not to this descriptor;
     closing the link detaches it (``SO_DETACH_BPF``). A later attach replaces
-    an earlier one, as :meth:`Link.update` does.
+    an earlier one, as [`Link.update()`][ebpf.progs.Link.update] does.
 
     Raises:
         TypeError: not a ``SOCKET_FILTER`` program.

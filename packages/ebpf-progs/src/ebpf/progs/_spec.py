@@ -47,7 +47,7 @@ def _instruction_bytes(value: object) -> bytes:
 
 @dataclass(frozen=True)
 class ProgramSpec:
-    """A program to load: plain data, no descriptors, editable with :func:`dataclasses.replace`.
+    """A program to load: plain data, no descriptors, editable with `dataclasses.replace()`.
 
     Attributes:
         name: the kernel-visible name (at most 15 bytes of ``[A-Za-z0-9_.]``, may be empty).
@@ -62,15 +62,15 @@ class ProgramSpec:
             an LSM hook (``"file_open"``), a tracepoint for ``tp_btf``, an
             iterator (``"task"``), a function of the target program for
             freplace, ``"struct:member"`` for struct_ops; for other types, the
-            default target of :meth:`Program.attach` (``"syscalls/sys_enter_getpid"``
+            default target of [`Program.attach()`][ebpf.progs.Program.attach] (``"syscalls/sys_enter_getpid"``
             for a tracepoint, a symbol for a kprobe...).
         license: the license string (``"GPL"`` unlocks GPL-only helpers).
         kernel_version: ``kern_version`` for kprobe programs on kernels before 5.0.
-        flags: :class:`ProgLoadFlags` (``SLEEPABLE``, ``XDP_HAS_FRAGS``...).
-        retprobe: for kprobes and uprobes: the default of :meth:`Program.attach`
+        flags: [`ProgLoadFlags`][ebpf.syscall.ProgLoadFlags] (``SLEEPABLE``, ``XDP_HAS_FRAGS``...).
+        retprobe: for kprobes and uprobes: the default of [`Program.attach()`][ebpf.progs.Program.attach]
             is a return probe.
         syscall: for kprobes: ``attach_to`` names a system call (``ksyscall/``
-            sections), and :meth:`Program.attach` probes its wrapper function.
+            sections), and [`Program.attach()`][ebpf.progs.Program.attach] probes its wrapper function.
         btf: the program's BTF blob (needed for func/line info), or ``None``.
         func_info: ``struct bpf_func_info`` records, ``func_info_rec_size`` bytes each.
         line_info: ``struct bpf_line_info`` records, ``line_info_rec_size`` bytes each.
@@ -137,7 +137,7 @@ class ProgramSpec:
         >>> ProgramSpec.from_section("cgroup_skb/egress", bytes(16)).expected_attach_type
         <AttachType.CGROUP_INET_EGRESS: 1>
 
-        Set the remaining attributes with :func:`dataclasses.replace`.
+        Set the remaining attributes with `dataclasses.replace()`.
 
         Raises:
             ValueError: an unknown section name, and what the constructor raises.

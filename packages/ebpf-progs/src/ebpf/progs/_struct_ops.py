@@ -17,7 +17,7 @@ def attach_struct_ops(struct_ops_map: HasFileno | int) -> BpfLink:
 
     The map's value holds the struct_ops programs (loaded with
     ``attach_to="<struct>:<member>"``); the link registers them with the
-    kernel subsystem and unregisters them when it goes away. :meth:`BpfLink.update`
+    kernel subsystem and unregisters them when it goes away. [`BpfLink.update()`][ebpf.progs.BpfLink.update]
     swaps in another struct_ops *map*.
 
     Raises:

@@ -47,7 +47,7 @@ def attach_tracing(program: Program, *, cookie: int = 0) -> Link:
         cookie: a value ``bpf_get_attach_cookie()`` returns (tracing links with cookies, 6.0+).
 
     Raises:
-        TypeError: another program type, or an iterator (use :func:`attach_iter`).
+        TypeError: another program type, or an iterator (use [`attach_iter()`][ebpf.progs.attach_iter]).
         BpfSyscallError: the kernel refused.
     """
     require_type(program, (ProgType.TRACING, ProgType.LSM), "attach_tracing")

@@ -76,9 +76,9 @@ def source_line(btf: bytes, line_info: bytes, rec_size: int, instruction: int) -
 
 
 class ProgramVerifierError(VerifierError):
-    """A :class:`VerifierError` that knows the failing instruction and its source line.
+    """A [`VerifierError`][ebpf.core.VerifierError] that knows the failing instruction and its source line.
 
-    Raised by :meth:`ebpf.progs.Program.load`; ``except VerifierError``
+    Raised by [`ebpf.progs.Program.load()`][ebpf.progs.Program.load]; ``except VerifierError``
     catches it.
 
     Attributes:

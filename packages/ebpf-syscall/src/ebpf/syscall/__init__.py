@@ -3,16 +3,16 @@
 The only code that calls ``bpf(2)``, ``perf_event_open(2)`` and the BPF
 ioctls. Layers, from the bottom:
 
-- :mod:`ebpf.syscall.abi`: enums and ``ctypes`` attr/info layouts generated
-  from kernel BTF; :mod:`ebpf.syscall.flags`: the ``#define`` flag sets.
-- :func:`bpf` / :func:`bpf_errno`: the one choke point.
-- :mod:`ebpf.syscall.commands`: every command as a typed function.
-- :mod:`ebpf.syscall.perf`: perf events, their ioctls, probe PMUs, tracepoint ids.
-- :mod:`ebpf.syscall.objects`: enumerate loaded objects, read their info.
-- :mod:`ebpf.syscall.system`: kernel version, mounts, capabilities, CPUs, memlock.
-- :mod:`ebpf.syscall.features`: feature probes with the kernel version of each.
+- [`ebpf.syscall.abi`][ebpf.syscall.abi]: enums and ``ctypes`` attr/info layouts generated
+  from kernel BTF; [`ebpf.syscall.flags`][ebpf.syscall.flags]: the ``#define`` flag sets.
+- [`bpf()`][ebpf.syscall.bpf] / [`bpf_errno()`][ebpf.syscall.bpf_errno]: the one choke point.
+- [`ebpf.syscall.commands`][ebpf.syscall.commands]: every command as a typed function.
+- [`ebpf.syscall.perf`][ebpf.syscall.perf]: perf events, their ioctls, probe PMUs, tracepoint ids.
+- [`ebpf.syscall.objects`][ebpf.syscall.objects]: enumerate loaded objects, read their info.
+- [`ebpf.syscall.system`][ebpf.syscall.system]: kernel version, mounts, capabilities, CPUs, memlock.
+- [`ebpf.syscall.features`][ebpf.syscall.features]: feature probes with the kernel version of each.
 
-Lifecycle: every call that creates a kernel object returns an :class:`FD`,
+Lifecycle: every call that creates a kernel object returns an [`FD`][ebpf.syscall.FD],
 which owns the descriptor. Close it (or use ``with``) when done; a
 forgotten ``FD`` is closed when garbage-collected. A kernel object lives
 while any descriptor, pin or attachment refers to it.

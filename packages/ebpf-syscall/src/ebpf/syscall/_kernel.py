@@ -1,7 +1,7 @@
 """The one place that makes system calls into the kernel's BPF interfaces.
 
 Every ``bpf(2)`` and ``perf_event_open(2)`` call of every ebpf package goes
-through :func:`bpf`, :func:`bpf_errno` or :func:`perf_event_open`. They are
+through [`bpf()`][ebpf.syscall.bpf], [`bpf_errno()`][ebpf.syscall.bpf_errno] or `perf_event_open()`. They are
 thin: an attr structure in, a result or a typed exception out.
 
 The kernel copies ``size`` bytes of the attr and requires every byte past
@@ -62,7 +62,7 @@ def bpf_prepared(cmd: int, attr: ctypes.Structure) -> Callable[[], int]:
     buffers it points to) between calls: the call is a ``functools.partial``
     over the foreign function with its ctypes arguments built once, so it
     runs no Python code at all. After a negative result, call
-    :func:`bpf_failed` at once (before any other foreign call in this
+    [`bpf_failed()`][ebpf.syscall.bpf_failed] at once (before any other foreign call in this
     thread) for the error. ``attr`` must stay alive and at the same address
     while the returned function is used (the function keeps a reference to it).
     """
@@ -70,7 +70,7 @@ def bpf_prepared(cmd: int, attr: ctypes.Structure) -> Callable[[], int]:
 
 
 def bpf_failed(call: Callable[[], int]) -> int:
-    """After a call from :func:`bpf_prepared` returned a negative result: ``-errno``.
+    """After a call from [`bpf_prepared()`][ebpf.syscall.bpf_prepared] returned a negative result: ``-errno``.
 
     ``EINTR`` is retried (with ``call``), so the result may also be a
     successful retry's non-negative result.
@@ -95,7 +95,7 @@ def bpf(cmd: Cmd, attr: ctypes.Structure, context: str = "", capability: str | N
 
     Raises:
         BpfSyscallError: with the subclass that fits ``errno`` (see
-            :func:`~ebpf.syscall.errors.syscall_error`).
+            [`syscall_error()`][ebpf.syscall.errors.syscall_error]).
     """
     ret = bpf_errno(cmd, attr)
     if ret < 0:

@@ -4,7 +4,7 @@
 cannot import it. The probes need only a handful of hand-made types (an
 ``int``, a function prototype, one type of each kind) and, for iterator
 links, the id of one ``FUNC`` in ``/sys/kernel/btf/vmlinux``; both are small
-enough to write out here with :mod:`struct`.
+enough to write out here with `struct`.
 
 The layouts are those of ``include/uapi/linux/btf.h``, in the host's byte
 order (the kernel only reads BTF of its own endianness): a 24-byte header,
@@ -137,7 +137,7 @@ def func_blob(linkage: int = LINKAGE_STATIC, with_ctx: bool = False) -> tuple[by
 
 
 def core_relo_blob() -> tuple[bytes, int, int, int]:
-    """:func:`func_blob` plus the access string ``"0"`` for a type-based CO-RE relocation.
+    """`func_blob()` plus the access string ``"0"`` for a type-based CO-RE relocation.
 
     Returns the blob, the ``FUNC`` id, the id of ``int`` (1) and the string
     offset of ``"0"``.

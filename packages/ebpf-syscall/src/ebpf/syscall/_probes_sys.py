@@ -2,11 +2,11 @@
 
 A probe decides by the exact errno (and sometimes the verifier log) of a
 command made to fail on purpose, so the probes call the choke point
-(:func:`~ebpf.syscall._kernel.bpf_errno`) directly instead of the typed
-functions of :mod:`~ebpf.syscall.commands`, which turn failures into
+([`bpf_errno()`][ebpf.syscall.bpf_errno]) directly instead of the typed
+functions of [`commands`][ebpf.syscall.commands], which turn failures into
 exceptions and retry loads with a log. Every helper here returns a
-descriptor the caller must close, or ``-errno``; :func:`owned` wraps a
-result in an :class:`~ebpf.syscall.fd.FD` or raises the matching exception.
+descriptor the caller must close, or ``-errno``; `owned()` wraps a
+result in an [`FD`][ebpf.syscall.FD] or raises the matching exception.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ __all__ = [
 ]
 
 #: The kernel-internal "operation not supported" (``include/linux/errno.h``),
-#: which leaks to user space from BPF code and has no name in :mod:`errno`.
+#: which leaks to user space from BPF code and has no name in `errno`.
 ENOTSUPP = 524
 
 _INSN = struct.Struct("=BBhi")
@@ -86,10 +86,10 @@ _LOG_SIZE = 64 * 1024
 
 
 def owned(ret: int, command: str, context: str) -> FD:
-    """Wrap a non-negative result in an :class:`FD`; raise for ``-errno``.
+    """Wrap a non-negative result in an [`FD`][ebpf.syscall.FD]; raise for ``-errno``.
 
     Raises:
-        BpfSyscallError: (the subclass that fits, see :func:`unexpected`) when
+        BpfSyscallError: (the subclass that fits, see `unexpected()`) when
             ``ret`` is negative.
     """
     if ret < 0:
@@ -143,7 +143,7 @@ def map_update_batch(map_fd: int, keys: bytes, values: bytes, count: int) -> int
 
 
 class LoadAttrs(TypedDict, total=False):
-    """The ``BPF_PROG_LOAD`` fields a program type needs besides its type (see :func:`prog_load`)."""
+    """The ``BPF_PROG_LOAD`` fields a program type needs besides its type (see `prog_load()`)."""
 
     expected_attach_type: int
     flags: int

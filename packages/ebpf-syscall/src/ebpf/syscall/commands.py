@@ -1,10 +1,10 @@
 """Every ``bpf(2)`` command as a typed function.
 
 Each function fills the command's attr structure (see ``_generated.py``),
-makes the call through :func:`ebpf.syscall._kernel.bpf` and returns what the
-kernel produced: an :class:`~ebpf.syscall.fd.FD` for commands that create a
+makes the call through [`ebpf.syscall._kernel.bpf()`][ebpf.syscall.bpf] and returns what the
+kernel produced: an [`FD`][ebpf.syscall.FD] for commands that create a
 descriptor, plain values otherwise. Arguments are checked before the call;
-kernel failures raise the classes of :mod:`ebpf.syscall.errors`.
+kernel failures raise the classes of [`ebpf.syscall.errors`][ebpf.syscall.errors].
 
 These functions are the raw layer. ``ebpf.maps``, ``ebpf.progs`` and the
 other packages build typed objects on top of them.
@@ -249,7 +249,8 @@ def map_lookup_elem(
 def map_update_elem(
     map_fd: FdLike, key: ReadableBuffer | None, value: ReadableBuffer, flags: int = 0
 ) -> None:
-    """``BPF_MAP_UPDATE_ELEM``: set ``key`` to ``value`` (``flags``: :class:`UpdateFlags`).
+    """``BPF_MAP_UPDATE_ELEM``: set ``key`` to ``value`` (``flags``:
+    [`UpdateFlags`][ebpf.syscall.UpdateFlags]).
 
     Raises:
         BpfSyscallError: ``EEXIST`` with ``NOEXIST``, ``ENOENT`` with ``EXIST``,
@@ -404,7 +405,8 @@ def map_lookup_and_delete_batch(
     elem_flags: int = 0,
     flags: int = 0,
 ) -> BatchResult:
-    """``BPF_MAP_LOOKUP_AND_DELETE_BATCH``: like :func:`map_lookup_batch`, deleting what it returns."""
+    """``BPF_MAP_LOOKUP_AND_DELETE_BATCH``: like
+    [`map_lookup_batch()`][ebpf.syscall.commands.map_lookup_batch], deleting what it returns."""
     return _batch(
         Cmd.MAP_LOOKUP_AND_DELETE_BATCH,
         map_fd,
@@ -511,7 +513,7 @@ def _grown_log_size(attr: ProgLoadAttr | BtfLoadAttr, size: int) -> int | None:
     Kernels since 6.4 write the size the whole log needed into
     ``log_true_size`` (``btf_log_true_size`` for BTF); older ones leave it 0
     and only say that the log did not fit, so the buffer grows by
-    :data:`_LOG_GROWTH` (and to at least :data:`_LOG_SIZE_FIRST`), staying
+    `_LOG_GROWTH` (and to at least `_LOG_SIZE_FIRST`), staying
     under the 16 MiB cap of kernels before 5.2 unless the kernel itself asked
     for more. ``None`` when it cannot grow any further.
     """
@@ -652,7 +654,7 @@ def prog_load(
     """``BPF_PROG_LOAD``: load ``insns`` (8-byte instructions) and return the program's descriptor.
 
     The verifier log is requested only after a failure (see
-    :func:`_load_with_log`); pass ``log_level`` to ask for it up front
+    `_load_with_log()`); pass ``log_level`` to ask for it up front
     (``2`` for every instruction's state, ``4`` for statistics); with
     ``verifier_log``, a list, the log of the successful load is appended to it.
 
@@ -765,7 +767,7 @@ def obj_pin(fd: FdLike, path: str | os.PathLike[str]) -> None:
 
 
 def obj_get(path: str | os.PathLike[str], flags: int = 0) -> FD:
-    """``BPF_OBJ_GET``: open a pinned object (``flags``: :class:`~ebpf.syscall.flags.FileFlags`)."""
+    """``BPF_OBJ_GET``: open a pinned object (``flags``: [`FileFlags`][ebpf.syscall.flags.FileFlags])."""
     buf = _path(path)
     attr = ObjPinAttr(pathname=ctypes.addressof(buf), file_flags=int(flags))
     return FD(bpf(Cmd.OBJ_GET, attr, f"opening pinned object {os.fspath(path)!r}"))
@@ -816,7 +818,8 @@ def prog_detach(
     relative_id: int = 0,
     expected_revision: int = 0,
 ) -> None:
-    """``BPF_PROG_DETACH``: undo :func:`prog_attach` (``prog_fd`` selects among multi-attached programs)."""
+    """``BPF_PROG_DETACH``: undo [`prog_attach()`][ebpf.syscall.commands.prog_attach] (``prog_fd`` selects
+    among multi-attached programs)."""
     attr = ProgAttachAttr(
         attach_type=int(attach_type), attach_flags=int(flags), expected_revision=expected_revision
     )

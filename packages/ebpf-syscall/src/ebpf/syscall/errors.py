@@ -1,8 +1,8 @@
 """The error hierarchy of every ebpf package.
 
-Everything the library raises on purpose derives from :class:`EbpfError`.
-A failed system call is a :class:`BpfSyscallError`, which is also an
-:class:`OSError` carrying ``errno``, so ``except OSError`` code keeps working;
+Everything the library raises on purpose derives from [`EbpfError`][ebpf.syscall.EbpfError].
+A failed system call is a [`BpfSyscallError`][ebpf.syscall.BpfSyscallError], which is also an
+`OSError` carrying ``errno``, so ``except OSError`` code keeps working;
 the subclasses add what a person needs to act: the missing capability, the
 key that was not found, the verifier's log.
 """
@@ -199,7 +199,7 @@ _CAPABILITY_FOR_COMMAND = {
 def syscall_error(
     err: int, command: str, context: str = "", capability: str | None = None
 ) -> BpfSyscallError:
-    """Build the right :class:`BpfSyscallError` subclass for ``err``.
+    """Build the right [`BpfSyscallError`][ebpf.syscall.BpfSyscallError] subclass for ``err``.
 
     ``capability`` overrides the capability named by a permission error (for
     example ``CAP_NET_ADMIN`` when attaching a network program).

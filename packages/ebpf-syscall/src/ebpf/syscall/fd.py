@@ -2,8 +2,8 @@
 
 Every live kernel object (map, program, link, BTF, perf event) is reachable
 only through a file descriptor; the object lives while any descriptor or
-pin refers to it. :class:`FD` owns exactly one descriptor: it closes it in
-:meth:`close`, when used as a context manager, and, as a backstop, when the
+pin refers to it. [`FD`][ebpf.syscall.FD] owns exactly one descriptor: it closes it in
+`close()`, when used as a context manager, and, as a backstop, when the
 object is garbage-collected without having been closed, so that a
 forgotten object never leaks its descriptor.
 """

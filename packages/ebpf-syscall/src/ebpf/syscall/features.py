@@ -1,6 +1,6 @@
 """Feature probes: what the running kernel supports, asked of the kernel itself.
 
-A :class:`Feature` names a capability in words, the first kernel version
+A [`Feature`][ebpf.syscall.features.Feature] names a capability in words, the first kernel version
 that has it, the kernel config options it also depends on, and a probe: a
 function that asks the kernel (creates a tiny map, loads a two-instruction
 program, makes a command fail on purpose and reads the errno) and answers
@@ -13,18 +13,18 @@ Conclusive and inconclusive answers
     process (probing again would give the same answer), thread-safely: the
     first caller probes, concurrent callers wait for its answer. A probe
     that cannot tell raises instead, and the exception reaches the caller
-    unchanged: typically :class:`~ebpf.syscall.errors.PermissionDeniedError`
+    unchanged: typically [`PermissionDeniedError`][ebpf.syscall.PermissionDeniedError]
     (``EPERM``: not privileged, or a security policy refuses even root) or
-    :class:`~ebpf.syscall.errors.BpfSyscallError` with an errno the probe
+    [`BpfSyscallError`][ebpf.syscall.BpfSyscallError] with an errno the probe
     does not expect. Nothing is cached then, and the next call probes again.
 
 Using them
     ``feature.supported()`` answers; ``feature.require()`` raises
-    :class:`~ebpf.syscall.errors.NotSupportedError` naming the feature and
+    [`NotSupportedError`][ebpf.syscall.NotSupportedError] naming the feature and
     its first version when the answer is no. Lookups build the probe for a
-    map type (:func:`map_type_feature`), program type, link type, BTF kind or
-    helper; the module constants (:data:`RINGBUF`, :data:`BPF_LINK`,
-    :data:`CORE_RELOCATIONS`...) are named features. :func:`all_features`
+    map type ([`map_type_feature()`][ebpf.syscall.features.map_type_feature]), program type, link type, BTF
+    kind or helper; the module constants (`RINGBUF`, `BPF_LINK`,
+    `CORE_RELOCATIONS`...) are named features. [`all_features()`][ebpf.syscall.features.all_features]
     lists every declared probe, for reports (``python -m ebpf.syscall``).
 
 Every descriptor a probe opens is closed before it returns, on every path.
@@ -206,7 +206,8 @@ class Feature:
     def __init__(
         self, name: str, version: str | None, probe: Probe, *, config: str | Iterable[str] = ()
     ) -> None:
-        """Declare a feature; nothing is probed until :meth:`supported` is called.
+        """Declare a feature; nothing is probed until [`supported()`][ebpf.syscall.features.Feature.supported]
+        is called.
 
         ``probe`` returns ``True``/``False`` when it can tell and raises
         otherwise.
@@ -226,7 +227,7 @@ class Feature:
 
     @property
     def version_info(self) -> tuple[int, ...] | None:
-        """:attr:`version` as a tuple (``(5, 8)``), comparable with kernel versions."""
+        """`version` as a tuple (``(5, 8)``), comparable with kernel versions."""
         return None if self.version is None else parse_version(self.version)
 
     @property
@@ -239,8 +240,8 @@ class Feature:
 
         Raises:
             Exception: whatever the probe raised when it could not tell
-                (:class:`~ebpf.syscall.errors.PermissionDeniedError`,
-                :class:`~ebpf.syscall.errors.BpfSyscallError`...), unchanged.
+                ([`PermissionDeniedError`][ebpf.syscall.PermissionDeniedError],
+                [`BpfSyscallError`][ebpf.syscall.BpfSyscallError]...), unchanged.
                 Nothing is cached; the next call probes again.
         """
         result = self._result
@@ -260,7 +261,7 @@ class Feature:
             return self._result
 
     def missing_config(self) -> tuple[str, ...]:
-        """The options of :attr:`config` the kernel configuration says are off.
+        """The options of `config` the kernel configuration says are off.
 
         Empty when all are on, or when the configuration cannot be read.
         """
@@ -272,7 +273,8 @@ class Feature:
         Raises:
             NotSupportedError: it does not; the message names the feature, its
                 first version and any missing config option.
-            Exception: the probe could not tell (see :meth:`supported`).
+            Exception: the probe could not tell (see
+                [`supported()`][ebpf.syscall.features.Feature.supported]).
         """
         if not self.supported():
             missing = self.missing_config()
@@ -294,7 +296,8 @@ def _declare(feature: Feature, group: str = "named") -> Feature:
 
 
 def declare(name: str, version: str, probe: Probe, *, config: str | Iterable[str] = ()) -> Feature:
-    """Declare a feature (see :class:`Feature`) and list it in :func:`all_features`.
+    """Declare a feature (see [`Feature`][ebpf.syscall.features.Feature]) and list it in
+    [`all_features()`][ebpf.syscall.features.all_features].
 
     For probes declared next to the code that needs them, in other packages.
 
@@ -308,7 +311,7 @@ def all_features() -> list[Feature]:
     """Every declared feature: the named ones, then each map type, program type, link type and BTF kind.
 
     Helpers are not listed: there is one feature per (program type, helper)
-    pair, made on demand by :func:`helper_feature`.
+    pair, made on demand by [`helper_feature()`][ebpf.syscall.features.helper_feature].
     """
     return [feature for group in _DECLARED.values() for feature in group]
 
@@ -536,7 +539,8 @@ def map_type_feature(map_type: MapType | int) -> Feature:
 
 
 def map_type_supported(map_type: MapType | int) -> bool:
-    """Whether the running kernel can create maps of ``map_type`` (see :func:`map_type_feature`)."""
+    """Whether the running kernel can create maps of ``map_type`` (see
+    [`map_type_feature()`][ebpf.syscall.features.map_type_feature])."""
     return map_type_feature(map_type).supported()
 
 
@@ -730,7 +734,8 @@ def prog_type_feature(prog_type: ProgType | int) -> Feature:
 
 
 def prog_type_supported(prog_type: ProgType | int) -> bool:
-    """Whether the running kernel can load programs of ``prog_type`` (see :func:`prog_type_feature`)."""
+    """Whether the running kernel can load programs of ``prog_type`` (see
+    [`prog_type_feature()`][ebpf.syscall.features.prog_type_feature])."""
     return prog_type_feature(prog_type).supported()
 
 
@@ -820,7 +825,8 @@ def helper_feature(prog_type: ProgType | int, helper_id: int) -> Feature:
 
 
 def helper_supported(prog_type: ProgType | int, helper_id: int) -> bool:
-    """Whether programs of ``prog_type`` may call helper ``helper_id`` (see :func:`helper_feature`)."""
+    """Whether programs of ``prog_type`` may call helper ``helper_id`` (see
+    [`helper_feature()`][ebpf.syscall.features.helper_feature])."""
     return helper_feature(prog_type, helper_id).supported()
 
 
@@ -902,7 +908,8 @@ def btf_kind_feature(kind: str | int) -> Feature:
 
 
 def btf_kind_supported(kind: str | int) -> bool:
-    """Whether the kernel accepts BTF of ``kind`` (see :func:`btf_kind_feature`)."""
+    """Whether the kernel accepts BTF of ``kind`` (see
+    [`btf_kind_feature()`][ebpf.syscall.features.btf_kind_feature])."""
     return btf_kind_feature(kind).supported()
 
 
@@ -1553,7 +1560,8 @@ def link_type_feature(link_type: LinkType | int) -> Feature:
 
 
 def link_type_supported(link_type: LinkType | int) -> bool:
-    """Whether the running kernel can make links of ``link_type`` (see :func:`link_type_feature`)."""
+    """Whether the running kernel can make links of ``link_type`` (see
+    [`link_type_feature()`][ebpf.syscall.features.link_type_feature])."""
     return link_type_feature(link_type).supported()
 
 

@@ -59,7 +59,7 @@ def _name(raw: bytes) -> str:
 class ProgramInfo:
     """What the kernel reports about a loaded program (``struct bpf_prog_info``).
 
-    ``type`` is a :class:`ProgType`, or a plain int for a type newer than
+    ``type`` is a [`ProgType`][ebpf.syscall.ProgType], or a plain int for a type newer than
     this library. ``run_time_ns``/``run_count`` move only while statistics
     are enabled (``commands.enable_stats`` or ``kernel.bpf_stats_enabled``).
     """

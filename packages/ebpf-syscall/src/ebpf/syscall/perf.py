@@ -4,7 +4,7 @@ BPF programs reach tracepoints, kprobes and uprobes through perf events
 (``perf_event_open(2)`` then ``PERF_EVENT_IOC_SET_BPF``, or a
 ``BPF_LINK_CREATE`` of type ``perf_event``), and perf buffers are one
 ``PERF_COUNT_SW_BPF_OUTPUT`` event per CPU. Every function that opens an
-event returns an :class:`~ebpf.syscall.fd.FD` that owns the descriptor; every
+event returns an [`FD`][ebpf.syscall.FD] that owns the descriptor; every
 descriptor is opened close-on-exec.
 
 Tracepoint, kprobe and uprobe events used for BPF are opened with ``pid=-1``
@@ -106,7 +106,7 @@ def ioc(direction: IocDirection, type_: str | int, nr: int, size: int, *, machin
     """Compute an ioctl request number like the kernel's ``_IOC(dir, type, nr, size)``.
 
     Args:
-        direction: :class:`IocDirection` (``NONE`` for ``_IO``, ``WRITE`` for
+        direction: [`IocDirection`][ebpf.syscall.perf.IocDirection] (``NONE`` for ``_IO``, ``WRITE`` for
             ``_IOW``, ``READ`` for ``_IOR``, both for ``_IOWR``).
         type_: the ioctl type, a character (``'$'`` for perf) or its code.
         nr: the number within the type, 0..255.
@@ -375,7 +375,7 @@ def open_event(
             (then ``cpu`` must name one CPU).
         cpu: the CPU to watch, ``-1`` for every CPU.
         group_fd: the group leader, ``-1`` for none.
-        flags: :class:`PerfFlag` bits; ``FD_CLOEXEC`` is always added.
+        flags: [`PerfFlag`][ebpf.syscall.perf.PerfFlag] bits; ``FD_CLOEXEC`` is always added.
         context: what the caller is doing, for error messages.
 
     Raises:
@@ -407,7 +407,7 @@ def _probe_cpu(pid: int, cpu: int | None) -> int:
 
 
 def open_tracepoint(tp_id: int, pid: int = -1, cpu: int | None = None) -> FD:
-    """Open a perf event on tracepoint ``tp_id`` (see :func:`tracepoint_id`).
+    """Open a perf event on tracepoint ``tp_id`` (see [`tracepoint_id()`][ebpf.syscall.perf.tracepoint_id]).
 
     Args:
         tp_id: the tracepoint's id.
@@ -465,7 +465,7 @@ def open_kprobe(
         symbol: the kernel symbol, as in ``/proc/kallsyms``.
         offset: bytes into the function (must be 0 for a return probe).
         retprobe: probe the function's return instead of its entry.
-        pid, cpu: as for :func:`open_tracepoint`.
+        pid, cpu: as for [`open_tracepoint()`][ebpf.syscall.perf.open_tracepoint].
 
     Raises:
         TypeError, ValueError: bad arguments.
@@ -514,7 +514,7 @@ def open_uprobe(
         pid: ``-1`` for every process, or one process.
         ref_ctr_offset: file offset of a USDT semaphore to increment while
             the probe exists (Linux 4.20), 0 for none.
-        cpu: as for :func:`open_tracepoint`.
+        cpu: as for [`open_tracepoint()`][ebpf.syscall.perf.open_tracepoint].
 
     Raises:
         TypeError, ValueError: bad arguments.

@@ -166,7 +166,8 @@ def kernel_release() -> str:
 def kernel_version() -> KernelVersion:
     """The running kernel's upstream version (cached).
 
-    See :func:`upstream_kernel_version` for how distribution kernels are read.
+    See [`upstream_kernel_version()`][ebpf.syscall.system.upstream_kernel_version] for how distribution
+    kernels are read.
 
     Raises:
         ParseError: the release string has no version (never on Linux).
@@ -530,7 +531,7 @@ def effective_capabilities() -> frozenset[str]:
 def has_capability(name: str | Capability) -> bool:
     """Whether this thread has the effective capability ``name``.
 
-    ``name`` is a :class:`Capability` or its name, with or without the
+    ``name`` is a [`Capability`][ebpf.syscall.system.Capability] or its name, with or without the
     ``CAP_`` prefix, in any case (``"CAP_BPF"``, ``"bpf"``).
 
     Raises:
