@@ -27,6 +27,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=20, help="how many times to call getpid()")
     args = parser.parse_args()
+    bpf.init(probe_features=False, mount_tracefs=True)  # tracepoints need tracefs: mounted if missing
     spec = bpf.CollectionSpec.from_c(SOURCE)
     spec.variables["target_tgid"].set(os.getpid())  # only this process
     print(bpf.inspect_object(spec))

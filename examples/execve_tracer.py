@@ -81,6 +81,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--self-test", action="store_true", help="run /bin/true and check it is reported")
     args = parser.parse_args()
+    bpf.init(probe_features=False, mount_tracefs=True)  # tracepoints need tracefs: mounted if missing
     seen: list[ProcessEvent] = []
 
     def show(event: ProcessEvent) -> None:

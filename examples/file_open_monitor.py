@@ -111,6 +111,7 @@ def main() -> int:
     parser.add_argument("--pid", type=int, default=0, help="only this process (default: every process)")
     parser.add_argument("--self-test", action="store_true", help="watch this process, open a file, check it")
     args = parser.parse_args()
+    bpf.init(probe_features=False, mount_tracefs=True)  # tracepoints need tracefs: mounted if missing
     seen_self = False
     with (
         tempfile.NamedTemporaryFile(prefix="ebpf-open-") as probe,

@@ -4,6 +4,7 @@
 - Once per session, bpffs is mounted at ``/sys/fs/bpf`` and tracefs at
   ``/sys/kernel/tracing`` unless they already are (they stay mounted).
 - ``bpffs``: a fresh directory on bpffs for the test's pins, removed afterwards.
+- ``without_tracefs``: tracefs unmounted for the test (a fresh machine), mounted again afterwards.
 - Every test fails if it leaks a file descriptor or leaves a pinned object
   under ``/sys/fs/bpf`` outside its ``bpffs`` directory.
 - ``@pytest.mark.requires_feature(features.RINGBUF)`` runs the test where the
@@ -89,6 +90,11 @@ def _is_mounted(mountpoint: Path, fstype: str) -> bool:
     return False
 
 
+def _mounted_types() -> set[str]:
+    with open("/proc/self/mounts", encoding="utf-8") as mounts:
+        return {fields[2] for fields in (line.split() for line in mounts) if len(fields) >= 3}
+
+
 def _mount(fstype: str, mountpoint: Path) -> None:
     if _is_mounted(mountpoint, fstype):
         return
@@ -114,6 +120,30 @@ def kernel_filesystems() -> None:
     else:
         # The kernel was built without tracing: tests that need it skip by probe.
         warnings.warn(f"{TRACEFS} does not exist: this kernel has no tracefs", stacklevel=1)
+
+
+@pytest.fixture
+def without_tracefs(kernel_filesystems: None) -> Iterator[None]:
+    """tracefs unmounted for this test, as on a fresh machine; mounted again afterwards.
+
+    Skips where tracefs cannot be taken away: a kernel without it, tracefs in
+    use (``umount`` says busy), or debugfs mounted (it reaches tracefs at
+    ``<debugfs>/tracing`` by itself).
+    """
+    if not TRACEFS.is_dir():
+        pytest.skip(f"{TRACEFS} does not exist: this kernel has no tracefs")
+    if _mounted_types() & {"debugfs"}:
+        pytest.skip("debugfs is mounted, and reaches tracefs through <debugfs>/tracing by itself")
+    try:
+        while _is_mounted(TRACEFS, "tracefs"):
+            result = subprocess.run(["umount", str(TRACEFS)], capture_output=True, text=True, check=False)
+            if result.returncode != 0:
+                pytest.skip(f"cannot unmount tracefs to test without it: {result.stderr.strip()}")
+        if "tracefs" in _mounted_types():
+            pytest.skip("tracefs is mounted elsewhere too")
+        yield
+    finally:
+        _mount("tracefs", TRACEFS)
 
 
 @pytest.fixture

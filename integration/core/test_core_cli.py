@@ -247,8 +247,18 @@ def test_usage_errors_exit_2() -> None:
         assert "Traceback" not in result.stderr
 
 
-def test_demo_traces_syscalls_and_execve() -> None:
+def _tracefs_mounted() -> bool:
+    with open("/proc/self/mounts", encoding="utf-8") as mounts:
+        return any(line.split()[1:3] == ["/sys/kernel/tracing", "tracefs"] for line in mounts)
+
+
+@pytest.mark.parametrize("fresh", [False, True], ids=["tracefs_mounted", "fresh_machine"])
+def test_demo_traces_syscalls_and_execve(fresh: bool, request: pytest.FixtureRequest) -> None:
+    if fresh:  # tracefs not mounted: the demo mounts it, as `make demo` on a fresh machine needs
+        request.getfixturevalue("without_tracefs")
+        assert not _tracefs_mounted()
     result = ebpf("demo", "--seconds", "1", "--top", "3")
+    assert _tracefs_mounted()
     out = result.stdout
     assert "processes by system calls" in out
     assert "called execve" in out

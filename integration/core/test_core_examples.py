@@ -80,7 +80,10 @@ def test_cgroup_socket_policy_refuses_inside_and_allows_outside() -> None:
     }
 
 
-def test_execve_tracer_sees_a_program_it_starts() -> None:
+@pytest.mark.parametrize("fresh", [False, True], ids=["tracefs_mounted", "fresh_machine"])
+def test_execve_tracer_sees_a_program_it_starts(fresh: bool, request: pytest.FixtureRequest) -> None:
+    if fresh:  # tracefs not mounted: the example mounts it (it runs as root)
+        request.getfixturevalue("without_tracefs")
     out = run_example("execve_tracer.py", "--seconds", "1", "--self-test").stdout
     assert out.splitlines()[0].split() == ["PID", "UID", "COMM", "FILE"]
     assert "self-test: saw /bin/true" in out

@@ -83,6 +83,21 @@ def test_bpffs_and_tracefs_are_found() -> None:
     assert (tracefs / "events" / "syscalls").is_dir()
 
 
+@pytest.mark.usefixtures("without_tracefs")
+def test_without_tracefs_the_library_names_the_mount_and_mounts_only_when_asked() -> None:
+    from ebpf.syscall.perf import tracepoint_id
+
+    assert tracefs_path() is None
+    with pytest.raises(NotMountedError) as info:
+        ensure_tracefs()
+    assert info.value.command == "mount -t tracefs tracefs /sys/kernel/tracing"
+    with pytest.raises(NotMountedError):
+        tracepoint_id("syscalls", "sys_enter_getpid")
+    assert tracefs_path() is None  # nothing was mounted behind the caller's back
+    assert ensure_tracefs(mount=True) == Path("/sys/kernel/tracing")
+    assert (Path("/sys/kernel/tracing") / "events" / "syscalls").is_dir()
+
+
 def test_cgroup2_is_found() -> None:
     path = cgroup2_path()
     if path is None:

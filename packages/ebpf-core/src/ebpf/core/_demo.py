@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ._maps import map_entries, map_pop
+from ._system import init
 from .catalogue import ProcessEvent, example
 
 __all__ = ["run_demo"]
@@ -55,13 +56,18 @@ def _generate_activity(seconds: float) -> dict[int, str]:
 def run_demo(*, seconds: float = 2.0, top: int = 10, out: TextIO = sys.stdout) -> int:
     """Trace for ``seconds``, then print the ``top`` processes by system calls and the execve calls seen.
 
+    The execve tracepoint needs tracefs: it is mounted at
+    ``/sys/kernel/tracing`` when it is nowhere to be found, as ``bpftool``
+    does for its tracing commands.
+
     Raises:
         PermissionDeniedError: not root (loading tracing programs needs
-            ``CAP_BPF`` and ``CAP_PERFMON``).
-        NotMountedError, NotSupportedError: tracefs is missing (the execve tracepoint).
+            ``CAP_BPF`` and ``CAP_PERFMON``; mounting tracefs ``CAP_SYS_ADMIN``).
+        NotSupportedError: the kernel has no tracefs (built without tracing).
     """
     if seconds <= 0 or top <= 0:
         raise ValueError("seconds and top must be positive")
+    init(probe_features=False, mount_tracefs=True)
     with ExitStack() as stack:
         counter = stack.enter_context(example("syscall_counter").load())
         logger = stack.enter_context(example("exec_logger").load())
