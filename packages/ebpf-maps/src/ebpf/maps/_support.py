@@ -5,7 +5,7 @@ not know (``find_and_alloc_map``: no ops for the type) and for parameters
 the type rejects, so the error alone cannot tell them apart. On such an
 error the map type's feature probe of [`ebpf.syscall.features`][ebpf.syscall.features] (which
 knows the first kernel version of every type) decides: if the kernel lacks
-the type, the error becomes a [`NotSupportedError`][ebpf.core.NotSupportedError]; otherwise it is
+the type, the error becomes a [`NotSupportedError`][ebpf.syscall.NotSupportedError]; otherwise it is
 about the parameters and is raised as it is.
 """
 
@@ -31,7 +31,7 @@ def map_type_name(map_type: MapType | int) -> str:
 
 
 def not_supported_error(map_type: MapType | int, exc: BpfSyscallError) -> NotSupportedError | None:
-    """A [`NotSupportedError`][ebpf.core.NotSupportedError] if ``exc`` (from ``BPF_MAP_CREATE``) means the
+    """A [`NotSupportedError`][ebpf.syscall.NotSupportedError] if ``exc`` (from ``BPF_MAP_CREATE``) means the
     kernel lacks ``map_type``.
 
     ``None`` means ``exc`` is about something else (or the probe cannot

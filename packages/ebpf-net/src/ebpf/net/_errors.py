@@ -1,4 +1,4 @@
-"""The exceptions of ``ebpf.net``, all under ``ebpf.syscall``'s [`EbpfError`][ebpf.core.EbpfError]."""
+"""The exceptions of ``ebpf.net``, all under ``ebpf.syscall``'s [`EbpfError`][ebpf.syscall.EbpfError]."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ __all__ = ["InterfaceNotFoundError", "ModeNotSupportedError", "NetlinkError", "n
 class NetlinkError(BpfSyscallError):
     """A netlink request (``RTM_SETLINK``, ``RTM_NEWTFILTER``...) failed.
 
-    A [`BpfSyscallError`][ebpf.core.BpfSyscallError] (so an ``OSError`` with ``errno``) like every
+    A [`BpfSyscallError`][ebpf.syscall.BpfSyscallError] (so an ``OSError`` with ``errno``) like every
     failed kernel call of the library, whatever the mechanism.
 
     Attributes:

@@ -259,7 +259,7 @@ class TcFilterLink(Link):
 
         Raises:
             ValueError: the link is closed.
-            TypeError: ``program`` is not a ``SCHED_CLS`` [`Program`][ebpf.core.Program].
+            TypeError: ``program`` is not a ``SCHED_CLS`` [`Program`][ebpf.progs.Program].
             NetlinkError: the kernel refused.
         """
         if self.closed:

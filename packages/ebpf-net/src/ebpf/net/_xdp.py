@@ -199,7 +199,7 @@ class NetlinkXdpLink(Link):
 
         Raises:
             ValueError: the link is closed.
-            TypeError: ``program`` is not an XDP [`Program`][ebpf.core.Program].
+            TypeError: ``program`` is not an XDP [`Program`][ebpf.progs.Program].
             NetlinkError: the kernel refused (``EEXIST``: the attached program
                 is no longer this link's).
         """

@@ -69,7 +69,7 @@ class LinkInfo:
         program_id: the attached program's id.
         target: what it is attached to, in words.
         id: the kernel's link id (0 for legacy attachments).
-        type: the kernel's [`LinkType`][ebpf.core.LinkType] (``None`` for legacy attachments).
+        type: the kernel's [`LinkType`][ebpf.syscall.LinkType] (``None`` for legacy attachments).
         attach_type: the attach type, where there is one.
         raw: the kernel's ``struct bpf_link_info`` (bpf_links only) for the
             per-type details (``raw.tracing.target_btf_id``, ``raw.cgroup.cgroup_id``...).

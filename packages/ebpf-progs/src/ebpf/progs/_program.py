@@ -80,7 +80,7 @@ class Program:
 
     Attributes:
         name: the program's name.
-        type: its [`ProgType`][ebpf.core.ProgType] (an int for a type newer than this library).
+        type: its [`ProgType`][ebpf.syscall.ProgType] (an int for a type newer than this library).
         expected_attach_type: the attach type it was verified for, if known.
         spec: the spec it was loaded from (``None`` when opened by pin or id).
         verifier_log: the verifier's log of the load, when ``log_level`` asked for it.

@@ -211,7 +211,7 @@ def _enum_member(enum_type: type[ProgType] | type[AttachType], text: str) -> int
 
 
 def parse_prog_type(value: ProgType | str | int) -> ProgType:
-    """A [`ProgType`][ebpf.core.ProgType] from an enum member, its value, its name (``"sched_cls"``) or a
+    """A [`ProgType`][ebpf.syscall.ProgType] from an enum member, its value, its name (``"sched_cls"``) or a
     section name.
 
     Raises:
@@ -239,7 +239,7 @@ def parse_prog_type(value: ProgType | str | int) -> ProgType:
 
 
 def parse_attach_type(value: AttachType | str | int) -> AttachType:
-    """An [`AttachType`][ebpf.core.AttachType] from an enum member, value, name or section name
+    """An [`AttachType`][ebpf.syscall.AttachType] from an enum member, value, name or section name
     (``"cgroup_skb/egress"``).
 
     Raises:

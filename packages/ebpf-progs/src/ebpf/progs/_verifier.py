@@ -76,7 +76,7 @@ def source_line(btf: bytes, line_info: bytes, rec_size: int, instruction: int) -
 
 
 class ProgramVerifierError(VerifierError):
-    """A [`VerifierError`][ebpf.core.VerifierError] that knows the failing instruction and its source line.
+    """A [`VerifierError`][ebpf.syscall.VerifierError] that knows the failing instruction and its source line.
 
     Raised by [`ebpf.progs.Program.load()`][ebpf.progs.Program.load]; ``except VerifierError``
     catches it.
