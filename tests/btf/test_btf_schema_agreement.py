@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import struct
+from typing import Any
+
+import construct as cs
 import pytest
 
 from ebpf.btf import BtfBuilder, StringTable, TypeGraph, load_file
 from ebpf.btf import _schema as schema
+from ebpf.btf._layout import KIND_STRUCT
 from tests.btf._btf_support import BPF_DIR, compile_c
 
 
@@ -54,3 +60,63 @@ def test_string_table_keeps_offsets_and_dedups() -> None:
         table.add("a\0b")
     with pytest.raises(ValueError, match="starts with an empty string"):
         StringTable(b"int\0")
+
+
+# --- each schema is its C struct, field by field ---------------------------------------
+# Distinct values in every field: a field parsed into, or built from, the wrong
+# attribute of its dataclass changes the bytes or the record.
+
+
+_RECORDS: list[tuple[Any, Any, str]] = [
+    (schema.BTF_HEADER, schema.BtfHeader(0xEB9F, 1, 2, 24, 3, 4, 5, 6), "<HBBIIIII"),
+    (schema.BTF_ARRAY, schema.BtfArray(1, 2, 3), "<III"),
+    (schema.BTF_MEMBER, schema.BtfMember(1, 2, 3), "<III"),
+    (schema.BTF_ENUM, schema.BtfEnum(1, 2), "<II"),
+    (schema.BTF_ENUM64, schema.BtfEnum64(1, 2, 3), "<III"),
+    (schema.BTF_PARAM, schema.BtfParam(1, 2), "<II"),
+    (schema.BTF_VAR_SECINFO, schema.BtfVarSecinfo(1, 2, 3), "<III"),
+    (schema.BTF_EXT_HEADER, schema.BtfExtHeader(0xEB9F, 1, 2, 32, 3, 4, 5, 6, 7, 8), "<HBBIIIIIII"),
+    (schema.FUNC_INFO_RECORD, schema.FuncInfoRecord(1, 2), "<II"),
+    (schema.LINE_INFO_RECORD, schema.LineInfoRecord(1, 2, 3, 4), "<IIII"),
+    (schema.CORE_RELO_RECORD, schema.CoreReloRecord(1, 2, 3, 4), "<IIII"),
+]
+
+
+@pytest.mark.parametrize(
+    ("construct", "record", "fmt"), _RECORDS, ids=[type(r).__name__ for _, r, _ in _RECORDS]
+)
+def test_record_schema_is_the_c_layout(construct: Any, record: Any, fmt: str) -> None:
+    raw = struct.pack(fmt, *dataclasses.astuple(record))
+    assert construct.parse(raw) == record
+    assert construct.build(record) == raw
+
+
+def test_ext_header_without_core_relocations() -> None:
+    raw = struct.pack("<HBBIIIII", 0xEB9F, 1, 0, 24, 1, 2, 3, 4)
+    header = schema.BTF_EXT_HEADER.parse(raw)
+    assert header == schema.BtfExtHeader(0xEB9F, 1, 0, 24, 1, 2, 3, 4, None, None)
+    assert schema.BTF_EXT_HEADER.build(header) == raw
+
+
+def test_type_record_with_a_trailer_of_the_kind() -> None:
+    info = (KIND_STRUCT << 24) | 2  # a struct with two members
+    raw = struct.pack("<III", 7, info, 16) + struct.pack("<6I", 1, 2, 0, 3, 4, 64)
+    record = schema.BtfTypeRecord(7, info, 16, [schema.BtfMember(1, 2, 0), schema.BtfMember(3, 4, 64)])
+    (parsed,) = schema.parse_type_records(raw)
+    assert parsed == record
+    assert type(parsed.trailer) is list  # no construct container leaves the schema
+    assert parsed.kind == KIND_STRUCT
+    assert schema.build_type_record(record) == raw
+    with pytest.raises(cs.ConstructError):
+        schema.parse_type_records(struct.pack("<III", 0, 31 << 24, 0))  # kind 31: unknown length
+
+
+def test_ext_info_blocks_keep_their_records_as_bytes() -> None:
+    raw = struct.pack("<I", 8) + struct.pack("<II", 5, 2) + bytes(range(16)) + struct.pack("<II", 6, 0)
+    info = schema.EXT_INFO.parse(raw)
+    assert info == schema.ExtInfo(
+        8, [schema.ExtSection(5, 2, [bytes(range(8)), bytes(range(8, 16))]), schema.ExtSection(6, 0, [])]
+    )
+    assert type(info.sections) is list
+    assert type(info.sections[0].records) is list
+    assert schema.EXT_INFO.build(info) == raw

@@ -41,15 +41,16 @@ DESIGN_DEPENDENCIES: dict[str, set[str]] = {
     },
 }
 STDLIB_ONLY = ("ebpf-syscall", "ebpf-asm")
-# DESIGN.md section 3: construct schemas are "typed with construct-typing", whose
-# construct_typed module is used at run time; it may accompany construct.
-COMPANIONS: dict[str, set[str]] = {"construct": {"construct-typing"}}
+# DESIGN.md section 3: construct schemas are "typed with construct-typing", but
+# only at development time (its stubs, for mypy); at run time the schemas use
+# construct alone, so construct-typing (and arrow, python-dateutil, tzdata, which
+# it pulls in) is a dependency of no distribution. Nothing accompanies the
+# third-party distributions of the table.
 # Optional extras the issues ask for (ebpf-events: batch decoding into NumPy arrays).
 EXTRAS: dict[str, set[str]] = {"ebpf-events": {"numpy"}}
 # Third-party distribution -> the top-level modules it provides.
 IMPORT_NAMES: dict[str, set[str]] = {
     "construct": {"construct"},
-    "construct-typing": {"construct_typed"},
     "pyroute2": {"pyroute2"},
 }
 
@@ -147,7 +148,7 @@ def test_dependencies_match_the_design(name: str) -> None:
     design = DESIGN_DEPENDENCIES[name]
     # A package that imports a distribution it gets transitively must declare
     # it too; that adds no edge to the graph, so it is allowed.
-    allowed = _closure(name).union(*(COMPANIONS.get(dep, set()) for dep in design))
+    allowed = _closure(name)
     assert design <= declared <= allowed, (
         f"{name} declares {sorted(declared)}; DESIGN.md section 1 says {sorted(design)} "
         f"(plus, if imported directly, any of {sorted(allowed - design)})"
