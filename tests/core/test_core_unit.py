@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import importlib.metadata
 import json
 import os
 import subprocess
@@ -197,6 +198,21 @@ def test_cli_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
             cli.main(argv)
         assert exit_info.value.code == 2
         assert "(see ebpf" in capsys.readouterr().err
+
+
+def test_cli_version_prints_the_version_of_the_distribution(capsys: pytest.CaptureFixture[str]) -> None:
+    version = importlib.metadata.version("ebpf-core")
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out == f"ebpf {version}\n"
+    assert bpf.__version__ == version
+
+
+def test_the_version_is_read_on_first_use_only() -> None:
+    # importlib.metadata costs tens of milliseconds: import ebpf.core stays cheap.
+    code = "import ebpf.core as b, sys; print('importlib.metadata' in sys.modules, b.__version__)"
+    assert _python(code).split() == ["False", importlib.metadata.version("ebpf-core")]
 
 
 def test_cli_key_parsing() -> None:

@@ -26,6 +26,8 @@ registry), [`actions`][ebpf.asm.actions] (return codes), [`core`][ebpf.asm.core]
 (CO-RE relocation records) and [`opcodes`][ebpf.asm.opcodes].
 """
 
+from typing import TYPE_CHECKING
+
 from .actions import (
     CgroupVerdict,
     FlowDissectorVerdict,
@@ -248,6 +250,7 @@ __all__ = [
     "TcxAction",
     "W",
     "XdpAction",
+    "__version__",
     "add",
     "add32",
     "addr_space_cast",
@@ -369,3 +372,28 @@ __all__ = [
     "xor",
     "xor32",
 ]
+
+
+if TYPE_CHECKING:
+    #: The version of the ``ebpf-asm`` distribution (every ebpf distribution has the same).
+    __version__: str
+else:
+
+    def __getattr__(name: str) -> str:
+        """``__version__``, read from the installed distribution's metadata on first use (PEP 562).
+
+        Importing ``importlib.metadata`` takes tens of milliseconds, so it
+        waits until a caller asks.
+
+        Raises:
+            AttributeError: ``name`` is not ``__version__``.
+            importlib.metadata.PackageNotFoundError: ``ebpf-asm`` is not
+                installed (its modules were imported from a source tree).
+        """
+        if name == "__version__":
+            from importlib.metadata import version
+
+            value = version("ebpf-asm")
+            globals()["__version__"] = value
+            return value
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

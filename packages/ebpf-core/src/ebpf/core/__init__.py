@@ -158,10 +158,13 @@ if TYPE_CHECKING:
     )
 
     from ._system import SystemInfo, init
+    from ._version import __version__
 
-# Names imported on first use (PEP 562): the sibling packages, and what needs dataclasses.
+# Names imported on first use (PEP 562): the sibling packages, what needs dataclasses,
+# and the version (importlib.metadata).
 _LAZY: dict[str, str] = {
     **dict.fromkeys(("SystemInfo", "init"), "ebpf.core._system"),
+    "__version__": "ebpf.core._version",
     **dict.fromkeys(("TcAction", "XdpAction", "assemble", "disassemble"), "ebpf.asm"),
     **dict.fromkeys(("TypeGraph", "dump_c", "dump_raw", "load_file", "load_vmlinux"), "ebpf.btf"),
     **dict.fromkeys(("Collection", "CollectionSpec", "uprobe_target"), "ebpf.elf"),
@@ -283,6 +286,7 @@ __all__ = [
     "VerifierError",
     "XdpAction",
     "XdpMode",
+    "__version__",
     "array_map",
     "array_of_maps",
     "as_decoder",

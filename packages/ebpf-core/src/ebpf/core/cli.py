@@ -651,6 +651,9 @@ def _build_parser() -> argparse.ArgumentParser:
         parents=[common],
         epilog="Objects are named by id, pinned path or name. Run as root (or with CAP_BPF/CAP_SYS_ADMIN).",
     )
+    from ._version import __version__
+
+    parser.add_argument("--version", action="version", version=f"ebpf {__version__}")
     groups = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
 
     def leaf(sub: Any, name: str, handler: Handler, help_: str) -> argparse.ArgumentParser:

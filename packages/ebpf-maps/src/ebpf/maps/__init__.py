@@ -58,6 +58,9 @@ from ._types import BloomFilterMap, LpmTrieMap, QueueMap, StackMap, StackTraceMa
 if TYPE_CHECKING:
     from ._btfcodec import BtfCodec
 
+    #: The version of the ``ebpf-maps`` distribution (every ebpf distribution has the same).
+    __version__: str
+
 __all__ = [
     "DEFAULT_PIN_ROOT",
     "ArrayMap",
@@ -94,6 +97,7 @@ __all__ = [
     "StackTraceMap",
     "StringCodec",
     "StructCodec",
+    "__version__",
     "as_codec",
     "be16",
     "be32",
@@ -119,10 +123,25 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    """``BtfCodec`` and ``__version__``, on first use (PEP 562).
+
+    Raises:
+        AttributeError: ``name`` is neither.
+        importlib.metadata.PackageNotFoundError: ``__version__`` was asked for
+            but ``ebpf-maps`` is not installed (imported from a source tree).
+    """
     # BtfCodec needs ebpf.btf, whose import costs more than the rest of this
     # package: it is imported on first use.
     if name == "BtfCodec":
         from ._btfcodec import BtfCodec
 
         return BtfCodec
+    # The version comes from the installed distribution's metadata, and
+    # importing importlib.metadata takes tens of milliseconds.
+    if name == "__version__":
+        from importlib.metadata import version
+
+        value = version("ebpf-maps")
+        globals()["__version__"] = value
+        return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

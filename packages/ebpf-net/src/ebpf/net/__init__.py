@@ -29,6 +29,8 @@ All netlink goes through pyroute2, which is imported only when a request is
 made: importing this package has no side effects and does not import it.
 """
 
+from typing import TYPE_CHECKING
+
 from ._errors import InterfaceNotFoundError, ModeNotSupportedError, NetlinkError
 from ._helpers import attach, setup_tc_egress, setup_tc_ingress, with_tc, with_xdp
 from ._interfaces import (
@@ -84,6 +86,7 @@ __all__ = [
     "XdpLink",
     "XdpMode",
     "XdpStatus",
+    "__version__",
     "add_clsact",
     "attach",
     "attach_tc",
@@ -110,3 +113,28 @@ __all__ = [
     "with_xdp",
     "xdp_status",
 ]
+
+
+if TYPE_CHECKING:
+    #: The version of the ``ebpf-net`` distribution (every ebpf distribution has the same).
+    __version__: str
+else:
+
+    def __getattr__(name: str) -> str:
+        """``__version__``, read from the installed distribution's metadata on first use (PEP 562).
+
+        Importing ``importlib.metadata`` takes tens of milliseconds, so it
+        waits until a caller asks.
+
+        Raises:
+            AttributeError: ``name`` is not ``__version__``.
+            importlib.metadata.PackageNotFoundError: ``ebpf-net`` is not
+                installed (its modules were imported from a source tree).
+        """
+        if name == "__version__":
+            from importlib.metadata import version
+
+            value = version("ebpf-net")
+            globals()["__version__"] = value
+            return value
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
