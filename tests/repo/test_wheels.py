@@ -5,7 +5,12 @@ where hatch is not on the PATH), the third-party dependencies are fetched
 once as wheels into the same directory, and then each distribution goes into
 a fresh venv of its own with ``pip install --no-index``: only what it
 declares can get in, and nothing from a package index can stand in for one
-of ours. Deselect with ``-m 'not wheels'``.
+of ours. What gets installed is exactly what docs/getting-started.md says.
+
+The sdists are built too (``hatch build --all -t sdist``, or ``python -m
+build --sdist``), and every wheel and sdist must pass ``twine check
+--strict`` and carry the repository's LICENSE and the project's metadata,
+as PyPI will show them. Deselect with ``-m 'not wheels'``.
 """
 
 from __future__ import annotations
@@ -14,11 +19,26 @@ import json
 import shutil
 import subprocess
 import sys
+import tarfile
+import zipfile
+from email.message import Message
+from email.parser import HeaderParser
 from pathlib import Path
 
 import pytest
 
-from tests.repo._monorepo import ROOT, canonical, closure, distributions, ours
+from tests.repo._monorepo import (
+    DOCUMENTATION_URL,
+    ISSUES_URL,
+    REPOSITORY_URL,
+    ROOT,
+    Distribution,
+    canonical,
+    closure,
+    distributions,
+    documented_installs,
+    ours,
+)
 
 pytestmark = pytest.mark.wheels
 
@@ -40,6 +60,7 @@ print(json.dumps({
         if path.is_dir() and path.name != "__pycache__"
     ),
     "distributions": sorted(dist.metadata["Name"] for dist in importlib.metadata.distributions()),
+    "version": portion.__version__,
 }))
 """
 
@@ -73,6 +94,8 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
         _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--wheel-dir", str(out), *packages])
     built = sorted(path.name for path in out.glob("ebpf_*.whl"))
     assert len(built) == len(DISTRIBUTIONS), f"expected one wheel per distribution, got {built}"
+    # Nothing but the declared run-time requirements goes in next to our wheels:
+    # what a venv gets from here is what a user gets from PyPI.
     third_party = sorted(
         {str(req) for dist in distributions().values() for req in dist.requirements if not ours(req.name)}
     )
@@ -120,3 +143,87 @@ def test_wheel_installs_and_imports_alone(name: str, wheelhouse: Path, tmp_path:
     assert installed_ours == expected, (
         f"{name} pulled in {sorted(installed_ours)}, declares {sorted(expected)}"
     )
+    assert report["version"] == dist.version, f"{dist.import_name}.__version__ from the wheel"
+
+    # docs/getting-started.md says what each distribution pulls in: ebpf-maps brings
+    # construct and no other third-party distribution (no construct-typing, arrow,
+    # python-dateutil or tzdata); ebpf-syscall and ebpf-asm bring nothing at all.
+    installed = {canonical(dist_name) for dist_name in report["distributions"]}
+    documented = documented_installs()[name] | {name}
+    assert installed == documented, (
+        f"installing {name} alone installed {sorted(installed)}; "
+        f"docs/getting-started.md says {sorted(documented)}"
+    )
+
+
+# --- what PyPI gets: sdists, twine check, licence and metadata -----------------------
+
+
+@pytest.fixture(scope="module")
+def sdists(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Our nine sdists, freshly built."""
+    out = tmp_path_factory.mktemp("sdists")
+    hatch = _hatch()
+    if hatch is not None:
+        _run([hatch, "build", "--all", "-t", "sdist", str(out)])
+    else:
+        for dist in distributions().values():
+            _run([sys.executable, "-m", "build", "--sdist", "--outdir", str(out), str(dist.directory)])
+    built = sorted(path.name for path in out.glob("ebpf_*.tar.gz"))
+    assert len(built) == len(DISTRIBUTIONS), f"expected one sdist per distribution, got {built}"
+    return out
+
+
+def _artifact(directory: Path, dist: Distribution, suffix: str) -> Path:
+    stem = f"{dist.name.replace('-', '_')}-{dist.version}"
+    (path,) = directory.glob(f"{stem}{suffix}")
+    return path
+
+
+def test_twine_check_strict_passes_for_every_wheel_and_sdist(wheelhouse: Path, sdists: Path) -> None:
+    artifacts = sorted(map(str, [*wheelhouse.glob("ebpf_*.whl"), *sdists.glob("ebpf_*.tar.gz")]))
+    assert len(artifacts) == 2 * len(DISTRIBUTIONS)
+    result = _run([sys.executable, "-m", "twine", "check", "--strict", *artifacts])
+    assert result.stdout.count("PASSED") == len(artifacts), result.stdout
+
+
+def _check_metadata(metadata: Message, dist: Distribution, where: str) -> None:
+    assert metadata["Name"] == dist.name, where
+    assert metadata["Version"] == dist.version, where
+    assert metadata["License-Expression"] == "MIT", where
+    assert metadata.get_all("License-File") == ["LICENSE"], where
+    assert metadata.get_all("Project-URL") == [
+        f"Documentation, {DOCUMENTATION_URL}",
+        f"Source, {REPOSITORY_URL}",
+        f"Issues, {ISSUES_URL}",
+    ], where
+    assert metadata.get_all("Classifier") == dist.project["classifiers"], where
+    assert metadata["Description-Content-Type"] == "text/markdown", where
+
+
+@pytest.mark.parametrize("name", DISTRIBUTIONS)
+def test_wheel_and_sdist_carry_the_license_and_the_metadata(
+    name: str, wheelhouse: Path, sdists: Path
+) -> None:
+    dist = distributions()[name]
+    license_text = (ROOT / "LICENSE").read_bytes()
+
+    wheel = _artifact(wheelhouse, dist, "-py3-none-any.whl")
+    dist_info = f"{dist.name.replace('-', '_')}-{dist.version}.dist-info"
+    with zipfile.ZipFile(wheel) as archive:
+        assert archive.read(f"{dist_info}/licenses/LICENSE") == license_text, f"{wheel.name}: the licence"
+        metadata = HeaderParser().parsestr(archive.read(f"{dist_info}/METADATA").decode())
+    _check_metadata(metadata, dist, wheel.name)
+
+    sdist = _artifact(sdists, dist, ".tar.gz")
+    top = sdist.name.removesuffix(".tar.gz")
+    with tarfile.open(sdist) as archive:
+        member = archive.getmember(f"{top}/LICENSE")
+        assert member.isfile(), f"{sdist.name}: LICENSE must be a regular file, not a link"
+        extracted = archive.extractfile(member)
+        assert extracted is not None
+        assert extracted.read() == license_text, f"{sdist.name}: the licence"
+        pkg_info = archive.extractfile(f"{top}/PKG-INFO")
+        assert pkg_info is not None
+        metadata = HeaderParser().parsestr(pkg_info.read().decode())
+    _check_metadata(metadata, dist, sdist.name)
