@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -152,3 +153,26 @@ def test_async_consumer_with_a_coroutine_handler(counters: ArrayMap[int], ring: 
     assert paused_count == 9
     assert got == [s for s in range(15) if s != 3]
     assert (stats.events, stats.errors) == (15, 1)
+
+
+def test_close_returns_while_the_producer_outpaces_the_handler() -> None:
+    # A tracer of system calls is its own producer: every read the consumer thread makes, and here
+    # every event its handler handles, is another event. A drain that goes on while records keep
+    # arriving never ends, so the consumer must look at its stop flag between bounded rounds.
+    from ebpf.core.catalogue import example
+
+    handled = 0
+
+    def handler(event: Any) -> None:
+        nonlocal handled
+        handled += 1
+        os.getpid()
+
+    with example("ringbuf_output").load() as loaded, loaded.program.attach():
+        rb = RingBuffer(loaded.maps["events"], [("pid", "u32"), ("cpu", "u32")])
+        consumer = Consumer(rb, handler=handler, owns_sources=True)
+        assert wait_for(lambda: handled > 200_000, timeout=30)
+        started = time.monotonic()
+        consumer.close(timeout=10)  # TimeoutError if a round never ends
+        assert time.monotonic() - started < 10
+    assert rb.closed

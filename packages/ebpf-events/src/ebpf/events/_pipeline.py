@@ -19,6 +19,13 @@ log = logging.getLogger("ebpf.events")
 #: Called with the exception and the event (or the undecodable record's bytes) it happened on.
 ErrorHandler = Callable[[BaseException, Any], None]
 
+#: The most records a consumer takes from one reader before it looks at its stop and pause flags
+#: again. A reader drains "what is there, and what arrives meanwhile" (as libbpf's
+#: ring_buffer__consume does), so a producer at least as fast as the pipeline keeps one drain going
+#: for ever: a tracer of system calls is its own producer, every read it makes is an event. The
+#: poller looks at the readers' positions before it sleeps, so what a round leaves is read next.
+ROUND = 65536
+
 
 class Pipeline:
     """One consumer's pipeline and counters (used by one thread or one task).
@@ -112,23 +119,25 @@ class Pipeline:
         return out
 
     def read_events(self, source: EventSource) -> None:
-        """Run every record available in ``source`` through the pipeline."""
-        while True:
-            try:
-                for record in source.drain(decoder=self.decoder):
-                    self.event(record)
-                return
-            except EventDecodeError as exc:  # the reader moved past it: go on
-                self.error(exc, exc.record)
+        """Run the records available in ``source``, at most ``ROUND`` of them, through the pipeline.
+
+        An undecodable record is counted and reported, and ends the round:
+        the reader has moved past it, and the next round goes on after it.
+        """
+        try:
+            for record in source.drain(ROUND, decoder=self.decoder):
+                self.event(record)
+        except EventDecodeError as exc:
+            self.error(exc, exc.record)
 
     def read_batch(self, source: EventSource) -> list[Any]:
-        """Every record available in ``source``, decoded in batches and prepared (not handled yet)."""
-        while True:
-            try:
-                events = source.read_batch(decoder=self.decoder)
-                break
-            except EventDecodeError as exc:
-                self.error(exc, exc.record)
+        """The records available in ``source`` (at most ``ROUND``), decoded in batches and prepared
+        (not handled yet); an undecodable record is reported and ends the round, as in ``read_events``."""
+        try:
+            events = source.read_batch(ROUND, decoder=self.decoder)
+        except EventDecodeError as exc:
+            self.error(exc, exc.record)
+            return []
         return self.prepare_batch(events) if events else events
 
     def handle_batch(self, batch: list[Any]) -> None:
