@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -213,11 +215,18 @@ def test_check_and_features_report_this_machine() -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("prog", "show", "999999999"), "BPF_PROG_GET_FD_BY_ID"),
+        (("prog", "show", "999999999"), "no program with id 999999999 is loaded"),
+        (("prog", "dump", "xlated", "999999999"), "no program with id 999999999 is loaded"),
+        (("map", "show", "999999999"), "no map with id 999999999 is loaded"),
+        (("link", "show", "999999999"), "no link with id 999999999 is loaded"),
+        (("btf", "dump", "--id", "999999999"), "no BTF object with id 999999999 is loaded"),
         (("map", "dump", "no_such_map_name"), "no map named 'no_such_map_name'"),
-        (("map", "lookup", "/sys/fs/bpf", "--key", "1"), "/sys/fs/bpf"),
+        (("map", "lookup", "/sys/fs/bpf", "--key", "1"), "/sys/fs/bpf is a directory of bpffs, not a pinned"),
+        (("map", "show", "/sys/fs/bpf/no_such_pin"), "nothing is pinned at /sys/fs/bpf/no_such_pin"),
+        (("prog", "show", "/etc/passwd"), "/etc/passwd is not on a BPF filesystem"),
         (("btf", "dump", "/nonexistent/file"), "no such file"),
         (("catalogue", "show", "nope"), "no catalogue example 'nope'"),
+        (("asm", "disasm", "hex:zz"), "'hex:zz' is not hexadecimal"),
     ],
 )
 def test_errors_are_one_line_and_exit_1(args: tuple[str, ...], message: str) -> None:
@@ -231,6 +240,40 @@ def test_errors_are_one_line_and_exit_1(args: tuple[str, ...], message: str) -> 
     debug = ebpf(*args, "--debug", check=False)
     assert debug.returncode == 1
     assert "Traceback" in debug.stderr
+
+
+def _one_error_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 1
+    assert result.stderr.startswith("ebpf: error: ")
+    assert result.stderr.count("\n") == 1
+    assert not re.search(r"error: -?\d+$", result.stderr.strip()), "a bare errno"
+    return result.stderr.strip().removeprefix("ebpf: error: ")
+
+
+def test_a_missing_key_is_named_with_its_map() -> None:
+    with bpf.hash_map("u32", "u64", name="cli_hash") as table:
+        for action in ("lookup", "delete"):
+            message = _one_error_line(ebpf("map", action, str(table.id), "--key", "99", check=False))
+            assert message == f"key 99 (63 00 00 00) is not in map {table.id} (cli_hash)"
+        message = _one_error_line(ebpf("map", "lookup", "cli_hash", "--key", "hex:63000000", check=False))
+        assert message == f"key hex:63000000 is not in map {table.id} (cli_hash)"
+        table[99] = 5
+        assert "value: 05 00 00 00 00 00 00 00" in ebpf("map", "lookup", "cli_hash", "--key", "99").stdout
+    with bpf.queue_map("u32", 4, name="cli_queue") as queue:
+        message = _one_error_line(ebpf("map", "lookup", str(queue.id), "--key", "1", check=False))
+        assert message == (
+            f"map {queue.id} (cli_queue) is a queue map: it has no keys to list, look up or change"
+        )
+
+
+def test_a_pinned_object_of_another_kind_is_named(program: tuple[Program, Map], bpffs: Path) -> None:
+    _, counts = program
+    counts.pin(bpffs / "counts")
+    assert _one_error_line(ebpf("prog", "show", str(bpffs / "counts"), check=False)) == (
+        f"{bpffs / 'counts'} is a pinned map, not a program"
+    )
+    assert ebpf_json("map", "show", str(bpffs / "counts"))["id"] == counts.id
+    counts.unpin()
 
 
 def test_bad_key_size_is_reported(program: tuple[Program, Map]) -> None:

@@ -32,8 +32,10 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
+    from ebpf.btf import TypeGraph
     from ebpf.elf import CollectionSpec
     from ebpf.maps import BtfCodec, Map
+    from ebpf.syscall.fd import FD
     from ebpf.syscall.objects import LinkInfo, MapInfo, ProgramInfo
 
 __all__ = ["main"]
@@ -74,13 +76,87 @@ def _type_name(value: object) -> str:
 # ----------------------------------------------------------------------------- objects
 
 
-def _pinned_fd_kind(path: str) -> str:
-    from ebpf.syscall import commands
+#: What each kind of object is called in messages.
+_NOUNS = {"prog": "program", "map": "map", "link": "link", "btf": "BTF object"}
+
+
+def _open_pinned(path: str) -> FD:
+    """The descriptor of the object pinned at ``path``.
+
+    Raises:
+        CliError: ``path`` is not on a BPF filesystem, is a directory, or
+            nothing is pinned there.
+        BpfSyscallError: the kernel refused otherwise (privileges).
+    """
+    import errno
+    from pathlib import Path
+
+    from ebpf.syscall import BpfSyscallError, commands, system
+
+    real = Path(os.path.realpath(path))
+    if not any(real == mount or mount in real.parents for mount in system.find_mounts("bpf")):
+        raise CliError(
+            f"{path} is not on a BPF filesystem: objects are pinned under bpffs (usually /sys/fs/bpf)"
+        )
+    if real.is_dir():
+        raise CliError(f"{path} is a directory of bpffs, not a pinned object (ls {path} lists them)")
+    try:
+        return commands.obj_get(path)
+    except BpfSyscallError as exc:
+        if exc.errno == errno.ENOENT:
+            raise CliError(f"nothing is pinned at {path}") from None
+        raise
+
+
+def _open_by_id(kind: str, object_id: int) -> FD:
+    """The descriptor of the ``kind`` object (``prog``, ``map``, ``link``, ``btf``) with id ``object_id``.
+
+    Raises:
+        CliError: no such object is loaded.
+        BpfSyscallError: the kernel refused otherwise (privileges).
+    """
+    import errno
+
+    from ebpf.syscall import BpfSyscallError, commands
+
+    opener: dict[str, Callable[[int], FD]] = {
+        "prog": commands.prog_get_fd_by_id,
+        "map": commands.map_get_fd_by_id,
+        "link": commands.link_get_fd_by_id,
+        "btf": commands.btf_get_fd_by_id,
+    }
+    try:
+        return opener[kind](object_id)
+    except BpfSyscallError as exc:
+        if exc.errno == errno.ENOENT:
+            raise CliError(
+                f"no {_NOUNS[kind]} with id {object_id} is loaded (`ebpf {kind} list` shows those that are)"
+            ) from None
+        raise
+
+
+def _pinned_id(kind: str, path: str) -> int:
+    """The id of the ``kind`` object pinned at ``path``.
+
+    Raises:
+        CliError: nothing (or another kind of object) is pinned there.
+    """
+    from ebpf.syscall import objects
 
     from ._progs import _fd_kind
 
-    with commands.obj_get(path) as fd:
-        return _fd_kind(fd.fileno())
+    with _open_pinned(path) as fd:
+        found = _fd_kind(fd.fileno())
+        if found != kind:
+            raise CliError(f"{path} is a pinned {_NOUNS.get(found, found)}, not a {_NOUNS[kind]}")
+        info: ProgramInfo | MapInfo | LinkInfo = (
+            objects.get_program_info(fd)
+            if kind == "prog"
+            else objects.get_map_info(fd)
+            if kind == "map"
+            else objects.get_link_info(fd)
+        )
+        return info.id
 
 
 def _resolve_id(kind: str, ref: str, listing: Callable[[], Sequence[Any]]) -> int:
@@ -88,17 +164,10 @@ def _resolve_id(kind: str, ref: str, listing: Callable[[], Sequence[Any]]) -> in
     if ref.isdigit():
         return int(ref)
     if "/" in ref:
-        found = _pinned_fd_kind(ref)
-        if found != kind:
-            raise CliError(f"{ref} is a pinned {found}, not a {kind}")
-        from ebpf.syscall import commands, objects
-
-        with commands.obj_get(ref) as fd:
-            info = objects.get_program_info(fd) if kind == "prog" else objects.get_map_info(fd)
-            return info.id
+        return _pinned_id(kind, ref)
     matches = [info.id for info in listing() if info.name == ref]
     if not matches:
-        raise CliError(f"no {kind} named {ref!r} (give an id, a pinned path or a name)")
+        raise CliError(f"no {_NOUNS[kind]} named {ref!r} (give an id, a pinned path or a name)")
     if len(matches) > 1:
         raise CliError(
             f"{len(matches)} {kind}s are named {ref!r} (ids {', '.join(map(str, matches))}): give an id"
@@ -107,19 +176,30 @@ def _resolve_id(kind: str, ref: str, listing: Callable[[], Sequence[Any]]) -> in
 
 
 def _program_info(ref: str) -> ProgramInfo:
-    from ebpf.syscall import commands, objects
+    from ebpf.syscall import objects
 
-    prog_id = _resolve_id("prog", ref, objects.list_programs)
-    with commands.prog_get_fd_by_id(prog_id) as fd:
+    with _open_by_id("prog", _resolve_id("prog", ref, objects.list_programs)) as fd:
         return objects.get_program_info(fd)
 
 
 def _map_info(ref: str) -> MapInfo:
-    from ebpf.syscall import commands, objects
+    from ebpf.syscall import objects
 
-    map_id = _resolve_id("map", ref, objects.list_maps)
-    with commands.map_get_fd_by_id(map_id) as fd:
+    with _open_by_id("map", _resolve_id("map", ref, objects.list_maps)) as fd:
         return objects.get_map_info(fd)
+
+
+def _kernel_btf(btf_id: int) -> TypeGraph:
+    """The BTF object with id ``btf_id``.
+
+    Raises:
+        CliError: no such BTF object is loaded.
+    """
+    from ebpf.btf import load_kernel_object
+
+    with _open_by_id("btf", btf_id):  # says which id is missing, in words
+        pass
+    return load_kernel_object(btf_id)
 
 
 def _prog_row(info: ProgramInfo) -> dict[str, object]:
@@ -263,10 +343,10 @@ def _xlated_listing(code: bytes) -> str:
 
 def _cmd_prog_dump(args: argparse.Namespace) -> int:
     from ebpf.asm import disassemble
-    from ebpf.syscall import commands, objects
+    from ebpf.syscall import objects
 
     info = _program_info(args.prog)
-    with commands.prog_get_fd_by_id(info.id) as fd:
+    with _open_by_id("prog", info.id) as fd:
         code = objects.program_xlated_insns(fd) if args.what == "xlated" else objects.program_jited_insns(fd)
     if not code:
         reason = "the kernel hides them (kptr_restrict)" if args.what == "xlated" else "the JIT is off"
@@ -316,14 +396,13 @@ class _Decoder:
     """Shows a map's raw keys and values: decoded with the map's BTF when it has some, else as hex."""
 
     def __init__(self, info: MapInfo) -> None:
-        from ebpf.btf import load_kernel_object
         from ebpf.maps import BtfCodec
 
         self.info = info
         self.key_codec: BtfCodec | None = None
         self.value_codec: BtfCodec | None = None
         if info.btf_id and (info.btf_key_type_id or info.btf_value_type_id):
-            graph = load_kernel_object(info.btf_id)
+            graph = _kernel_btf(info.btf_id)
             if info.btf_key_type_id:
                 self.key_codec = BtfCodec(graph, info.btf_key_type_id)
             if info.btf_value_type_id:
@@ -351,7 +430,10 @@ def _open_raw(info: MapInfo) -> Map:
     opened = Map.from_id(info.id, key=key, value=value)
     if not isinstance(opened, KeyValueMap):
         opened.close()
-        raise CliError(f"map {info.id} is a {_type_name(info.type)} map: it has no keys to list or look up")
+        raise CliError(
+            f"map {_map_label(info)} is a {_type_name(info.type)} map: "
+            "it has no keys to list, look up or change"
+        )
     return opened
 
 
@@ -393,15 +475,25 @@ def _parse_bytes(tokens: Sequence[str], size: int, what: str) -> bytes:
     return data
 
 
+def _key_text(tokens: Sequence[str], key: bytes) -> str:
+    """How a message names a key: as the user typed it, and its bytes when that differs."""
+    typed = " ".join(tokens)
+    return typed if typed == f"hex:{key.hex()}" else f"{typed} ({key.hex(' ')})"
+
+
 def _cmd_map_lookup(args: argparse.Namespace) -> int:
     from ebpf.maps import KeyValueMap
+    from ebpf.syscall import KeyNotFoundError
 
     info = _map_info(args.map)
-    key = _parse_bytes(args.key, info.key_size, "key")
     decoder = _Decoder(info)
     with _open_raw(info) as m:
         assert isinstance(m, KeyValueMap)
-        value = m.lookup(key)
+        key = _parse_bytes(args.key, info.key_size, "key")
+        try:
+            value = m.lookup(key)
+        except KeyNotFoundError:
+            raise CliError(f"key {_key_text(args.key, key)} is not in map {_map_label(info)}") from None
     entry = {"key": decoder.key(key), "value": decoder.value(value)}
     if args.json:
         _print_json(entry)
@@ -414,23 +506,31 @@ def _cmd_map_update(args: argparse.Namespace) -> int:
     from ebpf.maps import KeyValueMap
 
     info = _map_info(args.map)
-    key = _parse_bytes(args.key, info.key_size, "key")
-    value = _parse_bytes(args.value, info.value_size, "value")
     with _open_raw(info) as m:
         assert isinstance(m, KeyValueMap)
+        key = _parse_bytes(args.key, info.key_size, "key")
+        value = _parse_bytes(args.value, info.value_size, "value")
         m.update(key, value)
     return 0
 
 
 def _cmd_map_delete(args: argparse.Namespace) -> int:
     from ebpf.maps import KeyValueMap
+    from ebpf.syscall import KeyNotFoundError
 
     info = _map_info(args.map)
-    key = _parse_bytes(args.key, info.key_size, "key")
     with _open_raw(info) as m:
         assert isinstance(m, KeyValueMap)
-        m.delete(key)
+        key = _parse_bytes(args.key, info.key_size, "key")
+        try:
+            m.delete(key)
+        except KeyNotFoundError:
+            raise CliError(f"key {_key_text(args.key, key)} is not in map {_map_label(info)}") from None
     return 0
+
+
+def _map_label(info: MapInfo) -> str:
+    return f"{info.id} ({info.name})" if info.name else str(info.id)
 
 
 def _cmd_link_list(args: argparse.Namespace) -> int:
@@ -445,14 +545,10 @@ def _cmd_link_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_link_show(args: argparse.Namespace) -> int:
-    from ebpf.syscall import commands, objects
+    from ebpf.syscall import objects
 
-    if not args.link.isdigit():
-        if _pinned_fd_kind(args.link) != "link":
-            raise CliError(f"{args.link} is not a pinned link")
-        with commands.obj_get(args.link) as fd:
-            return _show(_link_row(objects.get_link_info(fd)), args.json)
-    with commands.link_get_fd_by_id(int(args.link)) as fd:
+    link_id = int(args.link) if args.link.isdigit() else _pinned_id("link", args.link)
+    with _open_by_id("link", link_id) as fd:
         return _show(_link_row(objects.get_link_info(fd)), args.json)
 
 
@@ -471,12 +567,12 @@ def _cmd_btf_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_btf_dump(args: argparse.Namespace) -> int:
-    from ebpf.btf import KERNEL_BTF_DIR, dump_c, dump_raw, load_file, load_kernel_object
+    from ebpf.btf import KERNEL_BTF_DIR, dump_c, dump_raw, load_file
 
     if args.id is not None:
         if args.file is not None:
             raise CliError("give a FILE or --id, not both")
-        graph = load_kernel_object(args.id)
+        graph = _kernel_btf(args.id)
     else:
         path = args.file or str(KERNEL_BTF_DIR / "vmlinux")
         if not os.path.exists(path):
@@ -489,7 +585,10 @@ def _cmd_btf_dump(args: argparse.Namespace) -> int:
 
 def _read_code(source: str) -> bytes:
     if source.startswith("hex:"):
-        return bytes.fromhex(source[4:])
+        try:
+            return bytes.fromhex(source[4:])
+        except ValueError as exc:
+            raise CliError(f"{source!r} is not hexadecimal ({exc})") from None
     if source == "-":
         return sys.stdin.buffer.read()
     with open(source, "rb") as f:
@@ -633,6 +732,23 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: the installed version, read only when asked (``importlib.metadata`` is slow)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> NoReturn:
+        from importlib.metadata import PackageNotFoundError
+
+        try:
+            from ._version import __version__
+        except PackageNotFoundError:
+            __version__ = "(version unknown: ebpf-core is not installed; running from a source tree)"
+        print(f"ebpf {__version__}")
+        parser.exit(0)
+
+
 def _common() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
@@ -651,9 +767,7 @@ def _build_parser() -> argparse.ArgumentParser:
         parents=[common],
         epilog="Objects are named by id, pinned path or name. Run as root (or with CAP_BPF/CAP_SYS_ADMIN).",
     )
-    from ._version import __version__
-
-    parser.add_argument("--version", action="version", version=f"ebpf {__version__}")
+    parser.add_argument("--version", action=_VersionAction, help="print the version of ebpf and exit")
     groups = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
 
     def leaf(sub: Any, name: str, handler: Handler, help_: str) -> argparse.ArgumentParser:
@@ -742,7 +856,11 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _one_line(exc: BaseException) -> str:
-    text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+    from ebpf.syscall import EbpfError
+
+    # str() of a plain KeyError is the repr of its key; the library's own (KeyNotFoundError) say more.
+    plain_key_error = isinstance(exc, KeyError) and not isinstance(exc, EbpfError) and exc.args
+    text = str(exc.args[0]) if plain_key_error else str(exc)
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     return "; ".join(lines[:3]) + (" ..." if len(lines) > 3 else "") if lines else type(exc).__name__
 
