@@ -32,7 +32,7 @@ help:
 	@echo "make lint | typecheck | unit | integration   one step of 'make test'"
 	@echo "make bench        benchmarks beside libbpf in the same run (needs root); figures in bench/README.md"
 	@echo "make fuzz         run every fuzz target for FUZZ_SECONDS (default 60) each"
-	@echo "make build        build every wheel into dist/"
+	@echo "make build        build every wheel and sdist into dist/ (what PyPI gets)"
 	@echo "make regen        regenerate ebpf.syscall's ABI tables from this kernel's BTF"
 	@echo "make clean        remove build outputs and caches (keeps hatch and its env)"
 
@@ -110,7 +110,7 @@ fuzz: setup
 
 build: setup
 	rm -rf dist
-	$(HATCH) build --all -t wheel
+	$(HATCH) build --all -t wheel -t sdist
 
 regen: setup
 	$(HATCH) run python tools/gen_abi.py extract
