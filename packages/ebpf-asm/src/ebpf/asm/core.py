@@ -63,8 +63,9 @@ class CoreRelocation:
     (``"pid"``, ``"sched_info.pcount"``, ``"args[2]"``; for enum kinds the
     enumerator's name). Type kinds take ``"0"``.
 
-    >>> CoreRelocation(CoreKind.FIELD_BYTE_OFFSET, "task_struct", "pid")
-    CoreRelocation(kind=<CoreKind.FIELD_BYTE_OFFSET: 0>, type_name='task_struct', access='pid')
+    Examples:
+        >>> CoreRelocation(CoreKind.FIELD_BYTE_OFFSET, "task_struct", "pid")
+        CoreRelocation(kind=<CoreKind.FIELD_BYTE_OFFSET: 0>, type_name='task_struct', access='pid')
     """
 
     kind: CoreKind

@@ -8,10 +8,11 @@ generated on; see [`available_helpers()`][ebpf.asm.available_helpers] for the ty
 
 Helpers newer than this library can be added with [`register_helper()`][ebpf.asm.register_helper].
 
->>> helper("ktime_get_ns").id
-5
->>> str(helper(1))
-'void *bpf_map_lookup_elem(void *map, const void *key)'
+Examples:
+    >>> helper("ktime_get_ns").id
+    5
+    >>> str(helper(1))
+    'void *bpf_map_lookup_elem(void *map, const void *key)'
 """
 
 from __future__ import annotations

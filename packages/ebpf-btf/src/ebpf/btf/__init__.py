@@ -5,10 +5,11 @@ Read BTF from the running kernel (``load_vmlinux``, ``load_module``,
 (``from_bytes``) into a [`TypeGraph`][ebpf.btf.TypeGraph]: every type id is reachable as
 soon as it is loaded, and types are decoded on first use.
 
->>> graph = load_vmlinux()                           # doctest: +SKIP
->>> task = graph.find("task_struct", Kind.STRUCT)    # doctest: +SKIP
->>> task.member("pid").byte_offset, str(task.member("pid").type)  # doctest: +SKIP
-(1264, 'pid_t')
+Examples:
+    >>> graph = load_vmlinux()                           # doctest: +SKIP
+    >>> task = graph.find("task_struct", Kind.STRUCT)    # doctest: +SKIP
+    >>> task.member("pid").byte_offset, str(task.member("pid").type)  # doctest: +SKIP
+    (1264, 'pid_t')
 
 Malformed input raises ``ebpf.syscall.errors.ParseError`` and nothing else.
 """

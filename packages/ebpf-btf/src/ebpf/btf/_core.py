@@ -289,10 +289,11 @@ class CoreRelocator:
     lifetime, so every relocation of a local type, over all calls, resolves
     against the same target type(s): use one relocator per object file.
 
-    >>> relocator = CoreRelocator(load_file("prog.o"))             # doctest: +SKIP
-    >>> code, report = relocator.relocate(section_bytes, relos)    # doctest: +SKIP
-    >>> print(*report, sep="\\n")                                   # doctest: +SKIP
-    insn 2: field_byte_offset struct task_struct___mine 0:1 (task_struct___mine.pid): 4 -> 2504 (...)
+    Examples:
+        >>> relocator = CoreRelocator(load_file("prog.o"))             # doctest: +SKIP
+        >>> code, report = relocator.relocate(section_bytes, relos)    # doctest: +SKIP
+        >>> print(*report, sep="\\n")                                   # doctest: +SKIP
+        insn 2: field_byte_offset struct task_struct___mine 0:1 (task_struct___mine.pid): 4 -> 2504 (...)
     """
 
     def __init__(self, local: TypeGraph | None = None, targets: Sequence[TypeGraph] | None = None) -> None:

@@ -97,10 +97,11 @@ class StringTable:
 class BtfBuilder:
     """Collects types and builds a BTF blob; ids are handed out from 1 in the order types are added.
 
-    >>> b = BtfBuilder()
-    >>> u32 = b.add(Int(0, "unsigned int", 4, bits=32))
-    >>> b.add(Typedef(0, "u32", u32))
-    2
+    Examples:
+        >>> b = BtfBuilder()
+        >>> u32 = b.add(Int(0, "unsigned int", 4, bits=32))
+        >>> b.add(Typedef(0, "u32", u32))
+        2
     """
 
     def __init__(self, strings: StringTable | None = None) -> None:

@@ -193,10 +193,11 @@ MAX_NOBITS_SIZE = 256 << 20
 class ElfFile:
     """An ELF64 file (little- or big-endian) held in memory.
 
-    >>> elf = ElfFile.from_file("/bin/true")          # doctest: +SKIP
-    >>> names = [section.name for section in elf.sections]  # doctest: +SKIP
-    >>> names[1]                                       # doctest: +SKIP
-    '.interp'
+    Examples:
+        >>> elf = ElfFile.from_file("/bin/true")          # doctest: +SKIP
+        >>> names = [section.name for section in elf.sections]  # doctest: +SKIP
+        >>> names[1]                                       # doctest: +SKIP
+        '.interp'
     """
 
     def __init__(self, data: bytes, *, name: str = "ELF") -> None:

@@ -20,12 +20,13 @@ def _map_type(value: int) -> str:
 def inspect(spec: CollectionSpec) -> str:
     """Describe ``spec`` in a few aligned lines per kind of object (like ``bpftool``'s listings).
 
-    >>> print(inspect(CollectionSpec.from_file("minimal.bpf.o")))  # doctest: +SKIP
-    programs:
-      handle_tp  tracepoint  syscalls/sys_enter_write  12 insns  (section tp/syscalls/sys_enter_write)
-    maps:
-      .rodata    array  key 4  value 4  max 1  flags 0x480
-    license: Dual BSD/GPL
+    Examples:
+        >>> print(inspect(CollectionSpec.from_file("minimal.bpf.o")))  # doctest: +SKIP
+        programs:
+          handle_tp  tracepoint  syscalls/sys_enter_write  12 insns  (section tp/syscalls/sys_enter_write)
+        maps:
+          .rodata    array  key 4  value 4  max 1  flags 0x480
+        license: Dual BSD/GPL
     """
     lines = ["programs:"]
     for name, program in sorted(spec.programs.items()):

@@ -125,8 +125,9 @@ def symbol_offset(elf: ElfFile, symbol: str) -> int:
 def uprobe_target(binary: str | os.PathLike[str], symbol: str) -> tuple[Path, int]:
     """``(path, file offset)`` of ``symbol`` in ``binary``, ready for ``ebpf.progs.attach_uprobe``.
 
-    >>> path, offset = uprobe_target("libc.so.6", "malloc")  # doctest: +SKIP
-    >>> link = attach_uprobe(program, path, offset)          # doctest: +SKIP
+    Examples:
+        >>> path, offset = uprobe_target("libc.so.6", "malloc")  # doctest: +SKIP
+        >>> link = attach_uprobe(program, path, offset)          # doctest: +SKIP
 
     Raises:
         FileNotFoundError: the binary or library cannot be found.

@@ -31,7 +31,8 @@ def attach_uprobe_symbol(
     would (``"libc.so.6"``); ``symbol`` may carry a version
     (``"memcpy@GLIBC_2.2.5"``).
 
-    >>> link = attach_uprobe_symbol(program, "libc.so.6", "malloc")  # doctest: +SKIP
+    Examples:
+        >>> link = attach_uprobe_symbol(program, "libc.so.6", "malloc")  # doctest: +SKIP
 
     Raises:
         FileNotFoundError: the binary or library cannot be found.

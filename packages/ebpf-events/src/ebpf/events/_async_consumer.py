@@ -28,8 +28,9 @@ class AsyncConsumer:
     coroutine function (it is awaited, one event or batch at a time).
     Waiting registers the poller's epoll descriptor with the running loop.
 
-    >>> async with AsyncConsumer(rb, handler=on_event) as consumer:  # doctest: +SKIP
-    ...     await asyncio.sleep(10)
+    Examples:
+        >>> async with AsyncConsumer(rb, handler=on_event) as consumer:  # doctest: +SKIP
+        ...     await asyncio.sleep(10)
     """
 
     def __init__(

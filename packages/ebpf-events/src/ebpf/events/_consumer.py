@@ -49,9 +49,10 @@ def _register_atexit() -> None:
 class Consumer:
     """Reads ``sources`` in a thread and runs each event through parser -> filter -> transform -> handler.
 
-    >>> with RingBuffer(m, decoder=[u32, u64]) as rb, Consumer(rb, handler=print) as c:  # doctest: +SKIP
-    ...     time.sleep(10)
-    ...     print(c.stats())
+    Examples:
+        >>> with RingBuffer(m, decoder=[u32, u64]) as rb, Consumer(rb, handler=print) as c:  # doctest: +SKIP
+        ...     time.sleep(10)
+        ...     print(c.stats())
 
     Args:
         sources: the readers ([`RingBuffer`][ebpf.events.RingBuffer], [`PerfBuffer`][ebpf.events.PerfBuffer]).

@@ -29,9 +29,10 @@ class Poller:
     Like the readers, use it from one thread; [`interrupt()`][ebpf.events.Poller.interrupt] and
     [`close()`][ebpf.events.Poller.close] may come from any thread.
 
-    >>> with Poller(ring_a, perf_b) as poller:  # doctest: +SKIP
-    ...     for reader, event in poller:
-    ...         ...
+    Examples:
+        >>> with Poller(ring_a, perf_b) as poller:  # doctest: +SKIP
+        ...     for reader, event in poller:
+        ...         ...
     """
 
     def __init__(self, *sources: EventSource, flush_interval: float | None = 0.1) -> None:

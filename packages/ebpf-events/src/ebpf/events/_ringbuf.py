@@ -83,9 +83,10 @@ def open_map_fd(source: int | HasFileno, expected: tuple[MapType, ...], what: st
 class RingBuffer(EventSource):
     """Reads the records BPF programs write into a ring buffer map (``bpf_ringbuf_output``/``reserve``).
 
-    >>> with RingBuffer(events_map, decoder=[u32, u64, "char[16]"]) as rb:  # doctest: +SKIP
-    ...     for pid, ts, comm in rb:  # blocks; ends on close() or interrupt()
-    ...         print(pid, ts, comm)
+    Examples:
+        >>> with RingBuffer(events_map, decoder=[u32, u64, "char[16]"]) as rb:  # doctest: +SKIP
+        ...     for pid, ts, comm in rb:  # blocks; ends on close() or interrupt()
+        ...         print(pid, ts, comm)
 
     Args:
         ringbuf: the ring buffer map (an ``ebpf.maps.Map``, an ``FD`` or a

@@ -290,9 +290,10 @@ def _write_bits(buf: bytearray, bit_offset: int, bits: int, value: Any) -> None:
 class BtfCodec(Codec[Any]):
     """Keys or values of a map as the BTF type ``type`` of ``graph`` describes them.
 
-    >>> codec = BtfCodec(spec.btf, "event")  # doctest: +SKIP
-    >>> codec.decode(raw)                     # doctest: +SKIP
-    {'pid': 1234, 'comm': 'bash', 'ts': 170000000}
+    Examples:
+        >>> codec = BtfCodec(spec.btf, "event")  # doctest: +SKIP
+        >>> codec.decode(raw)                     # doctest: +SKIP
+        {'pid': 1234, 'comm': 'bash', 'ts': 170000000}
     """
 
     def __init__(self, graph: TypeGraph, type: Type | int | str) -> None:

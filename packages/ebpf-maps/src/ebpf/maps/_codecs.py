@@ -338,8 +338,9 @@ be64 = IntCodec(8, byteorder="big")
 class StructCodec(Codec[Any]):
     """A ``struct`` format: a one-field format encodes a scalar, others a tuple.
 
-    >>> StructCodec("<IH").encode((1, 2))
-    b'\\x01\\x00\\x00\\x00\\x02\\x00'
+    Examples:
+        >>> StructCodec("<IH").encode((1, 2))
+        b'\\x01\\x00\\x00\\x00\\x02\\x00'
     """
 
     def __init__(self, fmt: str | struct.Struct):

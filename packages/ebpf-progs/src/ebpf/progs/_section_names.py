@@ -183,8 +183,9 @@ def _known() -> str:
 def parse_section(section: str) -> Section:
     """Parse a section-style name into what it says about a program.
 
-    >>> parse_section("kprobe/do_unlinkat").target
-    'do_unlinkat'
+    Examples:
+        >>> parse_section("kprobe/do_unlinkat").target
+        'do_unlinkat'
 
     Raises:
         TypeError: ``section`` is not a str.

@@ -134,8 +134,9 @@ class ProgramSpec:
     ) -> ProgramSpec:
         """A spec whose type, expected attach type, target and flags come from a section name.
 
-        >>> ProgramSpec.from_section("cgroup_skb/egress", bytes(16)).expected_attach_type
-        <AttachType.CGROUP_INET_EGRESS: 1>
+        Examples:
+            >>> ProgramSpec.from_section("cgroup_skb/egress", bytes(16)).expected_attach_type
+            <AttachType.CGROUP_INET_EGRESS: 1>
 
         Set the remaining attributes with `dataclasses.replace()`.
 

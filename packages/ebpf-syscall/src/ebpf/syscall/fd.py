@@ -47,9 +47,10 @@ def fileno_of(obj: int | HasFileno) -> int:
 class FD:
     """Owns one file descriptor; closing it is idempotent.
 
-    >>> with FD(os.open("/dev/null", os.O_RDONLY)) as fd:
-    ...     os.fstat(fd.fileno()).st_mode != 0
-    True
+    Examples:
+        >>> with FD(os.open("/dev/null", os.O_RDONLY)) as fd:
+        ...     os.fstat(fd.fileno()).st_mode != 0
+        True
     """
 
     __slots__ = ("__weakref__", "_fd", "_finalizer")

@@ -72,10 +72,11 @@ class KernelVersion(NamedTuple):
     Being a tuple, it compares with plain tuples too:
     ``kernel_version() >= (5, 8)``.
 
-    >>> KernelVersion.parse("6.1.0-18-amd64")
-    KernelVersion(major=6, minor=1, patch=0)
-    >>> str(KernelVersion(6, 1, 76))
-    '6.1.76'
+    Examples:
+        >>> KernelVersion.parse("6.1.0-18-amd64")
+        KernelVersion(major=6, minor=1, patch=0)
+        >>> str(KernelVersion(6, 1, 76))
+        '6.1.76'
     """
 
     major: int
