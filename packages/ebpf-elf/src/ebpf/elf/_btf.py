@@ -11,7 +11,14 @@ would know them. Before ``BPF_BTF_LOAD`` (which rejects such DATASECs):
 - ``.ksyms`` externs become 4-byte ``int`` globals at consecutive offsets
   (the kernel cannot take extern VARs; the real types are only used to
   find the symbols in vmlinux);
-- variables are sorted by offset, as the kernel requires.
+- variables are sorted by offset, as the kernel requires;
+- a global function of ``.text`` (a subprogram) whose symbol has hidden
+  visibility (``__hidden``, ``__attribute__((visibility("hidden")))``) gets
+  static linkage, as libbpf's ``mark_btf_static`` does: the verifier then
+  checks it as part of each caller, with what the caller knows about its
+  arguments (a pointer it checked for NULL...), instead of on its own with
+  nothing known. libbpf's ``usdt.bpf.h`` helpers (``bpf_usdt_arg``) rely on
+  it.
 
 Type ids do not change, so map and program BTF ids stay valid.
 """
@@ -23,6 +30,7 @@ from collections.abc import Mapping
 from ebpf.btf import (
     BtfBuilder,
     Datasec,
+    Func,
     Int,
     IntEncoding,
     Kind,
@@ -33,6 +41,7 @@ from ebpf.btf import (
     VarLinkage,
     VarSecinfo,
 )
+from ebpf.syscall.abi import FuncLinkage
 
 from ._elf import ElfSection, ElfSymbol, SymbolBinding, SymbolType
 from ._externs import KCONFIG, KSYMS, KconfigLayout
@@ -40,6 +49,7 @@ from ._externs import KCONFIG, KSYMS, KconfigLayout
 __all__ = ["fixup_btf"]
 
 _KSYM_SIZE = 4
+_TEXT = ".text"
 
 
 def fixup_btf(
@@ -111,12 +121,41 @@ def fixup_btf(
                 secinfos.append(VarSecinfo(info.type_id, offset, info.size))
             size = datasec.size or section.size
             datasecs[datasec.id] = Datasec(datasec.id, datasec.name, size, _sorted(secinfos))
+    func_changes = _hidden_functions(graph, sections, symbols)
     for t in graph:
-        replacement: Type = datasecs.get(t.id) or var_changes.get(t.id) or t
+        replacement: Type = datasecs.get(t.id) or var_changes.get(t.id) or func_changes.get(t.id) or t
         builder.add(replacement)
     if needs_int:
         builder.add(Int(0, "int", _KSYM_SIZE, IntEncoding.SIGNED, 32))
     return builder.graph(graph.name)
+
+
+def _hidden_functions(
+    graph: TypeGraph, sections: Mapping[str, ElfSection], symbols: list[ElfSymbol]
+) -> dict[int, Func]:
+    """Static copies of the global FUNCs whose ``.text`` symbol is global or weak with hidden visibility.
+
+    libbpf does the same (``mark_btf_static``) for subprograms only: a
+    program's own FUNC keeps its linkage.
+    """
+    text = sections.get(_TEXT)
+    if text is None:
+        return {}
+    hidden = {
+        sym.name
+        for sym in symbols
+        if sym.shndx == text.index
+        and sym.type == SymbolType.FUNC
+        and sym.binding != SymbolBinding.LOCAL
+        and sym.hidden
+    }
+    if not hidden:
+        return {}
+    return {
+        t.id: Func(t.id, t.name, t.type_id, FuncLinkage.STATIC)
+        for t in graph.of_kind(Kind.FUNC)
+        if isinstance(t, Func) and t.linkage == FuncLinkage.GLOBAL and t.name in hidden
+    }
 
 
 def _sorted(secinfos: list[VarSecinfo]) -> tuple[VarSecinfo, ...]:
