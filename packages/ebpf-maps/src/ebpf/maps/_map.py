@@ -122,12 +122,20 @@ class Map:
 
         Raises:
             TypeError: ``spec`` is not a MapSpec, or its type does not fit ``cls``.
-            ValueError: the pinned map at ``pin_root/name`` does not match ``spec``.
+            ValueError: sizes the map type refuses (a spec built with
+                ``check_sizes=False`` that was never sized, see
+                [`MapSpec.check()`][ebpf.maps.MapSpec.check]), or the pinned map at
+                ``pin_root/name`` does not match ``spec``.
             NotSupportedError: the kernel lacks the map type.
             BpfSyscallError: the kernel refused (``EINVAL`` for parameters, ``EPERM``...).
         """
         if not isinstance(spec, MapSpec):
             raise TypeError(f"create() takes a MapSpec, not {type(spec).__name__}")
+        if not spec.check_sizes:
+            try:
+                spec.check()
+            except ValueError as exc:
+                raise ValueError(f"cannot create map {spec.name or '(unnamed)'!r}: {exc}") from None
         target = cls._check_class(spec.type)
         pin_path = Path(pin_root) / spec.name if spec.pinning is PinType.BY_NAME else None
         if pin_path is not None and pin_path.exists():

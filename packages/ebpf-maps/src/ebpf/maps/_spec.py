@@ -5,6 +5,12 @@ is built (and again by ``dataclasses.replace``), so that bad input raises
 ``ValueError``/``TypeError`` before anything exists in the kernel. The
 per-type rules below are those of each map type's ``map_alloc_check`` in
 the kernel.
+
+Specs read from object files are built with ``check_sizes=False``: C
+programs leave sizes at 0 for user space to set before loading (libbpf's
+``bpf_map__set_max_entries``), so the per-type size rules are checked by
+[`MapSpec.check()`][ebpf.maps.MapSpec.check], which
+[`Map.create`][ebpf.maps.Map.create] calls before the system call.
 """
 
 from __future__ import annotations
@@ -130,12 +136,12 @@ def default_value_codec(map_type: MapType | int, size: int, flags: int = 0) -> C
 
 def _resolve_size(
     what: str,
-    type_name: str,
     codec: Codec[Any] | None,
     size: int | None,
     fixed: int | None,
     default: int | None,
-) -> int:
+) -> int | None:
+    """The size given (by ``size`` or the codec), else the type's fixed or default one, else None."""
     if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
         raise ValueError(f"{what}_size must be an int >= 0, not {size!r}")
     if codec is not None:
@@ -146,13 +152,30 @@ def _resolve_size(
         size = codec.size
     if size is None:
         size = fixed if fixed is not None else default
-    if size is None:
-        raise ValueError(
-            f"{type_name} maps need a {what} size: give {what}=<codec> (u32, u64, ...) or {what}_size=N"
-        )
-    if fixed is not None and size != fixed:
-        raise ValueError(f"{type_name} maps have {what}_size {fixed}, not {size}")
     return size
+
+
+def _size_problem(what: str, type_name: str, size: int | None, fixed: int | None) -> str:
+    """Why the type refuses ``size`` for its key or value ("" when it accepts it)."""
+    if size is None or (size == 0 and fixed is None):
+        return f"{type_name} maps need a {what} size: give {what}=<codec> (u32, u64, ...) or {what}_size=N"
+    if fixed is not None and size != fixed:
+        return f"{type_name} maps have {what}_size {fixed}, not {size}"
+    return ""
+
+
+def _max_entries_problem(type_name: str, rule: MaxEntriesRule, n: int) -> str:
+    """Why the type refuses ``max_entries`` ``n`` ("" when it accepts it)."""
+    if rule == "positive" and n == 0:
+        return f"{type_name} maps need max_entries >= 1 (how many elements the map can hold)"
+    if rule == "zero" and n != 0:
+        return f"{type_name} maps take max_entries=0 (their size follows what they are attached to)"
+    if rule == "ringbuf" and (n < mmap.PAGESIZE or n & (n - 1)):
+        return (
+            f"{type_name} maps need max_entries (the buffer size in bytes) to be a power of 2 "
+            f"and at least the page size {mmap.PAGESIZE}, not {n}"
+        )
+    return ""
 
 
 @dataclass(frozen=True)
@@ -170,6 +193,14 @@ class MapSpec:
     address), ``btf_*_type_id`` (with the BTF object passed to
     [`Map.create`][ebpf.maps.Map.create]). ``contents`` are written
     right after creation, then the map is frozen if ``freeze``.
+
+    ``check_sizes=False`` defers the map type's size rules (``key_size``,
+    ``value_size``, ``max_entries``: a missing size, 0 where the type needs
+    one, a size the type fixes otherwise) from construction to
+    [`check()`][ebpf.maps.MapSpec.check], which [`Map.create`][ebpf.maps.Map.create] calls before the
+    system call: specs read from object files are built so, because C
+    programs leave sizes at 0 for user space to set before loading. Sizes
+    that disagree with the codecs are refused at construction either way.
 
     Raises (at construction):
         ValueError: a name the kernel rejects (over 15 bytes, other than
@@ -196,6 +227,7 @@ class MapSpec:
     btf_vmlinux_value_type_id: int = 0
     contents: tuple[tuple[Any, Any], ...] = ()
     freeze: bool = False
+    check_sizes: bool = field(default=True, compare=False)
     _key_codec: Codec[Any] = field(init=False, repr=False, compare=False)
     _value_codec: Codec[Any] = field(init=False, repr=False, compare=False)
 
@@ -209,18 +241,25 @@ class MapSpec:
         rule = rule_for(self.type)
         key = as_codec(self.key) if self.key is not None else None
         value = as_codec(self.value) if self.value is not None else None
-        key_size = _resolve_size("key", type_name, key, self.key_size, rule.key_size, rule.default_key_size)
-        value_size = _resolve_size(
-            "value", type_name, value, self.value_size, rule.value_size, rule.default_value_size
-        )
-        if rule.value_sizes and value_size not in rule.value_sizes:
-            accepted = " or ".join(map(str, rule.value_sizes))
-            raise ValueError(f"{type_name} maps have a value_size of {accepted}, not {value_size}")
+        if not isinstance(self.check_sizes, bool):
+            raise TypeError(f"check_sizes must be a bool, not {self.check_sizes!r}")
+        key_size = _resolve_size("key", key, self.key_size, rule.key_size, rule.default_key_size)
+        value_size = _resolve_size("value", value, self.value_size, rule.value_size, rule.default_value_size)
+        if self.check_sizes:
+            problem = _size_problem("key", type_name, key_size, rule.key_size) or _size_problem(
+                "value", type_name, value_size, rule.value_size
+            )
+            if problem:
+                raise ValueError(problem)
+        key_size = key_size or 0
+        value_size = value_size or 0
         if rule.fd_values and value is not None and not isinstance(value, FdCodec):
             raise TypeError(
                 f"{type_name} maps hold descriptors; leave value= out (use value_size={value_size})"
             )
-        self._check_max_entries(type_name, rule.max_entries)
+        n = self.max_entries
+        if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= 0xFFFFFFFF:
+            raise ValueError(f"max_entries must be an int in 0..2**32-1, not {n!r}")
         if isinstance(self.flags, bool) or not isinstance(self.flags, int) or self.flags < 0:
             raise TypeError(f"flags must be MapFlags, not {self.flags!r}")
         if rule.inner_map and self.inner_map is None:
@@ -245,22 +284,45 @@ class MapSpec:
         object.__setattr__(
             self, "_value_codec", value or default_value_codec(self.type, value_size, self.flags)
         )
+        if self.check_sizes:
+            self.check()
 
-    def _check_max_entries(self, type_name: str, rule: MaxEntriesRule) -> None:
-        n = self.max_entries
-        if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= 0xFFFFFFFF:
-            raise ValueError(f"max_entries must be an int in 0..2**32-1, not {n!r}")
-        if rule == "positive" and n == 0:
-            raise ValueError(f"{type_name} maps need max_entries >= 1 (how many elements the map can hold)")
-        if rule == "zero" and n != 0:
+    def check(self, *fields: Literal["key_size", "value_size", "max_entries"]) -> None:
+        """Check the sizes against the rules of the map type, as creating the map will.
+
+        A spec built with ``check_sizes=True`` (the default) passed these
+        checks when it was made; one read from an object file may still
+        hold the zero sizes its C source leaves to user space.
+        [`Map.create`][ebpf.maps.Map.create] calls this before the system call.
+
+        Args:
+            fields: check only these (``"key_size"``, ``"value_size"``,
+                ``"max_entries"``); all of them by default.
+
+        Raises:
+            ValueError: the first size the type refuses, with the sizes it accepts.
+        """
+        unknown = set(fields) - {"key_size", "value_size", "max_entries"}
+        if unknown:
             raise ValueError(
-                f"{type_name} maps take max_entries=0 (their size follows what they are attached to)"
+                f"check() takes 'key_size', 'value_size' or 'max_entries', not {', '.join(sorted(unknown))}"
             )
-        if rule == "ringbuf" and (n < mmap.PAGESIZE or n & (n - 1)):
-            raise ValueError(
-                f"{type_name} maps need max_entries (the buffer size in bytes) to be a power of 2 "
-                f"and at least the page size {mmap.PAGESIZE}, not {n}"
-            )
+        wanted = set(fields) or {"key_size", "value_size", "max_entries"}
+        type_name = map_type_name(self.type)
+        rule = rule_for(self.type)
+        problems = []
+        if "key_size" in wanted:
+            problems.append(_size_problem("key", type_name, self.key_size, rule.key_size))
+        if "value_size" in wanted:
+            problems.append(_size_problem("value", type_name, self.value_size, rule.value_size))
+            if rule.value_sizes and self.value_size not in rule.value_sizes:
+                accepted = " or ".join(map(str, rule.value_sizes))
+                problems.append(f"{type_name} maps have a value_size of {accepted}, not {self.value_size}")
+        if "max_entries" in wanted:
+            problems.append(_max_entries_problem(type_name, rule.max_entries, self.max_entries))
+        problem = next((p for p in problems if p), "")
+        if problem:
+            raise ValueError(problem)
 
     @property
     def key_codec(self) -> Codec[Any]:
