@@ -44,7 +44,7 @@ from ._program import Program, ProgramInfo, TestRunResult, run_statistics
 from ._section_names import Section, parse_attach_type, parse_prog_type, parse_section
 from ._socket import SOCKMAP_ATTACH_TYPES, attach_socket_filter, attach_sockmap
 from ._spec import EncodableInstruction, ProgramSpec
-from ._struct_ops import attach_struct_ops
+from ._struct_ops import StructOpsLink, attach_struct_ops
 from ._tracepoint import attach_raw_tracepoint, attach_tracepoint
 from ._tracing import LsmHook, attach_freplace, attach_lsm, attach_tracing, lsm_hooks
 from ._uprobe import attach_uprobe, attach_uprobe_multi
@@ -68,6 +68,7 @@ __all__ = [
     "Section",
     "SocketFilterLink",
     "SourceLine",
+    "StructOpsLink",
     "TestRunResult",
     "__version__",
     "attach_cgroup",

@@ -65,7 +65,8 @@ class LinkInfo:
 
     Attributes:
         mechanism: ``"bpf_link"``, ``"perf_event"`` (legacy ``PERF_EVENT_IOC_SET_BPF``),
-            ``"prog_attach"`` (legacy ``BPF_PROG_ATTACH``) or ``"socket_option"``.
+            ``"prog_attach"`` (legacy ``BPF_PROG_ATTACH``), ``"socket_option"`` or
+            ``"struct_ops_map"`` (struct_ops registered by a map update).
         program_id: the attached program's id.
         target: what it is attached to, in words.
         id: the kernel's link id (0 for legacy attachments).
