@@ -1,4 +1,4 @@
-// Bad input: a program in a section no libbpf convention names.
+// A program in a section no libbpf convention names: it opens with no type.
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 

@@ -23,6 +23,7 @@ Also: ELF64 reading ([`ElfFile`][ebpf.elf.ElfFile]), symbol lookup for uprobes
 
 from typing import TYPE_CHECKING
 
+from ._attach import Links
 from ._collection import Collection
 from ._compile import CompileError
 from ._elf import (
@@ -52,6 +53,7 @@ __all__ = [
     "ElfSection",
     "ElfSegment",
     "ElfSymbol",
+    "Links",
     "Reference",
     "ReferenceKind",
     "SectionFlags",

@@ -18,13 +18,16 @@ from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
+from typing import Literal
 
 from ebpf.btf import load_btf
 from ebpf.maps import DEFAULT_PIN_ROOT, DescriptorMap, Map, MapSpec, PinType
 from ebpf.progs import Program
+from ebpf.syscall import ProgType
 from ebpf.syscall.errors import BpfSyscallError
 from ebpf.syscall.fd import FD
 
+from ._attach import Links, attach_all
 from ._core import relocate_core
 from ._externs import KCONFIG, resolve_kconfig, resolve_ksyms
 from ._relocate import apply_references
@@ -93,7 +96,10 @@ class Collection:
 
         Raises:
             ValueError: a replacement map that does not match its spec, or a
-                replacement for a map the spec does not have.
+                replacement for a map the spec does not have; a map left
+                unsized (``max_entries`` 0...) or a program left without a
+                type (a section libbpf does not know): the message names it
+                and how to set it. Nothing is created then.
             ProgramVerifierError: the verifier rejected a program.
             NotSupportedError: the kernel lacks a map type, BTF, CO-RE target
                 types, or a kernel symbol or config option an extern needs.
@@ -105,9 +111,13 @@ class Collection:
             raise ValueError(
                 f"replace_maps names maps the spec does not have: {unknown}; it has {sorted(spec.maps)}"
             )
+        _check_loadable(spec, replacements)
         with contextlib.ExitStack() as stack:
+            # like libbpf, the object's BTF is loaded for the maps too: an object may hold maps only
             btf_fd = (
-                stack.enter_context(load_btf(spec.btf)) if spec.btf is not None and spec.programs else None
+                stack.enter_context(load_btf(spec.btf))
+                if spec.btf is not None and _needs_btf(spec, replacements)
+                else None
             )
             maps = _create_maps(spec, replacements, Path(pin_root), btf_fd, stack)
             programs = _load_programs(spec, maps, btf_fd, log_level, stack)
@@ -115,6 +125,26 @@ class Collection:
             collection = cls(spec, maps, programs, btf_fd)
             stack.pop_all()
         return collection
+
+    def attach_all(self) -> Links:
+        """Attach every loaded program by its section, as a libbpf skeleton's ``attach()`` does.
+
+        Kprobes, uprobes (``uprobe/<binary>:<function>[+<offset>]``, the binary
+        found as the dynamic loader would), ksyscalls, tracepoints, raw
+        tracepoints and the BTF-based types (fentry/fexit/fmod_ret, tp_btf,
+        LSM, iterators) are attached; programs of other sections, or whose
+        section names no attach point (``SEC("tp")``), are skipped and
+        listed in ``links.skipped``, as libbpf skips them. The links close
+        together: ``with coll.attach_all(): ...``.
+
+        Raises:
+            ValueError: a uprobe section without ``:function``.
+            EbpfError: a section libbpf attaches and this library cannot yet
+                (USDT); nothing is attached then.
+            BpfSyscallError, ValueError: what attaching a program raised;
+                the programs attached before it are detached first.
+        """
+        return attach_all(self.programs, self.spec.sections)
 
     def close(self) -> None:
         """Close every program and map (attached programs stay attached while their links live)."""
@@ -137,8 +167,53 @@ class Collection:
         return f"Collection(programs={sorted(self.programs)}, maps={sorted(self.maps)})"
 
 
+_SIZE_HINTS: tuple[tuple[Literal["max_entries", "value_size", "key_size"], str], ...] = (
+    ("max_entries", "spec.resize_map({name!r}, n)"),
+    ("value_size", "spec.set_value_size({name!r}, n)"),
+    ("key_size", "spec.maps[{name!r}] = dataclasses.replace(spec.maps[{name!r}], key_size=n)"),
+)
+
+
+def _check_loadable(spec: CollectionSpec, replacements: Mapping[str, Map]) -> None:
+    """Refuse, before any system call, maps left unsized and programs left without a type.
+
+    Raises:
+        ValueError: naming the map or program and how to set what is missing.
+    """
+    for name, map_spec in spec.maps.items():
+        if name in replacements:
+            continue
+        for field, hint in _SIZE_HINTS:
+            try:
+                map_spec.check(field)
+                if map_spec.inner_map is not None:
+                    map_spec.inner_map.check(field)
+            except ValueError as exc:
+                raise ValueError(
+                    f"map {name!r} cannot be created as the object declares it: {exc}; it is sized by "
+                    f"user space: set its {field} before loading with {hint.format(name=name)}"
+                ) from None
+    for name, program in spec.programs.items():
+        if program.type == ProgType.UNSPEC and spec.autoload(name):
+            section = spec.sections.get(name, "?")
+            raise ValueError(
+                f"program {name!r} has no program type: libbpf knows no type for its section "
+                f"{section!r}; set one before loading with spec.set_program_type({name!r}, ProgType.<TYPE>) "
+                f"or leave it out with spec.set_autoload({name!r}, False)"
+            )
+
+
+def _needs_btf(spec: CollectionSpec, replacements: Mapping[str, Map]) -> bool:
+    """Whether a program to load or a map to create uses the object's BTF."""
+    return any(spec.autoload(name) for name in spec.programs) or any(
+        m.btf_key_type_id or m.btf_value_type_id for name, m in spec.maps.items() if name not in replacements
+    )
+
+
 def _create_one(spec: MapSpec, btf: FD | None, pin_root: Path) -> Map:
     """Create a map with its BTF, retrying without it like libbpf when the kernel refuses the types."""
+    if btf is None and (spec.btf_key_type_id or spec.btf_value_type_id):
+        spec = replace(spec, btf_key_type_id=0, btf_value_type_id=0)  # the object has no BTF to load
     uses_btf = btf is not None and (spec.btf_key_type_id or spec.btf_value_type_id)
     try:
         return Map.create(spec, btf=btf if uses_btf else None, pin_root=pin_root)
@@ -188,6 +263,8 @@ def _load_programs(
     ksyms = resolve_ksyms(spec._ksyms)
     programs: dict[str, Program] = {}
     for name, program_spec in spec.programs.items():
+        if not spec.autoload(name):
+            continue  # turned off (set_autoload, SEC("?...")): not loaded, as libbpf does
         code = apply_references(program_spec.instructions, spec._references.get(name, {}), fds, ksyms, name)
         relos = spec._core_relos.get(name, [])
         if relos and spec.btf is not None:

@@ -15,6 +15,7 @@ becomes a ``BPF_PSEUDO_BTF_ID`` load of the variable's id in vmlinux BTF.
 from __future__ import annotations
 
 import gzip
+import logging
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -31,6 +32,8 @@ from ._elf import ElfSymbol, SymbolBinding
 from ._relocate import ResolvedKsym
 
 __all__ = ["Extern", "KconfigLayout", "kconfig_layout", "ksym_externs", "resolve_kconfig", "resolve_ksyms"]
+
+logger = logging.getLogger("ebpf.elf")
 
 KCONFIG = ".kconfig"
 KSYMS = ".ksyms"
@@ -178,9 +181,21 @@ def _encode(graph: TypeGraph, ext: Extern, text: str) -> bytes:
             raise ValueError(f"{where}: not a bool (y/n)")
         return bytes([text == "y"]).ljust(ext.size, b"\0")
     if text.startswith('"'):
-        raw = text.strip('"').encode()
+        if len(text) < 2 or not text.endswith('"'):
+            raise ValueError(f"{where}: not a quoted string")
+        if target.kind is not Kind.ARRAY:
+            raise ValueError(f"{where}: a string value needs a char array extern, not {target}")
+        raw = text[1:-1].encode()
         if len(raw) >= ext.size:
-            raise ValueError(f"{where}: the string does not fit in {ext.size} bytes")
+            # libbpf's set_kcfg_value_str: keep what fits with the NUL, and say so
+            logger.warning(
+                "__kconfig extern %r: long string %s (%d bytes) truncated to %d bytes",
+                ext.name,
+                text,
+                len(raw),
+                ext.size - 1,
+            )
+            raw = raw[: ext.size - 1]
         return raw.ljust(ext.size, b"\0")
     number = {"y": 1, "n": 0, "m": 2}[text] if text in ("y", "n", "m") else int(text, 0)
     signed = isinstance(target, (Int, Enum)) and target.signed

@@ -33,9 +33,10 @@ def inspect(spec: CollectionSpec) -> str:
         attach = (
             program.expected_attach_type.name.lower() if program.expected_attach_type is not None else "-"
         )
+        off = "" if spec.autoload(name) else "  autoload off"
         lines.append(
             f"  {name}  {program.type.name.lower()}  attach {attach}  target {program.attach_to or '-'}  "
-            f"{program.instruction_count} insns  (section {spec.sections.get(name, '?')})"
+            f"{program.instruction_count} insns  (section {spec.sections.get(name, '?')}){off}"
         )
     lines.append("maps:")
     for name, m in sorted(spec.maps.items()):

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ebpf.btf import Array, Composite, Datasec, Enum, FuncProto, Int, Pointer, Struct, TypeGraph, Var
-from ebpf.maps import BtfCodec, Codec, MapSpec, PinType, i8, i16, i32, i64, u8, u16, u32, u64
+from ebpf.maps import BtfCodec, Codec, LpmKeyCodec, MapSpec, PinType, i8, i16, i32, i64, u8, u16, u32, u64
 from ebpf.syscall.abi import MapType
 from ebpf.syscall.errors import ParseError
 from ebpf.syscall.flags import MapFlags
@@ -104,16 +104,51 @@ _INT_CODECS: dict[tuple[int, bool], Codec[int]] = {
 }
 
 
-def _btf_codec(graph: TypeGraph, type_id: int) -> Codec[Any] | None:
+class _BtfLpmKeyCodec(LpmKeyCodec):
+    """The key of an LPM trie whose BTF key type is a struct (``{ __u32 prefixlen; ... data; }``).
+
+    Keys are what [`LpmKeyCodec`][ebpf.maps.LpmKeyCodec] takes (IP networks and addresses for 4- and
+    16-byte data, ``(prefixlen, data)`` pairs) and decode as it decodes them,
+    so [`LpmTrieMap.longest_match()`][ebpf.maps.LpmTrieMap.longest_match] works; a dict of the struct's
+    members is accepted too.
+    """
+
+    def __init__(self, struct_codec: BtfCodec) -> None:
+        super().__init__(struct_codec.size - 4)
+        self.struct_codec = struct_codec
+
+    def encode(self, value: Any) -> bytes:
+        """The key's bytes; a ``Mapping`` is encoded as the BTF struct.
+
+        Raises:
+            TypeError, ValueError: what [`LpmKeyCodec.encode()`][ebpf.maps.LpmKeyCodec.encode] or
+                [`BtfCodec.encode()`][ebpf.maps.BtfCodec.encode] raise.
+        """
+        if isinstance(value, Mapping):
+            return self.struct_codec.encode(value)
+        return super().encode(value)
+
+    def describe(self) -> str:
+        return f"{super().describe()} ({self.struct_codec.describe()})"
+
+
+def _btf_codec(graph: TypeGraph, type_id: int, map_type: MapType | int = MapType.UNSPEC) -> Codec[Any] | None:
     """The codec of a key or value by its BTF type: ``u32``, ``i64``... for integers and enums
-    (the fast path), [`BtfCodec`][ebpf.maps.BtfCodec] for structs, unions and arrays (dicts and lists)."""
+    (the fast path), [`BtfCodec`][ebpf.maps.BtfCodec] for structs, unions and arrays (dicts and lists).
+
+    The key of an LPM trie keeps the trie's codec (prefixes, ``longest_match()``):
+    the kernel fixes its layout, a ``__u32`` prefix length then the data.
+    """
     if not type_id:
         return None
     t = graph.resolve(type_id)
     if isinstance(t, (Int, Enum)):
         return _INT_CODECS.get((t.size, t.signed))
     if isinstance(t, (Composite, Array)):
-        return BtfCodec(graph, t)
+        codec = BtfCodec(graph, t)
+        if map_type == MapType.LPM_TRIE and isinstance(t, Composite) and codec.size > 4:
+            return _BtfLpmKeyCodec(codec)
+        return codec
     return None
 
 
@@ -224,7 +259,7 @@ class _BtfMapReader:
             where,
             type=map_type,
             name=kernel_name(name),
-            key=_btf_codec(self.graph, key_type) if with_btf else None,
+            key=_btf_codec(self.graph, key_type, map_type) if with_btf else None,
             value=_btf_codec(self.graph, value_type) if with_btf else None,
             key_size=key_size,
             value_size=value_size,
@@ -236,6 +271,7 @@ class _BtfMapReader:
             map_extra=ints.get("map_extra", 0),
             btf_key_type_id=key_type if with_btf else 0,
             btf_value_type_id=value_type if with_btf else 0,
+            check_sizes=False,  # sized by user space before loading: checked by Map.create
         )
         return spec, values_offset, values_are_programs
 
@@ -342,6 +378,7 @@ def legacy_maps(elf: ElfFile, section: ElfSection, symbols: list[ElfSymbol]) -> 
             value_size=value_size,
             max_entries=max_entries,
             flags=flags,
+            check_sizes=False,
         )
         maps.append(ParsedMap(sym.name, spec))
     return maps

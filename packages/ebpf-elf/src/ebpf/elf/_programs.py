@@ -5,23 +5,54 @@ Every ``STT_FUNC`` symbol of an executable section is a function. In
 them; in any other section each function is a program whose type comes
 from the section name (libbpf's ``SEC()`` names, parsed by
 [`ebpf.progs.parse_section()`][ebpf.progs.parse_section]), so one section may hold several programs.
+
+As in libbpf, a section name that names no program type still makes
+programs: their type is ``ProgType.UNSPEC`` until user space sets one, and
+loading them without one fails. A leading ``?`` (``SEC("?tp/...")``) turns
+the program's autoload off; the name is used without it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from dataclasses import replace
 
-from ebpf.progs import ProgramSpec, parse_section
+from ebpf.progs import ProgramSpec, Section, parse_section
+from ebpf.syscall import ProgType
 from ebpf.syscall.errors import NotSupportedError, ParseError
 
 from ._elf import ElfFile, ElfRelocation, ElfSection, ElfSymbol, SymbolType
 from ._link import Function
 from ._relocate import INSN_SIZE, Reference, ReferenceKind, is_call, is_ld_imm64, read_insn, write_imm
 
-__all__ = ["TEXT", "functions_of", "program_spec", "section_references"]
+__all__ = ["NO_AUTOLOAD", "TEXT", "functions_of", "libbpf_section", "program_spec", "section_references"]
 
 #: The section of subprograms.
 TEXT = ".text"
+#: The prefix of a section name whose programs are not loaded unless user space turns them on.
+NO_AUTOLOAD = "?"
+
+
+def libbpf_section(name: str) -> Section | None:
+    """What libbpf's section table says about section ``name`` (without its ``?``), or None.
+
+    libbpf's ``"type+"`` entries match ``type`` alone, ``type/`` and
+    ``type/<target>``: ``SEC("kprobe")``, ``SEC("fentry")`` and
+    ``SEC("tp/")`` have a program type and no target. Entries without
+    ``+`` match exactly: ``socket/tail`` and ``sk_lookup/`` name no type.
+    """
+    try:
+        return parse_section(name)
+    except ValueError:
+        pass
+    base = name[:-1] if name.endswith("/") else name
+    if not base or "/" in base:
+        return None
+    try:
+        # the prefix form of `base`, if parse_section has one, with the target dropped
+        return replace(parse_section(base + "/_"), target="")
+    except ValueError:
+        return None
 
 
 def functions_of(elf: ElfFile, code: Mapping[int, ElfSection], symbols: list[ElfSymbol]) -> list[Function]:
@@ -147,12 +178,17 @@ def program_spec(
 ) -> ProgramSpec:
     """The spec of program ``function`` (linked ``code``) from its section name.
 
+    A section libbpf does not know gives a program of type ``ProgType.UNSPEC``
+    (set by user space before loading), as libbpf opens it.
+
     Raises:
-        ParseError: a section name libbpf does not know, or a spec the constructor rejects.
+        ParseError: a spec the constructor rejects.
     """
     where = f"{elf.name}: section {function.section_name!r}: program {function.name!r}"
+    section = libbpf_section(function.section_name.removeprefix(NO_AUTOLOAD))
+    if section is None:
+        section = Section(ProgType.UNSPEC)
     try:
-        section = parse_section(function.section_name)
         return ProgramSpec(
             name=name,
             type=section.prog_type,

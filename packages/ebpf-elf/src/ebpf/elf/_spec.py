@@ -15,7 +15,8 @@ from dataclasses import dataclass, field, replace
 
 from ebpf.btf import BtfExt, CoreRelo, Datasec, Kind, TypeGraph, Var, from_bytes, parse_btf_ext
 from ebpf.maps import MapSpec
-from ebpf.progs import ProgramSpec
+from ebpf.progs import ProgramSpec, parse_attach_type, parse_prog_type
+from ebpf.syscall import AttachType, ProgType
 from ebpf.syscall.errors import ParseError
 
 from ._btf import fixup_btf
@@ -23,7 +24,7 @@ from ._elf import ElfFile, ElfSymbol, SymbolType
 from ._externs import KCONFIG, Extern, KconfigLayout, kconfig_layout, ksym_externs
 from ._link import Function, link_program
 from ._maps import ParsedMap, btf_maps, data_map, kernel_name, legacy_maps
-from ._programs import TEXT, functions_of, program_spec, section_references
+from ._programs import NO_AUTOLOAD, TEXT, functions_of, program_spec, section_references
 from ._relocate import Reference
 from ._sections import ObjectSections, classify_sections
 from ._variables import VariableSpec
@@ -42,14 +43,19 @@ class CollectionSpec:
             entries with `dataclasses.replace()` to resize or reconfigure.
         programs: every program by its function name. Their instructions are
             linked with their subprograms; map references are patched and CO-RE
-            applied at load. Delete entries to not load them.
+            applied at load. A program in a section libbpf does not know has
+            type ``ProgType.UNSPEC`` until
+            [`set_program_type()`][ebpf.elf.CollectionSpec.set_program_type] gives it one.
+            [`set_autoload()`][ebpf.elf.CollectionSpec.set_autoload] (or deleting the entry)
+            keeps a program from being loaded.
         variables: global variables by name (see [`VariableSpec`][ebpf.elf.VariableSpec]).
         map_values: initial contents naming other objects: for program arrays
             the program at each slot, for maps of maps the map at each slot.
         btf: the object's BTF as the kernel will get it (DATASECs fixed up), or None.
         license: the ``license`` section (``""`` when missing).
         kernel_version: the ``version`` section (0 when missing).
-        sections: the ELF section of each program.
+        sections: the ELF section of each program (without the ``?`` of
+            ``SEC("?...")``, which only turns autoload off).
     """
 
     maps: dict[str, MapSpec] = field(default_factory=dict)
@@ -64,6 +70,7 @@ class CollectionSpec:
     _core_relos: dict[str, list[CoreRelo]] = field(default_factory=dict, repr=False)
     _kconfig: KconfigLayout | None = field(default=None, repr=False)
     _ksyms: tuple[Extern, ...] = field(default=(), repr=False)
+    _no_autoload: set[str] = field(default_factory=set, repr=False)
 
     # ------------------------------------------------------------- reading
 
@@ -73,9 +80,10 @@ class CollectionSpec:
 
         Raises:
             OSError: the file cannot be read.
-            ParseError: malformed ELF, BTF or map definitions, a bad relocation,
-                or a program in a section libbpf does not know; the message
-                names the file, section, symbol or offset.
+            ParseError: malformed ELF, BTF or map definitions or a bad
+                relocation; the message names the file, section, symbol or
+                offset. (Sections libbpf does not know, and maps whose sizes
+                are left to user space, parse: loading them unset fails.)
             NotSupportedError: the object uses something this library cannot
                 load yet (calls of kernel functions).
         """
@@ -114,13 +122,101 @@ class CollectionSpec:
     # ------------------------------------------------------------- editing
 
     def resize_map(self, name: str, max_entries: int) -> None:
-        """Change ``max_entries`` of map ``name``.
+        """Change ``max_entries`` of map ``name`` (libbpf's ``bpf_map__set_max_entries``).
+
+        Maps that C programs declare with ``max_entries`` 0 (or none) must be
+        sized so before loading.
 
         Raises:
             KeyError: no such map.
             ValueError: the map type does not accept that size.
         """
-        self.maps[name] = replace(self.maps[name], max_entries=max_entries)
+        resized = replace(self.maps[name], max_entries=max_entries)
+        try:
+            resized.check("max_entries")
+        except ValueError as exc:
+            raise ValueError(f"map {name!r}: {exc}") from None
+        self.maps[name] = resized
+
+    def set_value_size(self, name: str, value_size: int) -> None:
+        """Change the value size of map ``name`` (libbpf's ``bpf_map__set_value_size``).
+
+        Stack trace maps hold ``value_size / 8`` frames: tools size them from
+        the stack depth they record. A map whose value had a BTF type of
+        another size keeps raw ``bytes`` values and is created without that
+        type, as libbpf ends up creating it.
+
+        Raises:
+            KeyError: no such map.
+            ValueError: the map type does not accept that size, or the map
+                holds global variables (its size follows them).
+        """
+        current = self.maps[name]
+        if any(var.map == name for var in self.variables.values()) or name == KCONFIG:
+            raise ValueError(f"map {name!r} holds global variables: its value size follows them")
+        if current.value_size == value_size:
+            return
+        changed = replace(current, value=None, value_size=value_size, btf_value_type_id=0)
+        try:
+            changed.check("value_size")
+        except ValueError as exc:
+            raise ValueError(f"map {name!r}: {exc}") from None
+        self.maps[name] = changed
+
+    def set_autoload(self, program: str, autoload: bool) -> None:
+        """Whether [`Collection.load`][ebpf.elf.Collection.load] loads ``program``
+        (libbpf's ``bpf_program__set_autoload``).
+
+        Every program is loaded by default but those of ``SEC("?...")``
+        sections. A program left out is not in the collection, the slots
+        naming it in program arrays stay empty, and its spec stays here.
+
+        Raises:
+            KeyError: no such program.
+            TypeError: ``autoload`` is not a bool.
+        """
+        if program not in self.programs:
+            raise KeyError(f"no program {program!r}; the spec has {sorted(self.programs)}")
+        if not isinstance(autoload, bool):
+            raise TypeError(f"autoload must be a bool, not {autoload!r}")
+        if autoload:
+            self._no_autoload.discard(program)
+        else:
+            self._no_autoload.add(program)
+
+    def autoload(self, program: str) -> bool:
+        """Whether ``program`` will be loaded (see [`set_autoload()`][ebpf.elf.CollectionSpec.set_autoload]).
+
+        Raises:
+            KeyError: no such program.
+        """
+        if program not in self.programs:
+            raise KeyError(f"no program {program!r}; the spec has {sorted(self.programs)}")
+        return program not in self._no_autoload
+
+    def set_program_type(
+        self,
+        program: str,
+        prog_type: ProgType | str | int,
+        attach_type: AttachType | str | int | None = None,
+    ) -> None:
+        """Set the type (and expected attach type) of ``program`` (libbpf's ``bpf_program__set_type``).
+
+        Programs of sections libbpf does not know (``SEC("socket/tail")``)
+        have no type until this gives them one. ``prog_type`` and
+        ``attach_type`` are enum members, their values or names
+        (``"socket_filter"``), or section names (``"socket"``).
+
+        Raises:
+            KeyError: no such program.
+            TypeError, ValueError: an unknown type.
+        """
+        current = self.programs[program]
+        self.programs[program] = replace(
+            current,
+            type=parse_prog_type(prog_type),
+            expected_attach_type=None if attach_type is None else parse_attach_type(attach_type),
+        )
 
     def references_of(self, program: str) -> Mapping[int, Reference]:
         """What the relocated instructions of ``program`` refer to, by instruction index.
@@ -283,6 +379,8 @@ def _add_program(
         func_info=linked.func_info_bytes() if btf is not None else b"",
         line_info=linked.line_info_bytes(btf) if btf is not None else b"",
     )
-    spec.sections[function.name] = function.section_name
+    if function.section_name.startswith(NO_AUTOLOAD):
+        spec._no_autoload.add(function.name)
+    spec.sections[function.name] = function.section_name.removeprefix(NO_AUTOLOAD)
     spec._references[function.name] = linked.references
     spec._core_relos[function.name] = linked.core_relos
