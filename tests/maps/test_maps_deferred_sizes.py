@@ -67,6 +67,14 @@ def test_check_refuses_unknown_fields_and_codec_disagreements_stay_construction_
         MapSpec(MapType.HASH, "counts", key=u32, value=u64, max_entries=1, check_sizes=1)  # type: ignore[arg-type]
 
 
+def test_a_map_type_newer_than_the_library_is_not_held_to_nonzero_sizes() -> None:
+    newer = max(MapType) + 1
+    spec = MapSpec(newer, "future", key_size=0, value_size=0, max_entries=1)
+    assert (spec.key_size, spec.value_size) == (0, 0)
+    with pytest.raises(ValueError, match="need a key size"):
+        MapSpec(newer, "future", value_size=0)  # a size must still be given
+
+
 def test_map_create_refuses_an_unsized_spec_before_any_system_call() -> None:
     # no root needed: the check comes before BPF_MAP_CREATE (the fd-leak fixture watches the rest)
     spec = MapSpec(MapType.HASH, "counts", key=u32, value=u64, check_sizes=False)
