@@ -21,6 +21,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+from hardening._threads import run_threads
 from progs._progs_support import Counter
 
 from ebpf.maps import KeyValueMap, Map, MapSpec, u32, u64
@@ -31,31 +32,6 @@ THREADS = 8
 KEYS_PER_THREAD = 1500
 RUNS_PER_THREAD = 50
 REPEAT = 200
-
-
-def _run_threads(workers: list[Callable[[], None]]) -> None:
-    """Start every worker at once (behind a barrier); re-raise the first failure."""
-    barrier = threading.Barrier(len(workers))
-    errors: list[BaseException] = []
-
-    def wrap(work: Callable[[], None]) -> Callable[[], None]:
-        def run() -> None:
-            try:
-                barrier.wait()
-                work()
-            except BaseException as exc:
-                errors.append(exc)
-
-        return run
-
-    threads = [threading.Thread(target=wrap(w), name=f"hardening-{i}") for i, w in enumerate(workers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not any(t.is_alive() for t in threads), "a worker thread hung"
-    if errors:
-        raise errors[0]
 
 
 def test_maps_from_eight_threads_while_a_program_counts(counter: Counter) -> None:
@@ -90,7 +66,7 @@ def test_maps_from_eight_threads_while_a_program_counts(counter: Counter) -> Non
         reader_thread = threading.Thread(target=reader, name="hardening-reader")
         reader_thread.start()
         try:
-            _run_threads([writer(i) for i in range(THREADS)])
+            run_threads([writer(i) for i in range(THREADS)])
         finally:
             stop.set()
             reader_thread.join(timeout=60)

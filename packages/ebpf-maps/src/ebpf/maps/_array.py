@@ -72,22 +72,23 @@ class ArrayMap(KeyValueMap[int, V], map_types=(MapType.ARRAY,)):
         Raises:
             ValueError: the map was not created mmap-able, or is closed.
         """
-        if not self.flags & MapFlags.MMAPABLE:
-            raise ValueError(
-                f"array map {self.name!r} is not mmap-able: create it with flags=MapFlags.MMAPABLE"
-            )
-        if self._view is None:
-            fd = self._fd_checked().fileno()
-            used = percpu_stride(self.value_size) * self.max_entries
-            length = -(-used // mmap.PAGESIZE) * mmap.PAGESIZE
-            try:
-                mem = mmap.mmap(fd, length, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
-            except PermissionError:
-                # A frozen map refuses writable shared mappings (bpf_map_mmap: EPERM).
-                mem = mmap.mmap(fd, length, mmap.MAP_SHARED, mmap.PROT_READ)
-            self._mmap = mem
-            self._view = memoryview(mem)[:used]
-        return self._view
+        with self._lock:
+            if not self.flags & MapFlags.MMAPABLE:
+                raise ValueError(
+                    f"array map {self.name!r} is not mmap-able: create it with flags=MapFlags.MMAPABLE"
+                )
+            if self._view is None:
+                fd = self._fd_checked().fileno()
+                used = percpu_stride(self.value_size) * self.max_entries
+                length = -(-used // mmap.PAGESIZE) * mmap.PAGESIZE
+                try:
+                    mem = mmap.mmap(fd, length, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+                except PermissionError:
+                    # A frozen map refuses writable shared mappings (bpf_map_mmap: EPERM).
+                    mem = mmap.mmap(fd, length, mmap.MAP_SHARED, mmap.PROT_READ)
+                self._mmap = mem
+                self._view = memoryview(mem)[:used]
+            return self._view
 
     def _release(self) -> None:
         if self._view is not None:

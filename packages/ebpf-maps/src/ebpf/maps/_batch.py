@@ -81,9 +81,10 @@ class BatchOps(Generic[K, V]):
             keys=ctypes.addressof(keys),
             values=ctypes.addressof(values),
             count=chunk,
-            map_fd=owner.fileno(),
         )
-        ret = bpf_errno(cmd, attr)
+        with owner._lock:  # the descriptor stays open during the call (see `ebpf.maps._map`)
+            attr.map_fd = owner.fileno()
+            ret = bpf_errno(cmd, attr)
         if ret < 0 and ret != -errno.ENOENT and -ret in _UNSUPPORTED and self.supported is None:
             self.supported = False
             return None
@@ -110,9 +111,10 @@ class BatchOps(Generic[K, V]):
                         return
                     ctypes.memmove(cursor_in, cursor_out, len(cursor_in))
                     attr.in_batch = ctypes.addressof(cursor_in)
-                owner._fd_checked()
                 attr.count = size
-                ret = bpf_errno(cmd, attr)
+                with owner._lock:
+                    owner._fd_checked()
+                    ret = bpf_errno(cmd, attr)
 
         return chunks(ret, keys, values)
 
@@ -125,46 +127,47 @@ class BatchOps(Generic[K, V]):
         geometrically, so a whole-map read creates no Python object per
         chunk or per element; the caller decodes (or views) the result.
         """
-        if self.supported is False:
-            return None
-        owner = self._owner
-        cmd = Cmd.MAP_LOOKUP_AND_DELETE_BATCH if delete else Cmd.MAP_LOOKUP_BATCH
-        ksize, vsize = max(owner.key_codec.size, 1), max(owner.value_codec.size, 1)
-        capacity = max(chunk, min(owner.max_entries, 4096), 1)
-        keys = ctypes.create_string_buffer(ksize * capacity)
-        values = ctypes.create_string_buffer(vsize * capacity)
-        cursor_in = ctypes.create_string_buffer(self._cursor_size())
-        cursor_out = ctypes.create_string_buffer(self._cursor_size())
-        attr = MapBatchAttr(in_batch=0, out_batch=ctypes.addressof(cursor_out), map_fd=owner.fileno())
-        call = bpf_prepared(cmd, attr)
-        done = 0
-        while True:
-            if capacity - done < chunk:
-                capacity = max(capacity * 2, done + chunk)
-                keys, old_keys = ctypes.create_string_buffer(ksize * capacity), keys
-                values, old_values = ctypes.create_string_buffer(vsize * capacity), values
-                ctypes.memmove(keys, old_keys, ksize * done)
-                ctypes.memmove(values, old_values, vsize * done)
-            attr.keys = ctypes.addressof(keys) + ksize * done
-            attr.values = ctypes.addressof(values) + vsize * done
-            attr.count = chunk
-            ret = call()
-            if ret < 0:
-                ret = bpf_failed(call)
-            if ret < 0 and ret != -errno.ENOENT:
-                if self.supported is None and -ret in _UNSUPPORTED:
-                    self.supported = False
-                    return None
-                if ret == -errno.ENOSPC and attr.count == 0:
-                    chunk *= 2  # a hash bucket holds more than `chunk` elements
-                    continue
-                raise owner._error(-ret, f"BPF_{cmd.name}", "reading a batch from")
-            self.supported = True
-            done += int(attr.count)
-            if ret == -errno.ENOENT:  # the kernel's "no more elements"
-                return keys, values, done
-            ctypes.memmove(cursor_in, cursor_out, len(cursor_in))
-            attr.in_batch = ctypes.addressof(cursor_in)
+        with self._owner._lock:
+            if self.supported is False:
+                return None
+            owner = self._owner
+            cmd = Cmd.MAP_LOOKUP_AND_DELETE_BATCH if delete else Cmd.MAP_LOOKUP_BATCH
+            ksize, vsize = max(owner.key_codec.size, 1), max(owner.value_codec.size, 1)
+            capacity = max(chunk, min(owner.max_entries, 4096), 1)
+            keys = ctypes.create_string_buffer(ksize * capacity)
+            values = ctypes.create_string_buffer(vsize * capacity)
+            cursor_in = ctypes.create_string_buffer(self._cursor_size())
+            cursor_out = ctypes.create_string_buffer(self._cursor_size())
+            attr = MapBatchAttr(in_batch=0, out_batch=ctypes.addressof(cursor_out), map_fd=owner.fileno())
+            call = bpf_prepared(cmd, attr)
+            done = 0
+            while True:
+                if capacity - done < chunk:
+                    capacity = max(capacity * 2, done + chunk)
+                    keys, old_keys = ctypes.create_string_buffer(ksize * capacity), keys
+                    values, old_values = ctypes.create_string_buffer(vsize * capacity), values
+                    ctypes.memmove(keys, old_keys, ksize * done)
+                    ctypes.memmove(values, old_values, vsize * done)
+                attr.keys = ctypes.addressof(keys) + ksize * done
+                attr.values = ctypes.addressof(values) + vsize * done
+                attr.count = chunk
+                ret = call()
+                if ret < 0:
+                    ret = bpf_failed(call)
+                if ret < 0 and ret != -errno.ENOENT:
+                    if self.supported is None and -ret in _UNSUPPORTED:
+                        self.supported = False
+                        return None
+                    if ret == -errno.ENOSPC and attr.count == 0:
+                        chunk *= 2  # a hash bucket holds more than `chunk` elements
+                        continue
+                    raise owner._error(-ret, f"BPF_{cmd.name}", "reading a batch from")
+                self.supported = True
+                done += int(attr.count)
+                if ret == -errno.ENOENT:  # the kernel's "no more elements"
+                    return keys, values, done
+                ctypes.memmove(cursor_in, cursor_out, len(cursor_in))
+                attr.in_batch = ctypes.addressof(cursor_in)
 
     def write(
         self,
@@ -186,44 +189,45 @@ class BatchOps(Generic[K, V]):
         Raises:
             BpfSyscallError: the kernel stopped part way (the message says after how many).
         """
-        if self.supported is False or flags & ~UpdateFlags.F_LOCK:
-            return None
-        if total == 0:
-            return 0
-        owner = self._owner
-        cmd = Cmd.MAP_UPDATE_BATCH if values is not None else Cmd.MAP_DELETE_BATCH
-        raw_keys = _copy(keys)
-        raw_values = _copy(values) if values is not None else None
-        step = chunk or total
-        attr = MapBatchAttr(map_fd=owner.fileno(), elem_flags=int(flags))
-        call = bpf_prepared(cmd, attr)
-        keys_at, key_size = ctypes.addressof(raw_keys), owner.key_codec.size
-        values_at, value_size = (
-            (ctypes.addressof(raw_values), owner.value_codec.size) if raw_values is not None else (0, 0)
-        )
-        done = 0
-        while done < total:
-            count = min(step, total - done)
-            attr.keys = keys_at + done * key_size
-            attr.values = values_at + done * value_size
-            attr.count = count
-            ret = call()
-            if ret < 0:
-                ret = bpf_failed(call)
-            if ret < 0:
-                # The kernel writes back how many it wrote when it stops in the
-                # loop; an error before the loop leaves `count` as it was.
-                written = int(attr.count) if attr.count != count else 0
-                if done == 0 and written == 0 and -ret in _UNSUPPORTED and self.supported is None:
-                    self.supported = False
-                    return None
-                done += written
-                raise owner._error(
-                    -ret, f"BPF_{cmd.name}", f"after {done} of {total} elements, writing a batch to"
-                )
-            self.supported = True
-            done += count
-        return done
+        with self._owner._lock:
+            if self.supported is False or flags & ~UpdateFlags.F_LOCK:
+                return None
+            if total == 0:
+                return 0
+            owner = self._owner
+            cmd = Cmd.MAP_UPDATE_BATCH if values is not None else Cmd.MAP_DELETE_BATCH
+            raw_keys = _copy(keys)
+            raw_values = _copy(values) if values is not None else None
+            step = chunk or total
+            attr = MapBatchAttr(map_fd=owner.fileno(), elem_flags=int(flags))
+            call = bpf_prepared(cmd, attr)
+            keys_at, key_size = ctypes.addressof(raw_keys), owner.key_codec.size
+            values_at, value_size = (
+                (ctypes.addressof(raw_values), owner.value_codec.size) if raw_values is not None else (0, 0)
+            )
+            done = 0
+            while done < total:
+                count = min(step, total - done)
+                attr.keys = keys_at + done * key_size
+                attr.values = values_at + done * value_size
+                attr.count = count
+                ret = call()
+                if ret < 0:
+                    ret = bpf_failed(call)
+                if ret < 0:
+                    # The kernel writes back how many it wrote when it stops in the
+                    # loop; an error before the loop leaves `count` as it was.
+                    written = int(attr.count) if attr.count != count else 0
+                    if done == 0 and written == 0 and -ret in _UNSUPPORTED and self.supported is None:
+                        self.supported = False
+                        return None
+                    done += written
+                    raise owner._error(
+                        -ret, f"BPF_{cmd.name}", f"after {done} of {total} elements, writing a batch to"
+                    )
+                self.supported = True
+                done += count
+            return done
 
 
 def _copy(data: ReadableBuffer) -> ctypes.Array[ctypes.c_char]:

@@ -6,8 +6,10 @@ buffer through the key codec's [`slot()`][ebpf.maps.Codec.slot], makes the call
 prepared once with ``bpf_prepared`` and reads the value buffer through the
 value codec's slot. For integer keys and values all three are C callables,
 so that the only Python code a lookup runs is ``__getitem__`` itself. Because
-of these shared buffers, one map object must not be used by several threads
-at once; give each thread its own with [`Map.dup`][ebpf.maps.Map.dup].
+of these shared buffers, every operation holds the map's lock while it uses
+them (see `ebpf.maps._map`): a map object may be shared by threads, which
+then take turns; threads that want to run operations in parallel use one
+object each ([`Map.dup`][ebpf.maps.Map.dup]).
 """
 
 from __future__ import annotations
@@ -96,6 +98,9 @@ class KeyValueMap(
         self._key_slot: Slot[K] = self.key_codec.slot(self._kbuf)
         self._value_slot: Slot[V] = self.value_codec.slot(self._vbuf)
         self._batch: BatchOps[K, V] = BatchOps(self)
+        # The lock's own methods, bound once: the hot paths call them without a `with` block.
+        self._lock_acquire = self._lock.acquire
+        self._lock_release = self._lock.release
 
     def _put_key_checked(self, key: object) -> None:
         """Encode ``key`` with the codec after the slot refused it: the codec's clear error, or the key."""
@@ -120,15 +125,19 @@ class KeyValueMap(
 
     def __getitem__(self, key: K) -> V:
         # The hot path: C calls only (see the module docstring).
-        if self._closed:
-            raise self._closed_error()
+        self._lock_acquire()  # not `with`: this is the hot path
         try:
-            self._key_slot[0] = key
-        except Exception:
-            self._put_key_checked(key)
-        if self._lookup_call() < 0 and (ret := bpf_failed(self._lookup_call)) < 0:
-            raise self._error(-ret, "BPF_MAP_LOOKUP_ELEM", "looking up", key)
-        return self._value_slot[0]
+            if self._closed:
+                raise self._closed_error()
+            try:
+                self._key_slot[0] = key
+            except Exception:
+                self._put_key_checked(key)
+            if self._lookup_call() < 0 and (ret := bpf_failed(self._lookup_call)) < 0:
+                raise self._error(-ret, "BPF_MAP_LOOKUP_ELEM", "looking up", key)
+            return self._value_slot[0]
+        finally:
+            self._lock_release()
 
     @overload
     def get(self, key: K, /) -> V | None: ...
@@ -139,17 +148,21 @@ class KeyValueMap(
 
     def get(self, key: K, /, default: Any = None) -> Any:
         """The value of ``key``, or ``default`` when the map has no such key."""
-        if self._closed:
-            raise self._closed_error()
+        self._lock_acquire()  # not `with`: this is the hot path
         try:
-            self._key_slot[0] = key
-        except Exception:
-            self._put_key_checked(key)
-        if self._lookup_call() < 0 and (ret := bpf_failed(self._lookup_call)) < 0:
-            if ret == -_ENOENT:
-                return default
-            raise self._error(-ret, "BPF_MAP_LOOKUP_ELEM", "looking up", key)
-        return self._value_slot[0]
+            if self._closed:
+                raise self._closed_error()
+            try:
+                self._key_slot[0] = key
+            except Exception:
+                self._put_key_checked(key)
+            if self._lookup_call() < 0 and (ret := bpf_failed(self._lookup_call)) < 0:
+                if ret == -_ENOENT:
+                    return default
+                raise self._error(-ret, "BPF_MAP_LOOKUP_ELEM", "looking up", key)
+            return self._value_slot[0]
+        finally:
+            self._lock_release()
 
     def lookup(self, key: K, *, flags: int = 0) -> V:
         """The value of ``key``; ``flags=UpdateFlags.F_LOCK`` reads it under the value's ``bpf_spin_lock``.
@@ -159,29 +172,34 @@ class KeyValueMap(
             ValueError: the map is closed, or a bad key.
             TypeError: a key of the wrong type.
         """
-        if not flags:
-            return self[key]
-        self._fd_checked()
-        self._encode_key(self._kbuf, 0, key)
-        ret = bpf_errno(_LOOKUP, self._flagged_attr(flags))
-        if ret < 0:
-            raise self._error(-ret, "BPF_MAP_LOOKUP_ELEM", "looking up", key)
-        value: V = self._decode_value(self._vbuf, 0)
-        return value
+        with self._lock:
+            if not flags:
+                return self[key]
+            self._fd_checked()
+            self._encode_key(self._kbuf, 0, key)
+            ret = bpf_errno(_LOOKUP, self._flagged_attr(flags))
+            if ret < 0:
+                raise self._error(-ret, "BPF_MAP_LOOKUP_ELEM", "looking up", key)
+            value: V = self._decode_value(self._vbuf, 0)
+            return value
 
     def __setitem__(self, key: K, value: V) -> None:
-        if self._closed:
-            raise self._closed_error()
+        self._lock_acquire()  # not `with`: this is the hot path
         try:
-            self._key_slot[0] = key
-        except Exception:
-            self._put_key_checked(key)
-        try:
-            self._value_slot[0] = value
-        except Exception:
-            self._put_value_checked(value)
-        if self._update_call() < 0 and (ret := bpf_failed(self._update_call)) < 0:
-            raise self._error(-ret, "BPF_MAP_UPDATE_ELEM", "updating", key)
+            if self._closed:
+                raise self._closed_error()
+            try:
+                self._key_slot[0] = key
+            except Exception:
+                self._put_key_checked(key)
+            try:
+                self._value_slot[0] = value
+            except Exception:
+                self._put_value_checked(value)
+            if self._update_call() < 0 and (ret := bpf_failed(self._update_call)) < 0:
+                raise self._error(-ret, "BPF_MAP_UPDATE_ELEM", "updating", key)
+        finally:
+            self._lock_release()
 
     @overload
     def update(self, key: K, value: V, /, *, flags: int = ...) -> None: ...
@@ -201,37 +219,42 @@ class KeyValueMap(
             KeyNotFoundError: ``EXIST`` on a missing key.
             TypeError, ValueError: bad keys, values or arguments.
         """
-        if len(args) == 2:
-            key, value = args
-            if not flags:
-                self[key] = value
+        with self._lock:
+            if len(args) == 2:
+                key, value = args
+                if not flags:
+                    self[key] = value
+                    return
+                self._fd_checked()
+                self._encode_key(self._kbuf, 0, key)
+                self._encode_value(self._vbuf, 0, value)
+                ret = bpf_errno(_UPDATE, self._flagged_attr(flags))
+                if ret < 0:
+                    raise self._error(-ret, "BPF_MAP_UPDATE_ELEM", "updating", key)
                 return
-            self._fd_checked()
-            self._encode_key(self._kbuf, 0, key)
-            self._encode_value(self._vbuf, 0, value)
-            ret = bpf_errno(_UPDATE, self._flagged_attr(flags))
-            if ret < 0:
-                raise self._error(-ret, "BPF_MAP_UPDATE_ELEM", "updating", key)
-            return
-        if len(args) != 1:
-            raise TypeError(
-                f"update() takes (key, value) or one mapping, not {len(args)} positional arguments"
-            )
-        if flags:
-            raise TypeError(
-                "flags apply to update(key, value, flags=...); use update_batch(items, flags=...)"
-            )
-        super().update(args[0])
+            if len(args) != 1:
+                raise TypeError(
+                    f"update() takes (key, value) or one mapping, not {len(args)} positional arguments"
+                )
+            if flags:
+                raise TypeError(
+                    "flags apply to update(key, value, flags=...); use update_batch(items, flags=...)"
+                )
+            super().update(args[0])
 
     def __delitem__(self, key: K) -> None:
-        if self._closed:
-            raise self._closed_error()
+        self._lock_acquire()  # not `with`: this is the hot path
         try:
-            self._key_slot[0] = key
-        except Exception:
-            self._put_key_checked(key)
-        if self._delete_call() < 0 and (ret := bpf_failed(self._delete_call)) < 0:
-            raise self._error(-ret, "BPF_MAP_DELETE_ELEM", "deleting", key)
+            if self._closed:
+                raise self._closed_error()
+            try:
+                self._key_slot[0] = key
+            except Exception:
+                self._put_key_checked(key)
+            if self._delete_call() < 0 and (ret := bpf_failed(self._delete_call)) < 0:
+                raise self._error(-ret, "BPF_MAP_DELETE_ELEM", "deleting", key)
+        finally:
+            self._lock_release()
 
     def delete(self, key: K) -> None:
         """Remove ``key``.
@@ -249,26 +272,31 @@ class KeyValueMap(
             KeyNotFoundError: no such key.
             BpfSyscallError: ``EINVAL``/``ENOTSUPP`` where the kernel or the map type lacks it.
         """
-        self._fd_checked()
-        self._encode_key(self._kbuf, 0, key)
-        ret = bpf_errno(_LOOKUP_AND_DELETE, self._flagged_attr(flags) if flags else self._attr)
-        if ret < 0:
-            raise self._error(-ret, "BPF_MAP_LOOKUP_AND_DELETE_ELEM", "looking up and deleting", key)
-        value: V = self._decode_value(self._vbuf, 0)
-        return value
+        with self._lock:
+            self._fd_checked()
+            self._encode_key(self._kbuf, 0, key)
+            ret = bpf_errno(_LOOKUP_AND_DELETE, self._flagged_attr(flags) if flags else self._attr)
+            if ret < 0:
+                raise self._error(-ret, "BPF_MAP_LOOKUP_AND_DELETE_ELEM", "looking up and deleting", key)
+            value: V = self._decode_value(self._vbuf, 0)
+            return value
 
     def __contains__(self, key: object) -> bool:
-        if self._closed:
-            raise self._closed_error()
+        self._lock_acquire()  # not `with`: this is the hot path
         try:
-            self._key_slot[0] = key  # type: ignore[assignment]  # the codec refuses keys of another type
-        except Exception:
-            self._put_key_checked(key)
-        if self._lookup_call() < 0 and (ret := bpf_failed(self._lookup_call)) < 0:
-            if ret == -_ENOENT:
-                return False
-            raise self._error(-ret, "BPF_MAP_LOOKUP_ELEM", "looking up", key)
-        return True
+            if self._closed:
+                raise self._closed_error()
+            try:
+                self._key_slot[0] = key  # type: ignore[assignment]  # the codec refuses keys of another type
+            except Exception:
+                self._put_key_checked(key)
+            if self._lookup_call() < 0 and (ret := bpf_failed(self._lookup_call)) < 0:
+                if ret == -_ENOENT:
+                    return False
+                raise self._error(-ret, "BPF_MAP_LOOKUP_ELEM", "looking up", key)
+            return True
+        finally:
+            self._lock_release()
 
     # ------------------------------------------------------------ iteration
 
@@ -282,16 +310,17 @@ class KeyValueMap(
         already seen are skipped, so a walk that restarts still yields every
         remaining key exactly once.
         """
-        fd = self._fd_checked().fileno()
         size = self.key_codec.size
         cur = ctypes.create_string_buffer(max(size, 1))
         nxt = ctypes.create_string_buffer(max(size, 1))
-        attr = MapElemAttr(map_fd=fd, key=0)
+        with self._lock:
+            attr = MapElemAttr(map_fd=self._fd_checked().fileno(), key=0)
         attr.next_key = ctypes.addressof(nxt)
         seen: set[bytes] = set()
         while True:
-            self._fd_checked()
-            ret = bpf_errno(_NEXT_KEY, attr)
+            with self._lock:  # not across the yield: a step at a time
+                self._fd_checked()
+                ret = bpf_errno(_NEXT_KEY, attr)
             if ret < 0:
                 if ret == -_ENOENT:
                     return
@@ -309,12 +338,15 @@ class KeyValueMap(
         for raw in self._iter_raw_keys():
             # Look the key up from its bytes: the key buffer is shared with the walk.
             key = decode_key(raw)
-            ctypes.memmove(self._kbuf, raw, len(raw))
-            if self._lookup_call() < 0 and (ret := bpf_failed(self._lookup_call)) < 0:
-                if ret == -_ENOENT:
-                    continue  # deleted since the walk saw it
-                raise self._error(-ret, "BPF_MAP_LOOKUP_ELEM", "looking up", key)
-            yield key, self._value_slot[0]
+            with self._lock:
+                self._fd_checked()
+                ctypes.memmove(self._kbuf, raw, len(raw))
+                if self._lookup_call() < 0 and (ret := bpf_failed(self._lookup_call)) < 0:
+                    if ret == -_ENOENT:
+                        continue  # deleted since the walk saw it
+                    raise self._error(-ret, "BPF_MAP_LOOKUP_ELEM", "looking up", key)
+                value = self._value_slot[0]
+            yield key, value
 
     def __iter__(self) -> Iterator[K]:
         """The keys, each once, even while keys are being deleted.
@@ -345,9 +377,10 @@ class KeyValueMap(
             yield [key], [value]
 
     def _delete_if_present(self, key: K) -> None:
-        self._encode_key(self._kbuf, 0, key)
-        if self._delete_call() < 0 and (ret := bpf_failed(self._delete_call)) < 0 and ret != -_ENOENT:
-            raise self._error(-ret, "BPF_MAP_DELETE_ELEM", "deleting", key)
+        with self._lock:
+            self._encode_key(self._kbuf, 0, key)
+            if self._delete_call() < 0 and (ret := bpf_failed(self._delete_call)) < 0 and ret != -_ENOENT:
+                raise self._error(-ret, "BPF_MAP_DELETE_ELEM", "deleting", key)
 
     def iter_items(self) -> Iterator[tuple[K, V]]:
         """``(key, value)`` pairs, each key once, read a chunk at a time."""
@@ -428,9 +461,10 @@ class KeyValueMap(
         Raises:
             ValueError: a bad ``chunk_size``, or the map is closed.
         """
-        check_chunk_size(chunk_size)
-        self._fd_checked()
-        return self._batch.lookup_all(chunk_size or max(self.max_entries, 1), delete=delete)
+        with self._lock:
+            check_chunk_size(chunk_size)
+            self._fd_checked()
+            return self._batch.lookup_all(chunk_size or max(self.max_entries, 1), delete=delete)
 
     def _read_all_by_chunks(self, delete: bool) -> tuple[list[K], list[V]]:
         """The whole map as lists, read with element operations (no batch commands)."""
@@ -495,28 +529,32 @@ class KeyValueMap(
                 width, the counts differ, or a bad ``chunk_size``.
             BpfSyscallError: the kernel stopped part way (the message says after how many).
         """
-        check_chunk_size(chunk_size)
-        self._fd_checked()
-        kc, vc = self.key_codec, self.value_codec
-        key_view, total = packed_elements(keys, kc, "keys")
-        value_view, value_count = packed_elements(values, vc, "values")
-        if value_count != total:
-            raise ValueError(f"{total} keys but {value_count} values: give one value per key")
-        done = self._batch.write(key_view, value_view, total, flags=flags, chunk=chunk_size)
-        if done is not None:
-            return done
-        return self._update_each(kc.decode_many(key_view, total), vc.decode_many(value_view, total), flags)
+        with self._lock:
+            check_chunk_size(chunk_size)
+            self._fd_checked()
+            kc, vc = self.key_codec, self.value_codec
+            key_view, total = packed_elements(keys, kc, "keys")
+            value_view, value_count = packed_elements(values, vc, "values")
+            if value_count != total:
+                raise ValueError(f"{total} keys but {value_count} values: give one value per key")
+            done = self._batch.write(key_view, value_view, total, flags=flags, chunk=chunk_size)
+            if done is not None:
+                return done
+            return self._update_each(
+                kc.decode_many(key_view, total), vc.decode_many(value_view, total), flags
+            )
 
     def _update_batch(self, items: object, flags: int, chunk_size: int | None) -> int:
-        check_chunk_size(chunk_size)
-        self._fd_checked()
-        keys, values = split_items(items)
-        # Encode everything first: a bad key or value raises before any call.
-        raw_keys, raw_values = self.key_codec.encode_many(keys), self.value_codec.encode_many(values)
-        done = self._batch.write(raw_keys, raw_values, len(keys), flags=flags, chunk=chunk_size)
-        if done is not None:
-            return done
-        return self._update_each(keys, values, flags)
+        with self._lock:
+            check_chunk_size(chunk_size)
+            self._fd_checked()
+            keys, values = split_items(items)
+            # Encode everything first: a bad key or value raises before any call.
+            raw_keys, raw_values = self.key_codec.encode_many(keys), self.value_codec.encode_many(values)
+            done = self._batch.write(raw_keys, raw_values, len(keys), flags=flags, chunk=chunk_size)
+            if done is not None:
+                return done
+            return self._update_each(keys, values, flags)
 
     def _update_each(self, keys: list[K], values: list[V], flags: int) -> int:
         """Element updates where the kernel or the map type has no batch commands."""
@@ -530,16 +568,17 @@ class KeyValueMap(
         Raises:
             KeyNotFoundError: a key is missing (the keys before it are deleted).
         """
-        check_chunk_size(chunk_size)
-        self._fd_checked()
-        key_list = list(keys)
-        raw_keys = self.key_codec.encode_many(key_list)
-        done = self._batch.write(raw_keys, None, len(key_list), flags=0, chunk=chunk_size)
-        if done is not None:
-            return done
-        for key in key_list:
-            del self[key]
-        return len(key_list)
+        with self._lock:
+            check_chunk_size(chunk_size)
+            self._fd_checked()
+            key_list = list(keys)
+            raw_keys = self.key_codec.encode_many(key_list)
+            done = self._batch.write(raw_keys, None, len(key_list), flags=0, chunk=chunk_size)
+            if done is not None:
+                return done
+            for key in key_list:
+                del self[key]
+            return len(key_list)
 
     def dump(self, *, limit: int | None = None) -> str:
         """A readable listing, one ``key: value`` per line, sorted when the keys sort.

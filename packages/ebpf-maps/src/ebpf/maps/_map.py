@@ -7,6 +7,16 @@ that fits the map's type ([`KeyValueMap`][ebpf.maps.KeyValueMap] for a hash map.
 It owns one descriptor, closed by [`Map.close()`][ebpf.maps.Map.close], by leaving a ``with``
 block, or, as a backstop, when the object is garbage-collected. The kernel
 object lives on while a pin, a program or another descriptor refers to it.
+
+Threads: a map object may be shared by threads. Every operation holds the
+object's lock while it uses the object's buffers and descriptor (the system
+call included: ctypes releases the GIL during it), so concurrent operations
+give the result of some serial order, and ``close()`` waits for an operation
+in flight instead of releasing a descriptor number the kernel could give to
+the next object created: the operation finishes, and the next one raises the
+"closed" ``ValueError``. Long operations (a whole-map batch) hold the lock
+for their duration; iteration takes it once per chunk. Threads that want to
+run operations on one map in parallel use one object each ([`Map.dup()`][ebpf.maps.Map.dup]).
 """
 
 from __future__ import annotations
@@ -68,6 +78,9 @@ class Map:
         instead."""
         self._fd = fd
         self._closed = False
+        # Held by every operation that uses the descriptor or the buffers (see the module docstring):
+        # the descriptor's own lock, which its close() takes too.
+        self._lock = fd.lock
         self._pinned: Path | None = None
         self.spec = spec
         self.id = info.id
@@ -264,7 +277,8 @@ class Map:
 
     def dup(self: M) -> M:
         """Another object for the same map, on a duplicated descriptor (e.g. one per thread)."""
-        return type(self)._open(self._fd_checked().dup(), self.spec)
+        with self._lock:
+            return type(self)._open(self._fd_checked().dup(), self.spec)
 
     # ------------------------------------------------------------ the object
 
@@ -291,7 +305,8 @@ class Map:
 
     def info(self) -> MapInfo:
         """What the kernel reports about the map now (id, type, sizes, flags, BTF ids)."""
-        return get_map_info(self._fd_checked())
+        with self._lock:
+            return get_map_info(self._fd_checked())
 
     @property
     def pinned_path(self) -> Path | None:
@@ -305,8 +320,9 @@ class Map:
             ValueError: the map is closed.
             BpfSyscallError: ``EEXIST`` when ``path`` exists, ``EPERM`` when it is not on bpffs.
         """
-        commands.obj_pin(self._fd_checked(), path)
-        self._pinned = Path(path)
+        with self._lock:
+            commands.obj_pin(self._fd_checked(), path)
+            self._pinned = Path(path)
 
     def unpin(self) -> None:
         """Remove the pin made by [`pin()`][ebpf.maps.Map.pin]; the map lives on while this object holds it.
@@ -330,14 +346,20 @@ class Map:
         Raises:
             BpfSyscallError: ``EBUSY`` while a writable mmap exists, ``EINVAL`` for types that cannot freeze.
         """
-        commands.map_freeze(self._fd_checked())
+        with self._lock:
+            commands.map_freeze(self._fd_checked())
 
     def close(self) -> None:
-        """Release the descriptor (and any memory mapping); a second call does nothing."""
-        if not self._closed:
-            self._closed = True
-            self._release()
-            self._fd.close()
+        """Release the descriptor (and any memory mapping); a second call does nothing.
+
+        An operation another thread has in flight finishes first; later ones
+        raise the "closed" ``ValueError``.
+        """
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._release()
+                self._fd.close()
 
     def _release(self) -> None:
         """Release what `_setup()` holds besides the descriptor; subclasses extend it."""

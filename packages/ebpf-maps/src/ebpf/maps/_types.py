@@ -56,12 +56,13 @@ class _ValueOnlyMap(Map, Generic[V]):
             BpfSyscallError: ``E2BIG`` when full, ``EPERM`` when frozen.
             TypeError, ValueError: a value the codec refuses.
         """
-        if self._closed:
-            raise self._closed_error()
-        self.value_codec.encode_into(self._vbuf, 0, value)
-        ret = self._call(_UPDATE, flags)
-        if ret < 0:
-            raise self._error(-ret, "BPF_MAP_UPDATE_ELEM", "pushing onto")
+        with self._lock:
+            if self._closed:
+                raise self._closed_error()
+            self.value_codec.encode_into(self._vbuf, 0, value)
+            ret = self._call(_UPDATE, flags)
+            if ret < 0:
+                raise self._error(-ret, "BPF_MAP_UPDATE_ELEM", "pushing onto")
 
     def _write_contents(self, contents: tuple[tuple[Any, Any], ...]) -> None:
         for key, value in contents:
@@ -72,19 +73,20 @@ class _ValueOnlyMap(Map, Generic[V]):
 
 class _PushPopMap(_ValueOnlyMap[V]):
     def _take(self, cmd: int, doing: str) -> V | None:
-        if self._closed:
-            raise self._closed_error()
-        ret = bpf_errno(cmd, self._attr)
-        if ret < 0:
-            if ret == -errno.ENOENT:  # empty
-                return None
-            raise self._error(
-                -ret,
-                "BPF_MAP_LOOKUP_AND_DELETE_ELEM" if cmd == _LOOKUP_AND_DELETE else "BPF_MAP_LOOKUP_ELEM",
-                doing,
-            )
-        value: V = self.value_codec.decode_from(self._vbuf, 0)
-        return value
+        with self._lock:
+            if self._closed:
+                raise self._closed_error()
+            ret = bpf_errno(cmd, self._attr)
+            if ret < 0:
+                if ret == -errno.ENOENT:  # empty
+                    return None
+                raise self._error(
+                    -ret,
+                    "BPF_MAP_LOOKUP_AND_DELETE_ELEM" if cmd == _LOOKUP_AND_DELETE else "BPF_MAP_LOOKUP_ELEM",
+                    doing,
+                )
+            value: V = self.value_codec.decode_from(self._vbuf, 0)
+            return value
 
     def pop(self) -> V | None:
         """Remove and return the next value, or ``None`` when empty."""
@@ -116,16 +118,17 @@ class BloomFilterMap(_ValueOnlyMap[V], map_types=(MapType.BLOOM_FILTER,)):
     """
 
     def __contains__(self, value: object) -> bool:
-        if self._closed:
-            raise self._closed_error()
-        self.value_codec.encode_into(self._vbuf, 0, value)
-        # Lookup with the value as input: 0 when every hash bit is set, ENOENT otherwise.
-        ret = bpf_errno(_LOOKUP, self._attr)
-        if ret < 0:
-            if ret == -errno.ENOENT:
-                return False
-            raise self._error(-ret, "BPF_MAP_LOOKUP_ELEM", "testing membership in")
-        return True
+        with self._lock:
+            if self._closed:
+                raise self._closed_error()
+            self.value_codec.encode_into(self._vbuf, 0, value)
+            # Lookup with the value as input: 0 when every hash bit is set, ENOENT otherwise.
+            ret = bpf_errno(_LOOKUP, self._attr)
+            if ret < 0:
+                if ret == -errno.ENOENT:
+                    return False
+                raise self._error(-ret, "BPF_MAP_LOOKUP_ELEM", "testing membership in")
+            return True
 
 
 class LpmTrieMap(KeyValueMap[Any, V], map_types=(MapType.LPM_TRIE,)):

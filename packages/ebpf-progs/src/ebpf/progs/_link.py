@@ -18,6 +18,7 @@ import contextlib
 import logging
 import os
 import socket
+import threading
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -242,14 +243,17 @@ class BpfLink(Link):
         return self._fd.fileno()
 
     def close(self) -> None:
-        if self._fd.closed:
-            return
-        self._fd.close()
-        if self.pinned_path is None:
-            _run_cleanup(self._cleanup)
-        elif self._cleanup is not None:
-            log.info("link pinned at %s stays attached; its probe event is left in place", self.pinned_path)
-        self._cleanup = None
+        with self._fd.lock:
+            if self._fd.closed:
+                return
+            self._fd.close()
+            if self.pinned_path is None:
+                _run_cleanup(self._cleanup)
+            elif self._cleanup is not None:
+                log.info(
+                    "link pinned at %s stays attached; its probe event is left in place", self.pinned_path
+                )
+            self._cleanup = None
 
     def detach(self) -> None:
         """Detach now, even when pinned (``BPF_LINK_DETACH``), then close.
@@ -260,29 +264,31 @@ class BpfLink(Link):
         Raises:
             NotSupportedError: the link is pinned and its type cannot be detached.
         """
-        if self._fd.closed:
-            return
-        try:
-            commands.link_detach(self._fd)
-        except BpfSyscallError as exc:
-            if self.pinned_path is not None:
-                raise NotSupportedError(
-                    f"detaching a pinned {self.target} link", "5.9", f"BPF_LINK_DETACH failed: {exc}"
-                ) from exc
-        else:
-            self.pinned_path = None
-        self.close()
+        with self._fd.lock:
+            if self._fd.closed:
+                return
+            try:
+                commands.link_detach(self._fd)
+            except BpfSyscallError as exc:
+                if self.pinned_path is not None:
+                    raise NotSupportedError(
+                        f"detaching a pinned {self.target} link", "5.9", f"BPF_LINK_DETACH failed: {exc}"
+                    ) from exc
+            else:
+                self.pinned_path = None
+            self.close()
 
     def info(self) -> LinkInfo:
-        info = objects.get_link_info(self._fd)
-        return LinkInfo(
-            mechanism="bpf_link",
-            program_id=info.prog_id,
-            target=self.target,
-            id=info.id,
-            type=info.type,
-            raw=info.raw,
-        )
+        with self._fd.lock:
+            info = objects.get_link_info(self._fd)
+            return LinkInfo(
+                mechanism="bpf_link",
+                program_id=info.prog_id,
+                target=self.target,
+                id=info.id,
+                type=info.type,
+                raw=info.raw,
+            )
 
     def update(self, program: HasFileno) -> None:
         """Replace the attached program atomically (``BPF_LINK_UPDATE``).
@@ -291,11 +297,13 @@ class BpfLink(Link):
             BpfSyscallError: the link type cannot be updated (``EOPNOTSUPP``) or
                 the program does not fit.
         """
-        commands.link_update(self._fd, program)
+        with self._fd.lock:
+            commands.link_update(self._fd, program)
 
     def pin(self, path: str | os.PathLike[str]) -> None:
-        commands.obj_pin(self._fd, path)
-        self.pinned_path = Path(path)
+        with self._fd.lock:
+            commands.obj_pin(self._fd, path)
+            self.pinned_path = Path(path)
 
     def unpin(self) -> None:
         if self.pinned_path is not None:
@@ -393,6 +401,7 @@ class ProgAttachLink(Link):
         self.flags = flags
         self._program_id = program_id
         self._finalizer = weakref.finalize(self, _prog_detach, target_fd, attach_type, program)
+        self._lock = threading.Lock()  # update() and close() from different threads take turns
 
     @property
     def mechanism(self) -> str:
@@ -403,7 +412,8 @@ class ProgAttachLink(Link):
         return not self._finalizer.alive
 
     def close(self) -> None:
-        self._finalizer()
+        with self._lock:
+            self._finalizer()
 
     def info(self) -> LinkInfo:
         self._program.fileno()  # ValueError once closed
@@ -422,27 +432,28 @@ class ProgAttachLink(Link):
                 ALLOW_OVERRIDE, so the kernel cannot replace it.
             BpfSyscallError: the kernel refused.
         """
-        if self.closed:
-            raise ValueError("the link is closed")
-        target = self._target_fd if self._target_fd is not None else 0
-        if self.flags & AttachFlags.ALLOW_MULTI:
-            commands.prog_attach(
-                target,
-                program,
-                self.attach_type,
-                flags=AttachFlags.ALLOW_MULTI | AttachFlags.REPLACE,
-                replace_prog_fd=self._program,
-            )
-        elif self.flags & AttachFlags.ALLOW_OVERRIDE or not self.flags:
-            commands.prog_attach(target, program, self.attach_type, flags=self.flags)
-        else:
-            raise NotSupportedError(f"replacing a program attached with flags {self.flags!r}", None)
-        new = FD(os.dup(program.fileno()))
-        new_id = objects.get_program_info(new).id
-        self._finalizer.detach()
-        self._program.close()
-        self._program, self._program_id = new, new_id
-        self._finalizer = weakref.finalize(self, _prog_detach, self._target_fd, self.attach_type, new)
+        with self._lock:
+            if self.closed:
+                raise ValueError("the link is closed")
+            target = self._target_fd if self._target_fd is not None else 0
+            if self.flags & AttachFlags.ALLOW_MULTI:
+                commands.prog_attach(
+                    target,
+                    program,
+                    self.attach_type,
+                    flags=AttachFlags.ALLOW_MULTI | AttachFlags.REPLACE,
+                    replace_prog_fd=self._program,
+                )
+            elif self.flags & AttachFlags.ALLOW_OVERRIDE or not self.flags:
+                commands.prog_attach(target, program, self.attach_type, flags=self.flags)
+            else:
+                raise NotSupportedError(f"replacing a program attached with flags {self.flags!r}", None)
+            new = FD(os.dup(program.fileno()))
+            new_id = objects.get_program_info(new).id
+            self._finalizer.detach()
+            self._program.close()
+            self._program, self._program_id = new, new_id
+            self._finalizer = weakref.finalize(self, _prog_detach, self._target_fd, self.attach_type, new)
 
 
 class SocketFilterLink(Link):

@@ -211,7 +211,8 @@ class Program:
     @property
     def id(self) -> int:
         """The kernel's id of the program."""
-        return objects.get_program_info(self._fd).id
+        with self._fd.lock:
+            return objects.get_program_info(self._fd).id
 
     def info(self, *, instructions: bool = True) -> ProgramInfo:
         """What the kernel reports about the program, with its translated and JIT-ed instructions.
@@ -222,12 +223,13 @@ class Program:
         Raises:
             ValueError: the program was closed.
         """
-        base = objects.get_program_info(self._fd)
-        fields = {f.name: getattr(base, f.name) for f in dataclasses.fields(base)}
-        if instructions:
-            fields["xlated_insns"] = objects.program_xlated_insns(self._fd)
-            fields["jited_insns"] = objects.program_jited_insns(self._fd)
-        return ProgramInfo(**fields)
+        with self._fd.lock:
+            base = objects.get_program_info(self._fd)
+            fields = {f.name: getattr(base, f.name) for f in dataclasses.fields(base)}
+            if instructions:
+                fields["xlated_insns"] = objects.program_xlated_insns(self._fd)
+                fields["jited_insns"] = objects.program_jited_insns(self._fd)
+            return ProgramInfo(**fields)
 
     # ------------------------------------------------------------- running
 
@@ -287,16 +289,17 @@ class Program:
             ctx_out_size = len(memoryview(ctx).cast("B")) if ctx is not None else 0
         ctx_in = bytearray(ctx) if ctx is not None and self.type == ProgType.SYSCALL else ctx
         try:
-            result = commands.prog_test_run(
-                self._fd,
-                data_in=data,
-                data_out_size=data_out_size,
-                ctx_in=ctx_in,
-                ctx_out_size=ctx_out_size or 0,
-                repeat=repeat,
-                flags=TestRunFlags.RUN_ON_CPU if cpu is not None else TestRunFlags.NONE,
-                cpu=cpu or 0,
-            )
+            with self._fd.lock:  # close() in another thread waits for the run (see ebpf.syscall.fd)
+                result = commands.prog_test_run(
+                    self._fd,
+                    data_in=data,
+                    data_out_size=data_out_size,
+                    ctx_in=ctx_in,
+                    ctx_out_size=ctx_out_size or 0,
+                    repeat=repeat,
+                    flags=TestRunFlags.RUN_ON_CPU if cpu is not None else TestRunFlags.NONE,
+                    cpu=cpu or 0,
+                )
             if isinstance(ctx_in, bytearray):
                 result = dataclasses.replace(result, ctx_out=bytes(ctx_in))
             return result
@@ -322,9 +325,10 @@ class Program:
             ValueError: the spec names no target, or the type needs one the
                 spec cannot express (a cgroup, a socket...).
         """
-        from ._auto_attach import attach_from_spec
+        with self._fd.lock:
+            from ._auto_attach import attach_from_spec
 
-        return attach_from_spec(self)
+            return attach_from_spec(self)
 
     # ------------------------------------------------------------- pinning
 
@@ -334,8 +338,9 @@ class Program:
         Raises:
             BpfSyscallError: ``EEXIST`` if the path exists; ``EPERM`` when not on bpffs.
         """
-        commands.obj_pin(self._fd, path)
-        self.pinned_path = Path(path)
+        with self._fd.lock:
+            commands.obj_pin(self._fd, path)
+            self.pinned_path = Path(path)
 
     def unpin(self) -> None:
         """Remove the pin made by [`pin()`][ebpf.progs.Program.pin] (or the one

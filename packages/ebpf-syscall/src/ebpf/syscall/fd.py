@@ -6,11 +6,20 @@ pin refers to it. [`FD`][ebpf.syscall.FD] owns exactly one descriptor: it closes
 `close()`, when used as a context manager, and, as a backstop, when the
 object is garbage-collected without having been closed, so that a
 forgotten object never leaks its descriptor.
+
+Threads: the kernel hands a closed descriptor's number to the next object
+opened, so a system call that read the number before another thread closed
+it would act on whatever got the number since. ``FD.lock`` is the guard: the
+live objects built on an ``FD`` (maps, programs, links) hold it from reading
+the number until their system call returns, and ``close()`` takes it, so a
+close waits for an operation in flight, and the operations after it find the
+descriptor closed.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import weakref
 from types import TracebackType
 from typing import Protocol
@@ -53,7 +62,7 @@ class FD:
         True
     """
 
-    __slots__ = ("__weakref__", "_fd", "_finalizer")
+    __slots__ = ("__weakref__", "_fd", "_finalizer", "lock")
 
     def __init__(self, fd: int) -> None:
         """Take ownership of ``fd``.
@@ -65,6 +74,8 @@ class FD:
             raise ValueError(f"invalid file descriptor {fd}")
         self._fd = fd
         self._finalizer = weakref.finalize(self, os.close, fd)
+        #: Held while a system call uses the number; `close()` waits for it (see the module docstring).
+        self.lock = threading.RLock()
 
     def fileno(self) -> int:
         """The descriptor number.
@@ -82,10 +93,12 @@ class FD:
         return self._fd < 0
 
     def close(self) -> None:
-        """Close the descriptor; a second call does nothing."""
-        if self._fd >= 0:
-            self._fd = -1
-            self._finalizer()
+        """Close the descriptor (after a system call another thread has in flight on it); a second call
+        does nothing."""
+        with self.lock:
+            if self._fd >= 0:
+                self._fd = -1
+                self._finalizer()
 
     def detach(self) -> int:
         """Give up ownership and return the descriptor, which the caller must close.
@@ -93,10 +106,11 @@ class FD:
         Raises:
             ValueError: the descriptor was already closed or detached.
         """
-        fd = self.fileno()
-        self._finalizer.detach()
-        self._fd = -1
-        return fd
+        with self.lock:
+            fd = self.fileno()
+            self._finalizer.detach()
+            self._fd = -1
+            return fd
 
     def dup(self) -> FD:
         """A new ``FD`` owning a duplicate (close-on-exec) of this descriptor."""
