@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import struct
 
 import pytest
@@ -11,6 +10,7 @@ from hypothesis import strategies as st
 
 from ebpf.btf import (
     BtfBuilder,
+    BtfExt,
     Const,
     Int,
     IntEncoding,
@@ -24,6 +24,7 @@ from ebpf.btf import (
     load_file,
     parse_btf_ext,
 )
+from ebpf.btf._ext import _parse as _parse_ext
 from ebpf.syscall.errors import ParseError
 from tests.btf._btf_support import BPF_DIR, compile_c
 
@@ -142,8 +143,14 @@ def test_corrupt_btf_ext_only_raises_parse_error(data: st.DataObject) -> None:
     for _ in range(data.draw(st.integers(1, 4))):
         index = data.draw(st.integers(0, len(ext) - 1))
         ext[index] = data.draw(st.integers(0, 255))
-    with contextlib.suppress(ParseError):
-        parse_btf_ext(bytes(ext[: data.draw(st.integers(0, len(ext)))]), obj)
+    corrupt = bytes(ext[: data.draw(st.integers(0, len(ext)))])
+    results: list[BtfExt | None] = []
+    for declarative in (False, True):  # the struct path and the construct schemas agree
+        try:
+            results.append(_parse_ext(corrupt, obj, declarative=declarative))
+        except ParseError:
+            results.append(None)
+    assert results[0] == results[1]
 
 
 def _ext_section() -> bytes:

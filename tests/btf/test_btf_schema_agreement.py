@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import struct
+from pathlib import Path
 from typing import Any
 
 import construct as cs
@@ -11,6 +12,9 @@ import pytest
 
 from ebpf.btf import BtfBuilder, StringTable, TypeGraph, load_file
 from ebpf.btf import _schema as schema
+from ebpf.btf._elf_sections import elf_section
+from ebpf.btf._encode import encode_record
+from ebpf.btf._ext import _parse as _parse_ext
 from ebpf.btf._layout import KIND_STRUCT
 from tests.btf._btf_support import BPF_DIR, compile_c
 
@@ -43,7 +47,24 @@ def test_construct_round_trip_and_kinds_match_fast_path(vmlinux: TypeGraph) -> N
 
 
 @pytest.mark.parametrize("which", ["vmlinux", "object"])
-def test_fast_decode_then_construct_build_gives_the_original_bytes(
+def test_struct_encoder_builds_what_the_construct_schema_builds(
+    which: str, vmlinux: TypeGraph, kinds: TypeGraph
+) -> None:
+    graph = vmlinux if which == "vmlinux" else kinds
+    records = schema.parse_type_records(_sections(graph)[1])
+    assert [encode_record(r) for r in records] == [schema.build_type_record(r) for r in records]
+    kinds_seen = {r.kind for r in records}
+    if which == "object":  # btf_kinds.c holds every kind the encoder has a branch for
+        assert len(kinds_seen) >= 18, sorted(kinds_seen)
+
+
+def test_struct_encoder_refuses_what_does_not_fit() -> None:
+    with pytest.raises(ValueError, match="does not fit"):
+        encode_record(schema.BtfTypeRecord(1 << 32, 0, 0, None))
+
+
+@pytest.mark.parametrize("which", ["vmlinux", "object"])
+def test_fast_decode_then_build_gives_the_original_bytes(
     which: str, vmlinux: TypeGraph, kinds: TypeGraph
 ) -> None:
     graph = vmlinux if which == "vmlinux" else kinds
@@ -120,3 +141,17 @@ def test_ext_info_blocks_keep_their_records_as_bytes() -> None:
     assert type(info.sections) is list
     assert type(info.sections[0].records) is list
     assert schema.EXT_INFO.build(info) == raw
+
+
+@pytest.mark.parametrize("source", ["core/btf_kinds.c", "core/core_task.c", "core/core_bits.c"])
+def test_btf_ext_struct_path_reads_what_the_schemas_read(source: str) -> None:
+    path = compile_c(BPF_DIR / source, name=Path(source).stem)
+    ext = elf_section(path.read_bytes(), ".BTF.ext")
+    assert ext is not None
+    graph = load_file(path)
+    fast, declarative = _parse_ext(ext, graph, declarative=False), _parse_ext(ext, graph, declarative=True)
+    assert fast == declarative
+    assert fast.func_info
+    assert fast.line_info
+    if source != "core/btf_kinds.c":
+        assert fast.core_relos

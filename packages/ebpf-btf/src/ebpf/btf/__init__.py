@@ -5,6 +5,11 @@ Read BTF from the running kernel (``load_vmlinux``, ``load_module``,
 (``from_bytes``) into a [`TypeGraph`][ebpf.btf.TypeGraph]: every type id is reachable as
 soon as it is loaded, and types are decoded on first use.
 
+The running kernel's types (vmlinux and module BTF) are read once per
+process: [`kernel_types()`][ebpf.btf.kernel_types] is the shared view that
+CO-RE relocation, ``__ksym`` and kfunc resolution, attach-target lookup and
+the facade all use.
+
 Examples:
     >>> graph = load_vmlinux()                           # doctest: +SKIP
     >>> task = graph.find("task_struct", Kind.STRUCT)    # doctest: +SKIP
@@ -19,11 +24,12 @@ from typing import TYPE_CHECKING
 from ._c_dump import dump_c
 from ._compat import BtfFeatures, load_btf, probe_btf_features, sanitize_btf
 from ._core import CoreError, CoreRelocator, CoreResult
+from ._core_compat import essential_name, types_are_compatible
 from ._encode import BtfBuilder, StringTable
 from ._ext import BtfExt, CoreRelo, FuncInfo, LineInfo, parse_btf_ext
 from ._graph import MAX_RESOLVE_DEPTH, TypeGraph
+from ._kernel import KERNEL_BTF_DIR, KernelType, KernelTypes, kernel_types
 from ._load import (
-    KERNEL_BTF_DIR,
     from_bytes,
     kernel_modules_with_btf,
     load_file,
@@ -89,6 +95,8 @@ __all__ = [
     "Fwd",
     "Int",
     "IntEncoding",
+    "KernelType",
+    "KernelTypes",
     "Kind",
     "LineInfo",
     "Member",
@@ -110,8 +118,10 @@ __all__ = [
     "__version__",
     "dump_c",
     "dump_raw",
+    "essential_name",
     "from_bytes",
     "kernel_modules_with_btf",
+    "kernel_types",
     "load_btf",
     "load_file",
     "load_kernel_object",
@@ -120,6 +130,7 @@ __all__ = [
     "parse_btf_ext",
     "probe_btf_features",
     "sanitize_btf",
+    "types_are_compatible",
 ]
 
 

@@ -23,14 +23,14 @@ For each relocation (libbpf's ``bpf_core_calc_relo_insn``):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from ebpf.asm import CoreRelocation
 from ebpf.syscall.abi import CoreReloKind
 from ebpf.syscall.errors import NotSupportedError, ParseError
 
-from ._core_compat import essential_name, kinds_compatible, type_at
+from ._core_compat import essential_name, type_at
 from ._core_patch import Fixup, patch_instruction
 from ._core_spec import (
     CoreError,
@@ -46,7 +46,7 @@ from ._core_spec import (
 from ._encode import BtfBuilder
 from ._ext import CoreRelo
 from ._graph import TypeGraph
-from ._load import kernel_modules_with_btf, load_module, load_vmlinux
+from ._kernel import KernelTypes, kernel_types
 from ._types import Composite, Enum, Int, Kind, Pointer, Type
 
 __all__ = ["CoreError", "CoreRelocator", "CoreResult"]
@@ -249,32 +249,16 @@ def _fixup(kind: CoreReloKind, local: _Value | None, target: _Value | None) -> F
 
 def _candidates_in(graph: TypeGraph, kinds: Sequence[Kind], essential: str) -> list[_Candidate]:
     """This graph's own types of ``kinds`` whose essential name is ``essential``, in id order."""
-    # Flavoured target names ("essential___x") are candidates too: find the
-    # strings that start with "essential___" (a module's types may use names
-    # from vmlinux's string section, so split BTF's bases are searched too).
-    prefix = essential.encode() + b"___"
-    names = {essential}
-    source: TypeGraph | None = graph
-    while source is not None:
-        section = source.string_section
-        starts = [0] if section.startswith(prefix) else []
-        pos = section.find(b"\0" + prefix)
-        while pos >= 0:
-            starts.append(pos + 1)
-            pos = section.find(b"\0" + prefix, pos + 1)
-        for start in starts:
-            end = section.find(b"\0", start)
-            name = section[start : end if end >= 0 else len(section)].decode("utf-8", "replace")
-            if essential_name(name) == essential:
-                names.add(name)
-        source = source.base
-    found = {
-        t.id: _Candidate(graph, t.id)
-        for name in names
-        for t in graph.find_all(name)
-        if t.id >= graph.first_id and any(kinds_compatible(t.kind, kind) for kind in kinds)
-    }
-    return [found[type_id] for type_id in sorted(found)]
+    # Flavoured target names ("essential___x") are candidates too (a module's
+    # types may use names from vmlinux's string section: flavours_of looks
+    # in a split graph's bases too). Both lookups are exact and indexed.
+    found: set[int] = set()
+    for name in (essential, *graph.flavours_of(essential)):
+        for kind in kinds:
+            found.update(graph.own_ids(name, kind))
+            if kind in (Kind.ENUM, Kind.ENUM64):  # a 32-bit ENUM and an ENUM64 stand for each other
+                found.update(graph.own_ids(name, Kind.ENUM64 if kind == Kind.ENUM else Kind.ENUM))
+    return [_Candidate(graph, type_id) for type_id in sorted(found)]
 
 
 def _c_keyword(type_name: str) -> tuple[str, str]:
@@ -296,57 +280,65 @@ class CoreRelocator:
         insn 2: field_byte_offset struct task_struct___mine 0:1 (task_struct___mine.pid): 4 -> 2504 (...)
     """
 
-    def __init__(self, local: TypeGraph | None = None, targets: Sequence[TypeGraph] | None = None) -> None:
+    def __init__(
+        self,
+        local: TypeGraph | None = None,
+        targets: Sequence[TypeGraph] | None = None,
+        *,
+        kernel: KernelTypes | None = None,
+    ) -> None:
         """Relocate for the types of ``local`` (the object's ``.BTF``) against ``targets``.
 
         ``local`` may be omitted for ``ebpf.asm`` programs, whose placeholders
         name kernel types directly (an empty graph stands in).
 
-        ``targets`` default to the running kernel's vmlinux plus every loaded
-        module's split BTF, read on first use. Otherwise the first target is
-        the main one (an external vmlinux BTF for kernels without
-        ``/sys/kernel/btf/vmlinux``: ``targets=[load_file(path)]``) and the
-        others are searched only for types the main one lacks, as module BTF is.
+        ``targets`` default to the running kernel's types: vmlinux, then
+        every loaded module's split BTF, from ``kernel`` or else the
+        process-wide [`kernel_types()`][ebpf.btf.kernel_types] view (taken
+        on first use and kept, so one relocator sees one set of types).
+        Otherwise the first target is the main one (an external vmlinux BTF
+        for kernels without ``/sys/kernel/btf/vmlinux``:
+        ``targets=[load_file(path)]``) and the others are searched only for
+        types the main one lacks, as module BTF is.
 
         Raises:
-            ValueError: ``targets`` is given but empty.
+            ValueError: ``targets`` is given but empty, or together with ``kernel``.
         """
         if targets is not None and not targets:
             raise ValueError("targets must name at least one BTF (or be None for the running kernel's)")
+        if targets is not None and kernel is not None:
+            raise ValueError("give targets or kernel, not both")
         self.local = local if local is not None else BtfBuilder().graph()
-        self._explicit = targets is not None
         self._targets: list[TypeGraph] | None = list(targets) if targets is not None else None
-        self._modules: list[TypeGraph] | None = None
+        self._kernel = kernel
         self._candidates: dict[object, list[_Candidate]] = {}
+        self._resolved: dict[tuple[int, str, CoreReloKind], tuple[str, str, Fixup, str | None]] = {}
 
     # ------------------------------------------------------------ targets
 
-    def _main_target(self) -> TypeGraph:
-        if self._targets is None:
-            try:
-                self._targets = [load_vmlinux()]
-            except NotSupportedError as exc:
-                raise NotSupportedError(
-                    exc.feature,
-                    exc.version,
-                    "CO-RE needs target BTF: pass targets=[load_file(path)] with a BTF file for this kernel",
-                ) from exc
-        return self._targets[0]
+    def _kernel_types(self) -> KernelTypes:
+        if self._kernel is None:
+            self._kernel = kernel_types()
+        return self._kernel
 
-    def _other_targets(self) -> list[TypeGraph]:
-        main = self._main_target()
-        if self._explicit:
-            assert self._targets is not None
-            return self._targets[1:]
-        if self._modules is None:
-            # default targets: the modules with BTF, read when first needed
-            self._modules = []
-            for name in kernel_modules_with_btf():
-                try:
-                    self._modules.append(load_module(name, main))
-                except NotSupportedError:
-                    continue  # unloaded since it was listed
-        return self._modules
+    def _main_target(self) -> TypeGraph:
+        if self._targets is not None:
+            return self._targets[0]
+        try:
+            return self._kernel_types().vmlinux
+        except NotSupportedError as exc:
+            raise NotSupportedError(
+                exc.feature,
+                exc.version,
+                "CO-RE needs target BTF: pass targets=[load_file(path)] with a BTF file for this kernel",
+            ) from exc
+
+    def _other_targets(self) -> Iterator[TypeGraph]:
+        if self._targets is not None:
+            yield from self._targets[1:]
+            return
+        for _name, graph in self._kernel_types().modules():
+            yield graph
 
     def _search(self, kinds: Sequence[Kind], name: str) -> list[_Candidate]:
         essential = essential_name(name)
@@ -384,8 +376,16 @@ class CoreRelocator:
             if relo.insn_off % 8 or not 0 <= relo.insn_off < len(buf):
                 raise ParseError(f"{where}: the offset is not an instruction of the {len(buf)} bytes given")
             index = relo.insn_off // 8
-            local_spec = parse_spec(self.local, relo.type_id, relo.access, relo.kind)
-            results.append(self._apply(buf, index, local_spec, relo.access, validate=True, where=where))
+            # Programs that inline the same helpers repeat the same records:
+            # each distinct one is resolved once (the candidates of its type
+            # only narrow afterwards, to targets that gave the same answer).
+            key = (relo.type_id, relo.access, relo.kind)
+            resolved = self._resolved.get(key)
+            if resolved is None:
+                local_spec = parse_spec(self.local, relo.type_id, relo.access, relo.kind)
+                resolved = self._resolve(local_spec, relo.access, validate=True, where=where)
+                self._resolved[key] = resolved
+            results.append(self._patch(buf, index, relo.kind, *resolved, where))
         return bytes(buf), results
 
     def relocate_placeholders(
@@ -428,15 +428,20 @@ class CoreRelocator:
             if access is None:
                 raise CoreError(f"{where}: {local} has no {record.access!r} in {self.local.name}")
             local_spec = parse_spec(self.local, local.id, access, kind)
-            results.append(self._apply(buf, index, local_spec, record.access, validate=False, where=where))
+            resolved = self._resolve(local_spec, record.access, validate=False, where=where)
+            results.append(self._patch(buf, index, kind, *resolved, where))
         return bytes(buf), results
 
     # ------------------------------------------------------------ engine
 
-    def _apply(
-        self, buf: bytearray, index: int, local_spec: Spec, access: str, *, validate: bool, where: str
-    ) -> CoreResult:
-        """Resolve ``local_spec`` against the targets and patch instruction ``index``."""
+    def _resolve(
+        self, local_spec: Spec, access: str, *, validate: bool, where: str
+    ) -> tuple[str, str, Fixup, str | None]:
+        """Resolve ``local_spec`` against the targets.
+
+        Returns the local type's C name, the readable access, the fixup and
+        the description of the target it matched (None when none did).
+        """
         kind = local_spec.kind
         root = type_at(self.local, local_spec.root_id, where)
         if is_type_kind(kind):
@@ -446,9 +451,7 @@ class CoreRelocator:
         if kind == _K.TYPE_ID_LOCAL:
             # the local id itself: no target involved, and linking may have renumbered it
             fixup = Fixup(local_spec.root_id, local_spec.root_id, validate=False)
-            return self._patch(
-                buf, index, kind, str(root), readable, fixup, f"{root} in {self.local.name}", where
-            )
+            return str(root), readable, fixup, f"{root} in {self.local.name}"
         if not root.name:
             raise CoreError(
                 f"{where}: the local type id {root.id} is anonymous: no name to find it by in the target"
@@ -468,7 +471,7 @@ class CoreRelocator:
             calculate,
             where,
         )
-        return self._patch(buf, index, kind, str(root), readable, fixup, described, where)
+        return str(root), readable, fixup, described
 
     def _apply_by_name(
         self, buf: bytearray, index: int, kind: CoreReloKind, keyword: str, name: str, access: str, where: str

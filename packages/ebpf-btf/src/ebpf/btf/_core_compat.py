@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from ebpf.syscall.errors import ParseError
 
+from ._decode import _essential_name
 from ._graph import TypeGraph
 from ._types import (
     Array,
@@ -67,10 +68,7 @@ def essential_name(name: str) -> str:
     are not underscores (libbpf's ``bpf_core_is_flavor_sep``), so
     ``__u32`` and ``foo____bar`` keep their names.
     """
-    for i in range(len(name) - 5, -1, -1):
-        if name[i] != "_" and name[i + 1 : i + 4] == "___" and name[i + 4] != "_":
-            return name[: i + 1]
-    return name
+    return _essential_name(name)
 
 
 def kinds_compatible(a: Kind, b: Kind) -> bool:

@@ -128,10 +128,11 @@ class TypeGraph:
     # ------------------------------------------------------------ queries
 
     def find_all(self, name: str, kind: Kind | None = None) -> list[Type]:
-        """Every type named ``name`` (of ``kind`` if given), base first, in id order.
+        """Every type named exactly ``name`` (of ``kind`` if given), base first, in id order.
 
-        Looks the name up in the string section and its offsets among the
-        record headers, so nothing else is decoded.
+        The name is searched as a whole string of the string section and its
+        offset looked up in an index of the record headers (built on the
+        first lookup), so nothing else is decoded.
 
         Raises:
             ValueError: ``name`` is empty (anonymous types have no name to find).
@@ -139,13 +140,34 @@ class TypeGraph:
         if not name:
             raise ValueError("find needs a non-empty name; iterate or use of_kind() for anonymous types")
         found = self.base.find_all(name, kind) if self.base is not None else []
+        found.extend(self[type_id] for type_id in self.own_ids(name, kind))
+        return found
+
+    def own_ids(self, name: str, kind: Kind | None = None) -> list[int]:
+        """Ids of this blob's own types named exactly ``name`` (of ``kind`` if given), in id order.
+
+        Unlike [`find_all()`][ebpf.btf.TypeGraph.find_all] this leaves out a
+        split blob's base and decodes nothing.
+        """
+        if not name:
+            return []
         table = self._table
-        ids: set[int] = set()
-        for offset in table.string_offsets(name.encode()):
-            ids.update(table.ids_with_name_offset(offset))
-        found.extend(
-            self[type_id] for type_id in sorted(ids) if kind is None or table.kind_of(type_id) == kind
-        )
+        ids = table.ids_named(name)
+        if kind is None:
+            return ids
+        return [type_id for type_id in ids if table.kind_of(type_id) == kind]
+
+    def flavours_of(self, essential: str) -> list[str]:
+        """Names in this blob's strings (and its base's) that are ``essential`` with a CO-RE flavour.
+
+        ``flavours_of("task_struct")`` -> ``["task_struct___old"]`` when the
+        strings hold that name (libbpf's ``___flavor`` convention).
+        """
+        found: list[str] = []
+        table: TypeTable | None = self._table
+        while table is not None:
+            found.extend(table.flavours(essential))
+            table = table.base
         return found
 
     def find(self, name: str, kind: Kind | None = None) -> Type:

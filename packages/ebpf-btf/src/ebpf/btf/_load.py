@@ -4,6 +4,10 @@ The kernel exposes its own BTF at ``/sys/kernel/btf/vmlinux`` (5.4+, with
 ``CONFIG_DEBUG_INFO_BTF``) and each module's at ``/sys/kernel/btf/<module>``
 (5.11+): module BTF is *split* BTF, whose type ids and string offsets
 continue after vmlinux's, so it can only be read on top of vmlinux's.
+
+The running kernel's files are read through the process-wide view of
+`_kernel` (`kernel_types()`): `load_vmlinux()` and `load_module()` return
+its shared graphs; an explicit path or base reads the file anew.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from ebpf.syscall.errors import NotSupportedError, ParseError
 
 from ._elf_sections import ELF_MAGIC, elf_section
 from ._graph import TypeGraph
+from ._kernel import KERNEL_BTF_DIR, kernel_types
 
 __all__ = [
     "KERNEL_BTF_DIR",
@@ -26,8 +31,6 @@ __all__ = [
     "load_module",
     "load_vmlinux",
 ]
-
-KERNEL_BTF_DIR = Path("/sys/kernel/btf")
 
 
 def from_bytes(data: bytes, base: TypeGraph | None = None, *, name: str = "BTF") -> TypeGraph:
@@ -56,45 +59,60 @@ def load_file(path: str | os.PathLike[str], base: TypeGraph | None = None) -> Ty
     return from_bytes(data, base, name=name)
 
 
-def load_vmlinux(path: str | os.PathLike[str] = KERNEL_BTF_DIR / "vmlinux") -> TypeGraph:
-    """The running kernel's types (``/sys/kernel/btf/vmlinux``), or those of a BTF/vmlinux file.
+def load_vmlinux(path: str | os.PathLike[str] | None = None) -> TypeGraph:
+    """The running kernel's types, or those of a BTF/vmlinux file at ``path``.
+
+    Without ``path`` this is the process-wide graph of
+    ``/sys/kernel/btf/vmlinux`` ([`kernel_types()`][ebpf.btf.kernel_types]),
+    read and indexed once and shared by every caller; with one, the file is
+    read into a new graph.
 
     Raises:
         NotSupportedError: the kernel exposes no BTF (``CONFIG_DEBUG_INFO_BTF``, 5.4+).
+        OSError: ``path`` cannot be read.
         ParseError: the file is malformed.
     """
+    if path is None:
+        return kernel_types().vmlinux
     try:
         return load_file(path)
     except FileNotFoundError as exc:
-        raise NotSupportedError("kernel BTF (/sys/kernel/btf/vmlinux)", "5.4", str(exc)) from exc
+        raise NotSupportedError(f"kernel BTF ({os.fspath(path)})", "5.4", str(exc)) from exc
 
 
 def kernel_modules_with_btf() -> list[str]:
     """Names of the loaded kernel modules that have BTF (empty without module BTF)."""
-    try:
-        return sorted(entry.name for entry in KERNEL_BTF_DIR.iterdir() if entry.name != "vmlinux")
-    except FileNotFoundError:
-        return []
+    return kernel_types().module_names
 
 
 def load_module(module: str, base: TypeGraph | None = None) -> TypeGraph:
     """A kernel module's types (split BTF on top of ``base``, by default the running kernel's).
+
+    Without ``base`` this is the process-wide graph of the module
+    ([`kernel_types()`][ebpf.btf.kernel_types]); with one, the file is read
+    on top of ``base`` into a new graph.
 
     Raises:
         ValueError: ``module`` is not a plain module name.
         NotSupportedError: the module is not loaded or has no BTF (5.11+).
         ParseError: the BTF is malformed.
     """
-    if not module or "/" in module or module in (".", ".."):
+    if not module or "/" in module or module in (".", "..", "vmlinux"):
         raise ValueError(f"not a module name: {module!r}")
+    missing = NotSupportedError(
+        f"BTF of kernel module {module!r}", "5.11", "module not loaded or without BTF"
+    )
+    if base is None:
+        graph = kernel_types().module(module)
+        if graph is None:
+            raise missing
+        return graph
     path = KERNEL_BTF_DIR / module
     try:
         data = path.read_bytes()
     except FileNotFoundError as exc:
-        raise NotSupportedError(
-            f"BTF of kernel module {module!r}", "5.11", "module not loaded or without BTF"
-        ) from exc
-    return from_bytes(data, base if base is not None else load_vmlinux(), name=str(path))
+        raise missing from exc
+    return from_bytes(data, base, name=str(path))
 
 
 def load_kernel_object(btf_id: int, base: TypeGraph | None = None) -> TypeGraph:

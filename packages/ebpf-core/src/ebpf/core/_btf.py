@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -11,19 +10,20 @@ if TYPE_CHECKING:
 __all__ = ["field_offset", "find_type", "kernel_btf", "type_size"]
 
 
-@functools.cache
 def kernel_btf() -> TypeGraph:
-    """The running kernel's BTF (``/sys/kernel/btf/vmlinux``), loaded once per process.
+    """The running kernel's BTF (``/sys/kernel/btf/vmlinux``).
+
+    This is the process-wide graph of [`ebpf.btf.kernel_types()`][ebpf.btf.kernel_types],
+    read and indexed once and shared with CO-RE relocation, kfunc
+    resolution and attach-target lookup.
 
     Raises:
         NotSupportedError: the kernel has no BTF (``CONFIG_DEBUG_INFO_BTF``).
+        ParseError: the file is malformed.
     """
-    from ebpf.btf import KERNEL_BTF_DIR, load_vmlinux
-    from ebpf.syscall import NotSupportedError
+    from ebpf.btf import kernel_types
 
-    if not (KERNEL_BTF_DIR / "vmlinux").exists():
-        raise NotSupportedError("kernel BTF (/sys/kernel/btf/vmlinux)", "5.4", "kernel built without BTF")
-    return load_vmlinux()
+    return kernel_types().vmlinux
 
 
 def find_type(name: str, kind: Kind | str | None = None, *, btf: TypeGraph | None = None) -> Type:

@@ -34,7 +34,6 @@ from ebpf.btf import (
     Int,
     IntEncoding,
     Kind,
-    StringTable,
     Type,
     TypeGraph,
     Var,
@@ -69,7 +68,6 @@ def fixup_btf(
     Raises:
         ParseError: the BTF is malformed.
     """
-    builder = BtfBuilder(StringTable(graph.string_section))
     var_changes: dict[int, Var] = {}
     datasecs: dict[int, Datasec] = {}
     int_id = next((t.id for t in graph.of_kind(Kind.INT) if isinstance(t, Int) and t.size == _KSYM_SIZE), 0)
@@ -122,9 +120,9 @@ def fixup_btf(
             size = datasec.size or section.size
             datasecs[datasec.id] = Datasec(datasec.id, datasec.name, size, _sorted(secinfos))
     func_changes = _hidden_functions(graph, sections, symbols)
-    for t in graph:
-        replacement: Type = datasecs.get(t.id) or var_changes.get(t.id) or func_changes.get(t.id) or t
-        builder.add(replacement)
+    # the other types are copied as they are, undecoded (same ids, same string offsets)
+    changes: dict[int, Type] = {**func_changes, **var_changes, **datasecs}
+    builder = BtfBuilder.from_graph(graph, changes)
     if needs_int:
         builder.add(Int(0, "int", _KSYM_SIZE, IntEncoding.SIGNED, 32))
     return builder.graph(graph.name)

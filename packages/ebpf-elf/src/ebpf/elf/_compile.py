@@ -23,7 +23,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from ebpf.btf import KERNEL_BTF_DIR, dump_c, load_vmlinux
+from ebpf.btf import dump_c, load_vmlinux
 from ebpf.syscall.errors import EbpfError
 
 __all__ = ["CompileError", "compile_c"]
@@ -72,14 +72,14 @@ def _system_includes() -> list[str]:
 
 def _vmlinux_header(cache: Path) -> Path:
     """The directory holding ``vmlinux.h`` for the running kernel, written once per kernel BTF."""
-    raw = (KERNEL_BTF_DIR / "vmlinux").read_bytes()
-    directory = cache / "include" / hashlib.sha256(raw).hexdigest()[:16]
+    vmlinux = load_vmlinux()  # the process-wide graph: read once, shared with loading
+    directory = cache / "include" / hashlib.sha256(vmlinux.data).hexdigest()[:16]
     header = directory / "vmlinux.h"
     if not header.is_file():
         directory.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=directory, suffix=".h.tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(dump_c(load_vmlinux()))
+            f.write(dump_c(vmlinux))
         os.replace(tmp, header)
     return directory
 
