@@ -40,6 +40,7 @@ from ._elf import (
 from ._inspect import inspect
 from ._relocate import Reference, ReferenceKind
 from ._spec import CollectionSpec
+from ._struct_ops import StructOpsSpec
 from ._symbols import find_library, symbol_offset, uprobe_target
 from ._uprobes import attach_uprobe_symbol
 from ._variables import Value, Variable, VariableSpec
@@ -58,6 +59,7 @@ __all__ = [
     "ReferenceKind",
     "SectionFlags",
     "SectionType",
+    "StructOpsSpec",
     "SymbolBinding",
     "SymbolType",
     "Value",

@@ -22,7 +22,7 @@ from typing import Literal
 
 from ebpf.btf import load_btf
 from ebpf.maps import DEFAULT_PIN_ROOT, DescriptorMap, Map, MapSpec, PinType
-from ebpf.progs import Program
+from ebpf.progs import Link, Program, attach_struct_ops
 from ebpf.syscall import ProgType
 from ebpf.syscall.errors import BpfSyscallError
 from ebpf.syscall.fd import FD
@@ -32,6 +32,7 @@ from ._core import relocate_core
 from ._externs import KCONFIG, resolve_kconfig, resolve_ksyms
 from ._relocate import apply_references
 from ._spec import CollectionSpec
+from ._struct_ops import KernelStructOps, StructOpsLoad, prepare_struct_ops
 from ._variables import Variable
 
 __all__ = ["Collection"]
@@ -63,13 +64,19 @@ class Collection:
     """
 
     def __init__(
-        self, spec: CollectionSpec, maps: dict[str, Map], programs: dict[str, Program], btf: FD | None
+        self,
+        spec: CollectionSpec,
+        maps: dict[str, Map],
+        programs: dict[str, Program],
+        btf: FD | None,
+        struct_ops: Mapping[str, KernelStructOps] | None = None,
     ) -> None:
         """Take ownership of loaded objects; use [`load()`][ebpf.elf.Collection.load] instead."""
         self.spec = spec
         self.maps = maps
         self.programs = programs
         self._btf = btf
+        self._struct_ops = dict(struct_ops or {})
         self.variables = {
             name: Variable(var, maps[var.map]) for name, var in spec.variables.items() if var.map in maps
         }
@@ -112,6 +119,7 @@ class Collection:
                 f"replace_maps names maps the spec does not have: {unknown}; it has {sorted(spec.maps)}"
             )
         _check_loadable(spec, replacements)
+        struct_ops = prepare_struct_ops(spec.struct_ops, spec.maps, spec.programs)
         with contextlib.ExitStack() as stack:
             # like libbpf, the object's BTF is loaded for the maps too: an object may hold maps only
             btf_fd = (
@@ -119,10 +127,10 @@ class Collection:
                 if spec.btf is not None and _needs_btf(spec, replacements)
                 else None
             )
-            maps = _create_maps(spec, replacements, Path(pin_root), btf_fd, stack)
-            programs = _load_programs(spec, maps, btf_fd, log_level, stack)
+            maps = _create_maps(spec, replacements, Path(pin_root), btf_fd, stack, struct_ops)
+            programs = _load_programs(spec, maps, btf_fd, log_level, stack, struct_ops)
             _fill_map_values(spec, maps, programs)
-            collection = cls(spec, maps, programs, btf_fd)
+            collection = cls(spec, maps, programs, btf_fd, struct_ops.layouts)
             stack.pop_all()
         return collection
 
@@ -145,6 +153,48 @@ class Collection:
                 the programs attached before it are detached first.
         """
         return attach_all(self.programs, self.spec.sections)
+
+    def attach_struct_ops(self, name: str) -> Link:
+        """Register struct_ops map ``name`` (``SEC(".struct_ops")`` or ``SEC(".struct_ops.link")``).
+
+        Writes the map's element, the kernel's struct with the loaded
+        programs' descriptors at their members, and registers it: through a
+        bpf_link for ``.struct_ops.link``, by the write itself for
+        ``.struct_ops`` (libbpf's ``bpf_map__attach_struct_ops``). Closing
+        the link unregisters the ops; see
+        [`ebpf.progs.attach_struct_ops()`][ebpf.progs.attach_struct_ops]. A
+        member whose program was not loaded (deleted from the spec, turned
+        off) stays NULL.
+
+        Raises:
+            KeyError: no struct_ops map ``name``.
+            ValueError: a member's program was closed, or a ``.struct_ops``
+                map that was registered before.
+            NotSupportedError: ``.struct_ops.link`` on a kernel without
+                struct_ops links (6.4).
+            BpfSyscallError: the kernel refused the ops (``EEXIST``: ops of
+                that name are registered already; ``EINVAL``: a mandatory
+                member is missing).
+        """
+        layout = self._struct_ops.get(name)
+        if layout is None:
+            raise KeyError(
+                f"no struct_ops map {name!r} in the collection; it has {sorted(self._struct_ops) or 'none'}"
+            )
+        fds = {
+            program: self.programs[program].fileno()
+            for program in layout.slots.values()
+            if program in self.programs
+        }
+        try:
+            return attach_struct_ops(self.maps[name], layout.value_with(fds))
+        except BpfSyscallError as exc:
+            if exc.errno == errno.EBUSY and not self.spec.struct_ops[name].link:
+                raise ValueError(
+                    f"struct_ops map {name!r} was registered before: a .struct_ops map registers once "
+                    "(load the collection again)"
+                ) from exc
+            raise
 
     def close(self) -> None:
         """Close every program and map (attached programs stay attached while their links live)."""
@@ -205,8 +255,14 @@ def _check_loadable(spec: CollectionSpec, replacements: Mapping[str, Map]) -> No
 
 def _needs_btf(spec: CollectionSpec, replacements: Mapping[str, Map]) -> bool:
     """Whether a program to load or a map to create uses the object's BTF."""
-    return any(spec.autoload(name) for name in spec.programs) or any(
-        m.btf_key_type_id or m.btf_value_type_id for name, m in spec.maps.items() if name not in replacements
+    return (
+        any(spec.autoload(name) for name in spec.programs)
+        or any(name not in replacements for name in spec.struct_ops)  # the kernel needs it for them
+        or any(
+            m.btf_key_type_id or m.btf_value_type_id
+            for name, m in spec.maps.items()
+            if name not in replacements
+        )
     )
 
 
@@ -214,6 +270,8 @@ def _create_one(spec: MapSpec, btf: FD | None, pin_root: Path) -> Map:
     """Create a map with its BTF, retrying without it like libbpf when the kernel refuses the types."""
     if btf is None and (spec.btf_key_type_id or spec.btf_value_type_id):
         spec = replace(spec, btf_key_type_id=0, btf_value_type_id=0)  # the object has no BTF to load
+    if spec.btf_vmlinux_value_type_id:  # struct_ops: the kernel wants the object's BTF, and no retry helps
+        return Map.create(spec, btf=btf, pin_root=pin_root)
     uses_btf = btf is not None and (spec.btf_key_type_id or spec.btf_value_type_id)
     try:
         return Map.create(spec, btf=btf if uses_btf else None, pin_root=pin_root)
@@ -230,6 +288,7 @@ def _create_maps(
     pin_root: Path,
     btf: FD | None,
     stack: contextlib.ExitStack,
+    struct_ops: StructOpsLoad,
 ) -> dict[str, Map]:
     maps: dict[str, Map] = {}
     for name, map_spec in spec.maps.items():
@@ -241,6 +300,8 @@ def _create_maps(
             maps[name] = stack.enter_context(existing.dup())
             continue
         wanted = map_spec
+        if name in struct_ops.layouts:  # the kernel's value type, size and layout
+            wanted = struct_ops.layouts[name].map_spec(map_spec)
         if name == KCONFIG and spec._kconfig is not None and spec.btf is not None:
             wanted = replace(map_spec, contents=((0, resolve_kconfig(spec.btf, spec._kconfig)),))
         pin = pin_root / wanted.name if wanted.pinning is PinType.BY_NAME else None
@@ -258,18 +319,21 @@ def _load_programs(
     btf: FD | None,
     log_level: int,
     stack: contextlib.ExitStack,
+    struct_ops: StructOpsLoad,
 ) -> dict[str, Program]:
     fds = {name: live.fileno() for name, live in maps.items()}
     ksyms = resolve_ksyms(spec._ksyms)
     programs: dict[str, Program] = {}
     for name, program_spec in spec.programs.items():
-        if not spec.autoload(name):
-            continue  # turned off (set_autoload, SEC("?...")): not loaded, as libbpf does
+        if not spec.autoload(name) or name in struct_ops.unused:
+            # turned off (set_autoload, SEC("?...")), or no struct_ops map uses it: libbpf skips it too
+            continue
         code = apply_references(program_spec.instructions, spec._references.get(name, {}), fds, ksyms, name)
         relos = spec._core_relos.get(name, [])
         if relos and spec.btf is not None:
             code = relocate_core(spec.btf, code, relos, name)
-        loaded = replace(program_spec, instructions=code)
+        attach_to = struct_ops.targets.get(name, program_spec.attach_to)  # "<struct>:<member>"
+        loaded = replace(program_spec, instructions=code, attach_to=attach_to)
         programs[name] = stack.enter_context(
             Program.load(loaded, btf=btf if loaded.btf is not None else None, log_level=log_level)
         )

@@ -27,6 +27,7 @@ from ._maps import ParsedMap, btf_maps, data_map, kernel_name, legacy_maps
 from ._programs import NO_AUTOLOAD, TEXT, functions_of, program_spec, section_references
 from ._relocate import Reference
 from ._sections import ObjectSections, classify_sections
+from ._struct_ops import StructOpsSpec, parse_struct_ops
 from ._variables import VariableSpec
 
 __all__ = ["CollectionSpec"]
@@ -56,6 +57,11 @@ class CollectionSpec:
         kernel_version: the ``version`` section (0 when missing).
         sections: the ELF section of each program (without the ``?`` of
             ``SEC("?...")``, which only turns autoload off).
+        struct_ops: the kernel ops structs of ``SEC(".struct_ops")`` and
+            ``SEC(".struct_ops.link")`` by variable name (see
+            [`StructOpsSpec`][ebpf.elf.StructOpsSpec]); each is also a
+            ``STRUCT_OPS`` map of `maps`, and the programs its members point
+            at have ``attach_to = "<struct>:<member>"``.
     """
 
     maps: dict[str, MapSpec] = field(default_factory=dict)
@@ -66,6 +72,7 @@ class CollectionSpec:
     license: str = ""
     kernel_version: int = 0
     sections: dict[str, str] = field(default_factory=dict)
+    struct_ops: dict[str, StructOpsSpec] = field(default_factory=dict)
     _references: dict[str, dict[int, Reference]] = field(default_factory=dict, repr=False)
     _core_relos: dict[str, list[CoreRelo]] = field(default_factory=dict, repr=False)
     _kconfig: KconfigLayout | None = field(default=None, repr=False)
@@ -326,6 +333,11 @@ def _parse(elf: ElfFile) -> CollectionSpec:
         if function.section_name == TEXT:
             continue
         _add_program(spec, elf, function, by_location, code, references, ext)
+    spec.struct_ops, struct_ops_maps, struct_ops_programs = parse_struct_ops(
+        elf, spec.btf, found.relocations, symbols, functions, spec.programs, spec.maps
+    )
+    spec.maps.update(struct_ops_maps)
+    spec.programs.update(struct_ops_programs)
     return spec
 
 
