@@ -28,8 +28,9 @@ from ebpf.syscall.errors import BpfSyscallError
 from ebpf.syscall.fd import FD
 
 from ._attach import Links, attach_all
-from ._core import relocate_core
-from ._externs import KCONFIG, resolve_kconfig, resolve_ksyms
+from ._core import CoreRelocations
+from ._externs import KCONFIG, resolve_kconfig
+from ._ksyms import resolve_ksyms
 from ._relocate import apply_references
 from ._spec import CollectionSpec
 from ._struct_ops import KernelStructOps, StructOpsLoad, prepare_struct_ops
@@ -322,21 +323,27 @@ def _load_programs(
     struct_ops: StructOpsLoad,
 ) -> dict[str, Program]:
     fds = {name: live.fileno() for name, live in maps.items()}
-    ksyms = resolve_ksyms(spec._ksyms)
+    relocations = CoreRelocations(spec.btf)  # one relocator for the whole load
     programs: dict[str, Program] = {}
-    for name, program_spec in spec.programs.items():
-        if not spec.autoload(name) or name in struct_ops.unused:
-            # turned off (set_autoload, SEC("?...")), or no struct_ops map uses it: libbpf skips it too
-            continue
-        code = apply_references(program_spec.instructions, spec._references.get(name, {}), fds, ksyms, name)
-        relos = spec._core_relos.get(name, [])
-        if relos and spec.btf is not None:
-            code = relocate_core(spec.btf, code, relos, name)
-        attach_to = struct_ops.targets.get(name, program_spec.attach_to)  # "<struct>:<member>"
-        loaded = replace(program_spec, instructions=code, attach_to=attach_to)
-        programs[name] = stack.enter_context(
-            Program.load(loaded, btf=btf if loaded.btf is not None else None, log_level=log_level)
-        )
+    # the module BTF descriptors of kfuncs and ksyms are needed until the programs are loaded
+    with resolve_ksyms(spec._ksyms, spec.btf) as ksyms:
+        for name, program_spec in spec.programs.items():
+            if not spec.autoload(name) or name in struct_ops.unused:
+                # turned off (set_autoload, SEC("?...")), or no struct_ops map uses it: libbpf skips it too
+                continue
+            refs = spec._references.get(name, {})
+            code = apply_references(program_spec.instructions, refs, fds, ksyms, name)
+            code = relocations.apply(code, spec._core_relos.get(name, []), name)
+            attach_to = struct_ops.targets.get(name, program_spec.attach_to)  # "<struct>:<member>"
+            loaded = replace(program_spec, instructions=code, attach_to=attach_to)
+            programs[name] = stack.enter_context(
+                Program.load(
+                    loaded,
+                    btf=btf if loaded.btf is not None else None,
+                    log_level=log_level,
+                    fd_array=ksyms.fd_array,
+                )
+            )
     return programs
 
 

@@ -1,36 +1,52 @@
 """CO-RE: relocating a program's field offsets, sizes and type facts against the running kernel.
 
 The engine is ebpf-btf's ``CoreRelocator``; this is the one place that
-calls it, so an ebpf-btf without it makes only objects with CO-RE
-relocations fail to load.
+calls it. One `CoreRelocations` serves a
+whole collection load: one relocator, so candidate types found for one
+program are reused by the next and every relocation of a local type
+settles on the same kernel type, and one view of the kernel's types
+([`ebpf.btf.kernel_types()`][ebpf.btf.kernel_types]), read once per process.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-import ebpf.btf
-from ebpf.btf import CoreRelo, TypeGraph
-from ebpf.syscall.errors import NotSupportedError
+from ebpf.btf import CoreRelo, CoreRelocator, KernelTypes, TypeGraph
+from ebpf.syscall.errors import ParseError
 
-__all__ = ["relocate_core"]
+__all__ = ["CoreRelocations"]
 
 
-def relocate_core(local: TypeGraph, code: bytes, relos: Sequence[CoreRelo], program: str) -> bytes:
-    """``code`` with its CO-RE relocations applied against the running kernel's BTF.
+class CoreRelocations:
+    """The CO-RE relocations of one collection load, resolved by one relocator made on first use."""
 
-    ``relos`` have ``insn_off`` in bytes of ``code``.
+    def __init__(self, local: TypeGraph | None, kernel: KernelTypes | None = None) -> None:
+        """Relocate programs whose local types are ``local`` (the object's BTF) against ``kernel``.
 
-    Raises:
-        NotSupportedError: this ebpf-btf has no CO-RE engine.
-        ebpf.btf.CoreError: a relocation cannot be satisfied by the kernel's types.
-    """
-    if not relos:
-        return code
-    relocator_class = getattr(ebpf.btf, "CoreRelocator", None)
-    if relocator_class is None:
-        raise NotSupportedError(
-            "CO-RE relocations", None, f"program {program!r} needs them and ebpf.btf has no CoreRelocator yet"
-        )
-    patched, _report = relocator_class(local).relocate(code, list(relos))
-    return bytes(patched)
+        ``kernel`` defaults to the process-wide view, taken when the first
+        program with relocations needs it.
+        """
+        self._local = local
+        self._kernel = kernel
+        self._relocator: CoreRelocator | None = None
+
+    def apply(self, code: bytes, relos: Sequence[CoreRelo], program: str) -> bytes:
+        """``code`` with its CO-RE relocations applied against the running kernel's BTF.
+
+        ``relos`` have ``insn_off`` in bytes of ``code``.
+
+        Raises:
+            ParseError: the program has CO-RE relocations but the object no
+                BTF to read them against, or the records are malformed.
+            ebpf.btf.CoreError: a relocation cannot be satisfied by the kernel's types.
+            NotSupportedError: the kernel exposes no BTF.
+        """
+        if not relos:
+            return code
+        if self._relocator is None:
+            if self._local is None:
+                raise ParseError(f"program {program!r} has CO-RE relocations, but the object has no BTF")
+            self._relocator = CoreRelocator(self._local, kernel=self._kernel)
+        patched, _report = self._relocator.relocate(code, list(relos))
+        return bytes(patched)

@@ -7,9 +7,9 @@ the values come from the kernel's configuration (``/proc/config.gz`` or
 ``/boot/config-$(uname -r)``) and from libbpf's ``LINUX_*`` names at load.
 An unknown ``__weak`` extern is 0; an unknown strong one fails the load.
 
-``extern const void sym __ksym;`` (untyped) becomes the symbol's address from
-``/proc/kallsyms``; ``extern const struct rq runqueues __ksym;`` (typed)
-becomes a ``BPF_PSEUDO_BTF_ID`` load of the variable's id in vmlinux BTF.
+``.ksyms`` externs (``__ksym``: kernel symbols, variables and functions)
+are listed here when parsing; `_ksyms` resolves them against the running
+kernel at load.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ebpf.btf import Datasec, Enum, Int, IntEncoding, Kind, TypeGraph, Var, Void, load_vmlinux
+from ebpf.btf import Datasec, Enum, Func, Int, IntEncoding, Kind, TypeGraph, Var, Void
 from ebpf.maps import MapSpec
 from ebpf.syscall.abi import MapType
 from ebpf.syscall.errors import NotSupportedError, ParseError
@@ -29,9 +29,8 @@ from ebpf.syscall.flags import MapFlags
 from ebpf.syscall.system import kernel_version
 
 from ._elf import ElfSymbol, SymbolBinding
-from ._relocate import ResolvedKsym
 
-__all__ = ["Extern", "KconfigLayout", "kconfig_layout", "ksym_externs", "resolve_kconfig", "resolve_ksyms"]
+__all__ = ["Extern", "KconfigLayout", "kconfig_layout", "ksym_externs", "resolve_kconfig"]
 
 logger = logging.getLogger("ebpf.elf")
 
@@ -41,7 +40,13 @@ KSYMS = ".ksyms"
 
 @dataclass(frozen=True)
 class Extern:
-    """One extern: name, BTF VAR type id, ``__weak`` or not, (kconfig) offset and size, (ksyms) untyped."""
+    """One extern: name, BTF VAR (or FUNC) type id, ``__weak`` or not, (kconfig) offset and size.
+
+    For ``.ksyms`` externs: ``untyped`` (``extern const void sym``: only its
+    address is wanted), ``function`` (a kernel function, a kfunc) and
+    ``declared_type``, the id of the declared type (a variable's type, a
+    function's FUNC_PROTO) that the kernel's must be compatible with.
+    """
 
     name: str
     type_id: int
@@ -49,6 +54,8 @@ class Extern:
     offset: int = 0
     size: int = 0
     untyped: bool = False
+    function: bool = False
+    declared_type: int = 0
 
 
 @dataclass(frozen=True)
@@ -126,9 +133,13 @@ def ksym_externs(graph: TypeGraph | None, symbols: Iterable[ElfSymbol]) -> tuple
     externs = []
     for ext in _externs_of(graph, datasec, symbols):
         var = graph[ext.type_id]
+        if isinstance(var, Func):  # a kernel function (kfunc): its prototype is checked at load
+            externs.append(Extern(ext.name, ext.type_id, ext.weak, function=True, declared_type=var.type_id))
+            continue
         # `extern const void sym __ksym;` has no type: only its address is wanted
         untyped = isinstance(var, Var) and isinstance(graph.resolve(var.type_id), Void)
-        externs.append(Extern(ext.name, ext.type_id, ext.weak, untyped=untyped))
+        declared = var.type_id if isinstance(var, Var) and not untyped else 0
+        externs.append(Extern(ext.name, ext.type_id, ext.weak, untyped=untyped, declared_type=declared))
     return tuple(externs)
 
 
@@ -239,44 +250,3 @@ def resolve_kconfig(graph: TypeGraph, layout: KconfigLayout) -> bytes:
             )
         data[ext.offset : ext.offset + ext.size] = _encode(graph, ext, value)
     return bytes(data)
-
-
-def _kallsyms(names: set[str]) -> dict[str, int]:
-    found: dict[str, int] = {}
-    with open("/proc/kallsyms", encoding="utf-8", errors="replace") as f:
-        for line in f:
-            fields = line.split()
-            if len(fields) >= 3 and fields[2] in names and fields[2] not in found:
-                found[fields[2]] = int(fields[0], 16)
-    return found
-
-
-def resolve_ksyms(externs: Iterable[Extern]) -> dict[str, ResolvedKsym]:
-    """Addresses (untyped externs) and vmlinux BTF ids (typed ones) of ``.ksyms`` externs.
-
-    Raises:
-        NotSupportedError: a strong extern that the kernel does not have
-            (or whose address ``kptr_restrict`` hides).
-    """
-    resolved: dict[str, ResolvedKsym] = {}
-    untyped: list[Extern] = []
-    typed: list[Extern] = []
-    for ext in externs:
-        (untyped if ext.untyped else typed).append(ext)
-    if untyped:
-        addresses = _kallsyms({ext.name for ext in untyped})
-        for ext in untyped:
-            address = addresses.get(ext.name, 0)
-            if not address and not ext.weak:
-                raise NotSupportedError(
-                    f"kernel symbol {ext.name}", None, "not in /proc/kallsyms (or hidden by kptr_restrict)"
-                )
-            resolved[ext.name] = ResolvedKsym(address=address)
-    if typed:
-        vmlinux = load_vmlinux()
-        for ext in typed:
-            found = vmlinux.find_all(ext.name, Kind.VAR)
-            if not found and not ext.weak:
-                raise NotSupportedError(f"kernel variable {ext.name}", None, "not in vmlinux BTF")
-            resolved[ext.name] = ResolvedKsym(btf_id=found[0].id if found else 0)
-    return resolved

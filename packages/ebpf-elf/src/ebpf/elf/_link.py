@@ -11,6 +11,7 @@ relocations of every copied function follow it to its new place.
 from __future__ import annotations
 
 import struct
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -71,7 +72,7 @@ class LinkedProgram:
         Raises:
             ParseError: a line info string is not in the BTF string section.
         """
-        strings = StringTable(graph.string_section)
+        strings = _string_table(graph)
         limit = len(graph.string_section)
 
         def offset(text: str) -> int:
@@ -86,6 +87,17 @@ class LinkedProgram:
             )
             for index, info in self.line_info
         )
+
+
+# One string table per object graph: every program's line info looks its strings up in it.
+_STRING_TABLES: weakref.WeakKeyDictionary[TypeGraph, StringTable] = weakref.WeakKeyDictionary()
+
+
+def _string_table(graph: TypeGraph) -> StringTable:
+    table = _STRING_TABLES.get(graph)
+    if table is None:
+        table = _STRING_TABLES[graph] = StringTable(graph.string_section)
+    return table
 
 
 def link_program(
@@ -134,6 +146,10 @@ def link_program(
         section_refs = references.get(function.section, {})
         for index in range(len(chunk) // INSN_SIZE):
             ref = section_refs.get(function.offset + index * INSN_SIZE)
+            if ref is not None and ref.kind is ReferenceKind.KFUNC:
+                # clang emits a kfunc call as a BPF_PSEUDO_CALL: it is the kernel's, not a subprogram
+                linked.references[base + index] = ref
+                continue
             call = is_pseudo_call(chunk, index)
             address = ref is not None and ref.kind is ReferenceKind.FUNC_ADDRESS
             if call or address or is_pseudo_func(chunk, index):

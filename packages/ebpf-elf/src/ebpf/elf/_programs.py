@@ -19,7 +19,7 @@ from dataclasses import replace
 
 from ebpf.progs import ProgramSpec, Section, parse_section
 from ebpf.syscall import ProgType
-from ebpf.syscall.errors import NotSupportedError, ParseError
+from ebpf.syscall.errors import ParseError
 
 from ._elf import ElfFile, ElfRelocation, ElfSection, ElfSymbol, SymbolType
 from ._link import Function
@@ -109,9 +109,10 @@ def section_references(
     Raises:
         ParseError: a relocation off an instruction boundary or outside the
             section, a bad symbol index, an instruction that cannot be
-            relocated, or a symbol that is neither a map, global data, a
-            function nor a known extern.
-        NotSupportedError: a call of a kernel function (kfunc).
+            relocated, a symbol that is neither a map, global data, a
+            function nor a known extern, or a call of an undefined function
+            not declared ``__ksym``. Calls of kernel functions (kfuncs) are
+            recorded as ``KFUNC`` references, resolved at load.
     """
     refs: dict[int, Reference] = {}
     for relo in relocations:
@@ -126,7 +127,13 @@ def section_references(
         target = f"symbol {sym.name or relo.symbol!r}"
         if is_call(code, index):
             if sym.undefined:
-                raise NotSupportedError("calls of kernel functions (kfuncs)", "5.13", f"{where}: {sym.name}")
+                if sym.name not in ksyms:
+                    raise ParseError(
+                        f"{where}: a call of {sym.name!r}, which is undefined: not a function of this "
+                        "object, and not a kernel function (a kfunc is declared `extern ... __ksym`)"
+                    )
+                refs[relo.offset] = Reference(ReferenceKind.KFUNC, sym.name)  # resolved at load
+                continue
             if sym.shndx not in code_sections:
                 raise ParseError(f"{where}: a call of {target}, which is not in a code section")
             # libbpf: sub_insn_idx = sym_off / 8 + imm + 1 (imm is -1 for a global function's symbol)

@@ -5,9 +5,9 @@ relocation against a symbol (``.rel<section>``, type ``R_BPF_64_64`` for the
 two-slot ``ld_imm64`` and ``R_BPF_64_32`` for calls). Like libbpf's
 ``bpf_program__record_reloc`` they are read into [`Reference`][ebpf.elf.Reference] objects
 that say *what* is referred to, by name: a map, a byte of a global data
-section, a subprogram, a ``.kconfig`` or ``.ksyms`` extern. Loading then
-turns names into descriptors (`apply_references()`), the way libbpf's
-``bpf_object__relocate_data`` does.
+section, a subprogram, a ``.kconfig`` or ``.ksyms`` extern, a kernel
+function (kfunc). Loading then turns names into descriptors and BTF ids
+(`apply_references()`), the way libbpf's ``bpf_object__relocate_data`` does.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ __all__ = [
     "is_pseudo_func",
     "read_insn",
     "write_imm",
+    "write_insn",
 ]
 
 INSN_SIZE = 8
@@ -54,6 +55,8 @@ class ReferenceKind(enum.Enum):
     FUNC_ADDRESS = "func_address"
     #: ``ld_imm64`` of a kernel symbol from ``.ksyms`` (an address or a BTF id, resolved at load).
     KSYM = "ksym"
+    #: a call of a kernel function declared ``__ksym`` (``BPF_PSEUDO_KFUNC_CALL``, resolved at load).
+    KFUNC = "kfunc"
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,12 @@ def read_insn(code: bytes | bytearray, index: int) -> tuple[int, int, int, int, 
     """``(opcode, dst, src, off, imm)`` of instruction ``index`` (little-endian BPF)."""
     op, regs, off, imm = _INSN.unpack_from(code, index * INSN_SIZE)
     return op, regs & 0xF, regs >> 4, off, imm
+
+
+def write_insn(code: bytearray, index: int, op: int, dst: int, src: int, off: int, imm: int) -> None:
+    """Overwrite instruction ``index`` (``imm`` taken as a 32-bit two's complement value)."""
+    imm = (imm + (1 << 31)) % (1 << 32) - (1 << 31)
+    _INSN.pack_into(code, index * INSN_SIZE, op, (src << 4) | dst, off, imm)
 
 
 def write_imm(code: bytearray, index: int, imm: int, src: int | None = None) -> None:
@@ -113,10 +122,25 @@ def is_pseudo_func(code: bytes | bytearray, index: int) -> bool:
 
 @dataclass(frozen=True)
 class ResolvedKsym:
-    """A ``.ksyms`` extern as found in the running kernel: an address, or a BTF id in vmlinux."""
+    """A ``.ksyms`` extern as found in the running kernel.
+
+    Attributes:
+        address: an untyped extern's address (0 for a missing weak extern).
+        btf_id: a typed variable's or a kernel function's BTF id (0 when a
+            weak one is missing).
+        btf_fd: for a module's variable or function: the descriptor of the
+            module's BTF object (an ``ld_imm64``'s second half); 0 for vmlinux.
+        fd_index: for a module's function: the index of that descriptor in
+            the load's ``fd_array`` (a kfunc call's ``off``); 0 for vmlinux.
+        poison: for a missing weak kernel function: the invalid helper number
+            its calls become (libbpf's ``2002000000 + extern index``).
+    """
 
     address: int = 0
     btf_id: int = 0
+    btf_fd: int = 0
+    fd_index: int = 0
+    poison: int = 0
 
 
 def apply_references(
@@ -129,18 +153,35 @@ def apply_references(
     """``code`` with every map and extern reference turned into what the kernel expects.
 
     ``references`` maps instruction indexes to what they refer to (calls
-    were already linked). ``map_fds`` gives the descriptor of each map by
-    name. A map value load keeps its offset in the second slot's immediate,
-    as ``bpf_object__relocate_data`` writes it.
+    of subprograms were already linked). ``map_fds`` gives the descriptor
+    of each map by name, ``ksyms`` each ``.ksyms`` extern as resolved. A map
+    value load keeps its offset in the second slot's immediate, as
+    ``bpf_object__relocate_data`` writes it. A kfunc call becomes
+    ``BPF_PSEUDO_KFUNC_CALL`` with the function's BTF id and, for a
+    module's, the ``fd_array`` index of its BTF in ``off``; a call of a
+    missing weak kfunc is poisoned (an invalid helper call) as libbpf does.
 
     Raises:
         ValueError: a reference to a map that is not in ``map_fds`` (removed
             from the spec?), or to an instruction that is not an ``ld_imm64``
-            (the program's instructions were replaced after parsing).
+            or, for a kfunc, a call (the program's instructions were
+            replaced after parsing).
     """
     patched = bytearray(code)
     count = len(code) // INSN_SIZE
     for index, ref in sorted(references.items()):
+        if ref.kind is ReferenceKind.KFUNC:
+            if index >= count or not is_call(patched, index):
+                raise ValueError(
+                    f"program {program!r}: instruction {index} should call kernel function {ref.name!r}: "
+                    "were the instructions changed after parsing?"
+                )
+            found = ksyms[ref.name]
+            if found.btf_id:
+                write_insn(patched, index, _CALL, 0, PseudoCall.KFUNC, found.fd_index, found.btf_id)
+            else:  # libbpf's poison_kfunc_call: reachable, the verifier says "invalid func unknown#..."
+                write_insn(patched, index, _CALL, 0, 0, 0, found.poison)
+            continue
         if index + 1 >= count or not is_ld_imm64(patched, index):
             raise ValueError(
                 f"program {program!r}: instruction {index} should be an ld_imm64 referring to "
@@ -158,9 +199,9 @@ def apply_references(
         elif ref.kind is ReferenceKind.KSYM:
             found = ksyms[ref.name]
             if found.btf_id:
-                # typed ksym: BPF_PSEUDO_BTF_ID, the second slot is the BTF object (0: vmlinux)
+                # typed ksym or kfunc: BPF_PSEUDO_BTF_ID, the second slot is the BTF object's fd (0: vmlinux)
                 write_imm(patched, index, found.btf_id, PseudoLoad.BTF_ID)
-                write_imm(patched, index + 1, 0)
+                write_imm(patched, index + 1, found.btf_fd)
             else:
                 write_imm(patched, index, found.address & 0xFFFFFFFF, PseudoLoad.IMM)
                 write_imm(patched, index + 1, found.address >> 32)
