@@ -16,6 +16,7 @@ import pytest
 
 from ebpf.btf import (
     BtfBuilder,
+    Const,
     Func,
     FuncProto,
     Int,
@@ -139,7 +140,8 @@ def _local() -> tuple[TypeGraph, dict[str, int]]:
     task_func = b.add(Func(0, "bpf_task_from_pid", task_proto, FuncLinkage.EXTERN))
     wrong_proto = b.add(FuncProto(0, "", i, (Param("x", i), Param("y", i))))
     wrong_func = b.add(Func(0, "mod_kfunc___wrong", wrong_proto, FuncLinkage.EXTERN))
-    var = b.add(Var(0, "mod_var", i, VarLinkage.GLOBAL_EXTERN))
+    const_int = b.add(Const(0, "", i))
+    var = b.add(Var(0, "mod_var", const_int, VarLinkage.GLOBAL_EXTERN))
     ids = {
         "mod_kfunc": mod_func,
         "mod_proto": mod_proto,
@@ -148,7 +150,7 @@ def _local() -> tuple[TypeGraph, dict[str, int]]:
         "wrong": wrong_func,
         "wrong_proto": wrong_proto,
         "mod_var": var,
-        "int": i,
+        "const int": const_int,
     }
     return b.graph("object"), ids
 
@@ -168,7 +170,8 @@ def test_a_module_kfunc_is_called_through_fd_array(kernel: KernelTypes) -> None:
             declared_type=ids["task_proto"],
         ),
         Extern("mod_kfunc", ids["mod_kfunc"], False, function=True, declared_type=ids["mod_proto"]),
-        Extern("mod_var", ids["mod_var"], False, declared_type=ids["int"]),
+        # `extern const int mod_var __ksym;` stands for the module's `int mod_var`: modifiers are skipped
+        Extern("mod_var", ids["mod_var"], False, declared_type=ids["const int"]),
     ]
     first = kernel.vmlinux.last_id + 1
     with resolve_ksyms(externs, local, kernel) as ksyms:

@@ -141,8 +141,13 @@ def _resolve_typed(
             return None
         raise _missing(ext, what, "the BTF of vmlinux or of any loaded module")
     graph = found.graph
-    kernel_type = found.type.type_id if isinstance(found.type, Var) else graph.func_proto(found.type).id
-    if ext.declared_type and not types_are_compatible(local, ext.declared_type, graph, kernel_type):
+    if isinstance(found.type, Var):
+        # like libbpf, a variable's types are compared without modifiers and typedefs
+        kernel_type = graph.resolve(found.type.type_id).id
+        declared = local.resolve(ext.declared_type).id if ext.declared_type else 0
+    else:
+        kernel_type, declared = graph.func_proto(found.type).id, ext.declared_type
+    if declared and not types_are_compatible(local, declared, graph, kernel_type):
         raise NotSupportedError(
             f"{what} {ext.name!r} as the object declares it",
             None,
