@@ -107,6 +107,12 @@ def _only(spec: CollectionSpec, keep: str) -> CollectionSpec:
     return spec
 
 
+def _below(value: object, limit: object) -> bool:
+    assert isinstance(value, int)
+    assert isinstance(limit, int)
+    return value < limit
+
+
 def _counters(coll: Collection) -> dict[str, object]:
     return {name: var.get() for name, var in coll.variables.items() if name != "max_cwnd"}
 
@@ -137,7 +143,7 @@ def test_a_bpf_congestion_control_runs_real_connections(ops: str, link_type: typ
             seen = _connect_with(ops)
             counters = _counters(coll)
             deadline = time.monotonic() + 5  # the sockets are gone: each released our state
-            while counters["releases"] != counters["inits"] and time.monotonic() < deadline:
+            while _below(counters["releases"], counters["inits"]) and time.monotonic() < deadline:
                 time.sleep(0.05)
                 counters = _counters(coll)
         assert ops not in _available()  # closing the link unregistered it
@@ -148,7 +154,9 @@ def test_a_bpf_congestion_control_runs_real_connections(ops: str, link_type: typ
     assert isinstance(snd_cwnd, int)
     assert TCP_INIT_CWND < snd_cwnd <= MAX_CWND
     assert counters["largest_cwnd"] == MAX_CWND
-    assert counters["inits"] == counters["releases"] == 2  # the client and the accepted socket
+    assert counters["inits"] == 2  # the client and the accepted socket
+    # each was released when it went away (6.12 also releases the listener, which it never initialised)
+    assert not _below(counters["releases"], 2)
     assert isinstance(counters["acks"], int)
     assert counters["acks"] > 0
     assert isinstance(counters["acked_packets"], int)
