@@ -157,3 +157,33 @@ def test_types_without_values_are_refused() -> None:
     graph = b.graph()
     with pytest.raises(ParseError, match="no value"):
         BtfCodec(graph, 0)
+
+
+def _one_struct(*members: Member, size: int = 8, kind_flag: bool = True) -> TypeGraph:
+    """A graph with ``int`` (id 1), ``void *`` (id 2) and ``struct odd`` of ``members``."""
+    b = BtfBuilder()
+    b.add(Int(0, "int", 4, IntEncoding.SIGNED))
+    b.add(Pointer(0, "", 0))
+    b.add(Struct(0, "odd", size, members, kind_flag=kind_flag))
+    return b.graph()
+
+
+def test_an_unnamed_scalar_member_is_skipped_like_padding() -> None:
+    # The kernel's BTF checker takes a struct member with no name; C cannot name it, neither can we.
+    codec = BtfCodec(_one_struct(Member("", 1, 0), Member("x", 1, 32)), "odd")
+    assert codec.decode(struct.pack("<ii", 7, 9)) == {"x": 9}
+    assert codec.encode({"x": 9}) == struct.pack("<ii", 0, 9)
+
+
+@pytest.mark.parametrize(
+    ("members", "message"),
+    [
+        ((Member("x", 1, 64),), r"member x ends at bit 96, past the type's 8 bytes"),
+        ((Member("x", 1, 60, 8),), r"member x ends at bit 68, past the type's 8 bytes"),
+        ((Member("p", 2, 0, 3),), r"bitfield member p has type void \* \(PTR\), not an integer or enum"),
+    ],
+    ids=["member_past_the_end", "bitfield_past_the_end", "bitfield_on_a_pointer"],
+)
+def test_what_cannot_be_read_safely_is_a_parse_error(members: tuple[Member, ...], message: str) -> None:
+    with pytest.raises(ParseError, match=message):
+        BtfCodec(_one_struct(*members), "odd")

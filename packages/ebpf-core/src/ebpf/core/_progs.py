@@ -130,17 +130,6 @@ def open_program(source: int | str | os.PathLike[str]) -> Program:
     return Program.from_pin(source)
 
 
-def _fd_kind(fd: int) -> str:
-    # /proc/self/fdinfo of a BPF object names its kind: map_type, prog_type or link_type.
-    from pathlib import Path
-
-    for line in Path(f"/proc/self/fdinfo/{fd}").read_text().splitlines():
-        for kind in ("map", "prog", "link"):
-            if line.startswith(f"{kind}_type:"):
-                return kind
-    return "unknown"
-
-
 def open_pinned(path: str | os.PathLike[str]) -> Map | Program | BpfLink:
     """Open whatever is pinned at ``path``: a map, a program or a link.
 
@@ -150,13 +139,13 @@ def open_pinned(path: str | os.PathLike[str]) -> Map | Program | BpfLink:
     """
     from ebpf.maps import Map
     from ebpf.progs import Link, Program
-    from ebpf.syscall import commands
+    from ebpf.syscall import commands, objects
 
     with commands.obj_get(path) as fd:
-        kind = _fd_kind(fd.fileno())
+        kind = objects.object_kind(fd)
     if kind == "map":
         return Map.from_pin(path)
-    if kind == "prog":
+    if kind == "program":
         return Program.from_pin(path)
     if kind == "link":
         return Link.from_pin(path)

@@ -143,12 +143,10 @@ def _pinned_id(kind: str, path: str) -> int:
     """
     from ebpf.syscall import objects
 
-    from ._progs import _fd_kind
-
     with _open_pinned(path) as fd:
-        found = _fd_kind(fd.fileno())
-        if found != kind:
-            raise CliError(f"{path} is a pinned {_NOUNS.get(found, found)}, not a {_NOUNS[kind]}")
+        found = objects.object_kind(fd)
+        if found != _NOUNS[kind]:
+            raise CliError(f"{path} is a pinned {found or 'object of unknown kind'}, not a {_NOUNS[kind]}")
         info: ProgramInfo | MapInfo | LinkInfo = (
             objects.get_program_info(fd)
             if kind == "prog"

@@ -165,10 +165,30 @@ class _Builder:
         return decode, encode
 
     def _fields(self, t: Composite, base_bits: int, depth: int) -> list[_Field]:
+        """The fields of ``t``'s members.
+
+        The kernel's BTF checker accepts members C cannot name (an unnamed
+        int) and checks little of their placement; what cannot be read
+        safely is refused here, before any data is.
+
+        Raises:
+            ParseError: a member lies past the end of ``t``, or a bitfield's
+                type is not an integer or an enum.
+        """
         fields: list[_Field] = []
+        where = f"BTF type [{t.id}] {t!s}"
         for member in t.members:
             bit_offset = base_bits + member.bit_offset
             inner = self.graph.resolve(member.type_id)
+            if member.bitfield_size:
+                end_bits = member.bit_offset + member.bitfield_size
+            else:
+                end_bits = member.bit_offset + 8 * self.graph.size_of(inner)
+            if end_bits > 8 * t.size:
+                raise ParseError(
+                    f"{where}: member {member.name or '(unnamed)'} ends at bit {end_bits}, "
+                    f"past the type's {t.size} bytes"
+                )
             if not member.name and isinstance(inner, Composite):
                 # Anonymous struct/union: its members belong to the enclosing one.
                 if isinstance(inner, Union):
@@ -176,10 +196,16 @@ class _Builder:
                 else:
                     fields.extend(self._fields(inner, bit_offset, depth + 1))
                 continue
+            if not member.name:
+                continue  # an unnamed scalar (padding, as C sees it): nothing to read or write by name
             decode, encode = self.build(inner, depth + 1)
             field = _Field(member.name, bit_offset // 8, decode, encode)
             if member.bitfield_size:
-                assert isinstance(inner, Int | Enum)
+                if not isinstance(inner, Int | Enum):
+                    raise ParseError(
+                        f"{where}: bitfield member {member.name} has type {inner!s} ({inner.kind.name}), "
+                        "not an integer or enum"
+                    )
                 field.bit_offset, field.bits = bit_offset, member.bitfield_size
                 field.signed = isinstance(inner, Int) and bool(inner.encoding & IntEncoding.SIGNED)
             fields.append(field)

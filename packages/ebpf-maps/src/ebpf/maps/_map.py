@@ -34,11 +34,11 @@ from ebpf.syscall.abi import MapType
 from ebpf.syscall.errors import BpfSyscallError, KeyNotFoundError, syscall_error
 from ebpf.syscall.fd import FD, HasFileno
 from ebpf.syscall.flags import FileFlags
-from ebpf.syscall.objects import MapInfo, get_map_info
+from ebpf.syscall.objects import MapInfo, describe_fd, get_map_info, object_kind
 from ebpf.syscall.system import possible_cpus
 
 from ._codecs import CodecSource
-from ._spec import MapSpec, PinType, rule_for
+from ._spec import _KNOWN_MAP_FLAGS, MapSpec, PinType, rule_for
 from ._support import map_type_name, not_supported_error
 
 __all__ = ["DEFAULT_PIN_ROOT", "Map"]
@@ -215,7 +215,8 @@ class Map:
                     key_size=info.key_size,
                     value_size=info.value_size,
                     max_entries=info.max_entries,
-                    flags=info.flags & ~rule_for(info.type).flags,
+                    # a kernel newer than our tables may report flags we do not know: keep ours
+                    flags=info.flags & ~rule_for(info.type).flags & _KNOWN_MAP_FLAGS,
                     map_extra=info.map_extra,
                     btf_key_type_id=info.btf_key_type_id,
                     btf_value_type_id=info.btf_value_type_id,
@@ -234,12 +235,15 @@ class Map:
         the kernel.
 
         Raises:
-            TypeError: ``fd`` is neither, or the map's type does not fit ``cls``.
-            ValueError: a codec's size differs from the kernel's key or value size.
-            BpfSyscallError: ``fd`` is not a map (the descriptor is closed all the same).
+            TypeError: ``fd`` is neither, is not a map (the message says what it
+                is; the descriptor is closed all the same), or the map's type
+                does not fit ``cls``.
+            ValueError: ``fd`` is not an open descriptor (nothing is taken), or a
+                codec's size differs from the kernel's key or value size.
         """
         if isinstance(fd, bool) or not isinstance(fd, int | FD):
             raise TypeError(f"from_fd() takes an int or an FD, not {type(fd).__name__}")
+        object_kind(fd)  # ValueError for a number that is not open, before taking ownership of it
         owned = fd if isinstance(fd, FD) else FD(fd)
         return cls._open(owned, None, key, value)
 
@@ -255,12 +259,18 @@ class Map:
         """Open the map pinned at ``path`` (in this or another process).
 
         Raises:
-            TypeError: the map's type does not fit ``cls``.
+            TypeError: what is pinned there is not a map (the message says
+                what it is), or the map's type does not fit ``cls``.
             ValueError: a codec's size differs from the map's.
-            BpfSyscallError: no such pin (``ENOENT``), not a map...
+            BpfSyscallError: no such pin (``ENOENT``), or ``path`` is not on bpffs.
         """
         flags = FileFlags.RDONLY if readonly else 0
-        return cls._open(commands.obj_get(path, flags), None, key, value)
+        fd = commands.obj_get(path, flags)
+        if object_kind(fd) != "map":
+            what = describe_fd(fd)
+            fd.close()
+            raise TypeError(f"{os.fspath(path)!r} is {what}, not a pinned map")
+        return cls._open(fd, None, key, value)
 
     @classmethod
     def from_id(

@@ -16,7 +16,9 @@ programs leave sizes at 0 for user space to set before loading (libbpf's
 from __future__ import annotations
 
 import enum
+import functools
 import mmap
+import operator
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
@@ -62,6 +64,9 @@ class _TypeRule(NamedTuple):
 
 _LOCAL_STORAGE = _TypeRule(key_size=4, max_entries="zero", flags=MapFlags.NO_PREALLOC, fd_keys=True)
 _RINGBUF = _TypeRule(key_size=0, value_size=0, max_entries="ringbuf")
+
+#: Every ``BPF_F_*`` map flag this library knows (those of the kernel its ABI tables come from).
+_KNOWN_MAP_FLAGS = functools.reduce(operator.or_, (int(flag) for flag in MapFlags), 0)
 
 RULES: dict[MapType, _TypeRule] = {
     MapType.HASH: _TypeRule(),
@@ -239,6 +244,11 @@ class MapSpec:
     def __post_init__(self) -> None:
         if isinstance(self.type, bool) or not isinstance(self.type, int):
             raise TypeError(f"type must be a MapType, not {self.type!r}")
+        if not 0 <= self.type <= 0xFFFFFFFF:
+            raise ValueError(
+                f"map type {self.type} is not a map type number (0..2**32-1); name types with MapType "
+                "(a number newer than this library's table is passed to the kernel as it is)"
+            )
         if not isinstance(self.name, str):
             raise TypeError(f"name must be a str, not {type(self.name).__name__}")
         check_object_name(self.name)
@@ -267,6 +277,12 @@ class MapSpec:
             raise ValueError(f"max_entries must be an int in 0..2**32-1, not {n!r}")
         if isinstance(self.flags, bool) or not isinstance(self.flags, int) or self.flags < 0:
             raise TypeError(f"flags must be MapFlags, not {self.flags!r}")
+        unknown = self.flags & ~_KNOWN_MAP_FLAGS
+        if unknown:
+            raise ValueError(
+                f"flags {self.flags:#x} have bits this library does not know as map flags ({unknown:#x}); "
+                f"use MapFlags: {', '.join(str(f.name) for f in MapFlags if f)}"
+            )
         if rule.inner_map and self.inner_map is None:
             raise ValueError(f"{type_name} maps need inner_map=MapSpec(...) describing the maps they hold")
         if not rule.inner_map and self.inner_map is not None:

@@ -164,9 +164,10 @@ class Link(abc.ABC):
         fd = commands.obj_get(path)
         try:
             info = objects.get_link_info(fd)
-        except BpfSyscallError:
+        except (BpfSyscallError, TypeError):
+            what = objects.describe_fd(fd)
             fd.close()
-            raise TypeError(f"{os.fspath(path)!r} is not a pinned bpf_link") from None
+            raise TypeError(f"{os.fspath(path)!r} is {what}, not a pinned bpf_link") from None
         link = BpfLink(fd, f"pinned {_type_name(info.type)} link")
         link.pinned_path = Path(path)
         return link
@@ -179,7 +180,11 @@ class Link(abc.ABC):
             BpfSyscallError: no link has that id.
         """
         fd = commands.link_get_fd_by_id(link_id)
-        info = objects.get_link_info(fd)
+        try:
+            info = objects.get_link_info(fd)
+        except BaseException:
+            fd.close()
+            raise
         return BpfLink(fd, f"{_type_name(info.type)} link {link_id}")
 
     def __enter__(self: _LinkT) -> _LinkT:

@@ -180,9 +180,15 @@ class Program:
         """Open the program pinned at ``path``.
 
         Raises:
-            BpfSyscallError: nothing is pinned there (``ENOENT``), or it is not a program.
+            BpfSyscallError: nothing is pinned there (``ENOENT``), or ``path`` is not on bpffs.
+            TypeError: what is pinned there is not a program (the message says what it is).
         """
-        return cls._from_fd(commands.obj_get(path), Path(path))
+        fd = commands.obj_get(path)
+        if objects.object_kind(fd) != "program":
+            what = objects.describe_fd(fd)
+            fd.close()
+            raise TypeError(f"{os.fspath(path)!r} is {what}, not a pinned program")
+        return cls._from_fd(fd, Path(path))
 
     @classmethod
     def from_id(cls, prog_id: int) -> Program:

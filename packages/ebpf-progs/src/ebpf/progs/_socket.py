@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import os
 import socket
+import stat
 
-from ebpf.syscall import FD, AttachFlags, AttachType, HasFileno, LinkType, ProgType, commands, fileno_of
+from ebpf.syscall import (
+    FD,
+    AttachFlags,
+    AttachType,
+    HasFileno,
+    LinkType,
+    ProgType,
+    commands,
+    fileno_of,
+    objects,
+)
 
 from ._checks import require_type
 from ._link import BpfLink, Link, ProgAttachLink, SocketFilterLink, set_socket_program
@@ -33,21 +44,40 @@ def attach_socket_filter(program: Program, sock: HasFileno | int) -> Link:
     an earlier one, as [`Link.update()`][ebpf.progs.Link.update] does.
 
     Raises:
-        TypeError: not a ``SOCKET_FILTER`` program.
-        BpfSyscallError: the kernel refused (``ENOTSOCK`` for a descriptor that is not a socket).
+        TypeError: not a ``SOCKET_FILTER`` program, or ``sock`` is not a
+            socket (the message says what it is); nothing is opened then.
+        ValueError: ``sock`` is not an open descriptor.
+        BpfSyscallError: the kernel refused.
     """
     require_type(program, (ProgType.SOCKET_FILTER,), "attach_socket_filter")
     fd = fileno_of(sock)
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError as exc:
+        raise ValueError(f"attach_socket_filter: descriptor {fd} is not open ({exc.strerror})") from None
+    if not stat.S_ISSOCK(mode):
+        raise TypeError(f"attach_socket_filter: descriptor {fd} is {objects.describe_fd(fd)}, not a socket")
     sock_fd = FD(os.dup(fd))
     try:
         program_id = program.id
         set_socket_program(sock_fd, program)
-        with socket.socket(fileno=os.dup(fd)) as probe:
-            target = f"socket fd {fd} ({probe.family.name} {probe.type.name})"
+        target = f"socket fd {fd} ({_socket_kind(fd)})"
     except BaseException:
         sock_fd.close()
         raise
     return SocketFilterLink(sock_fd, program_id, target)
+
+
+def _socket_kind(fd: int) -> str:
+    """``"AF_INET SOCK_DGRAM"``: the family and type of socket ``fd``."""
+    number = os.dup(fd)
+    try:
+        probe = socket.socket(fileno=number)  # owns `number` once made, not before
+    except BaseException:
+        os.close(number)
+        raise
+    with probe:
+        return f"{probe.family.name} {probe.type.name}"
 
 
 def attach_sockmap(

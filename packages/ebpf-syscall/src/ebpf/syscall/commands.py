@@ -758,19 +758,37 @@ def obj_pin(fd: FdLike, path: str | os.PathLike[str]) -> None:
     attr = ObjPinAttr(pathname=ctypes.addressof(buf), bpf_fd=_fd(fd))
     ret = bpf_errno(Cmd.OBJ_PIN, attr)
     if ret < 0:
-        err = -ret
-        context = f"pinning to {os.fspath(path)!r}"
-        if err == errno.EPERM:
-            context += " (is the directory on a bpffs mount? `mount -t bpf bpf /sys/fs/bpf`)"
-            raise BpfSyscallError(err, "BPF_OBJ_PIN", context)
-        raise syscall_error(err, "BPF_OBJ_PIN", context)
+        raise _pin_error(-ret, "BPF_OBJ_PIN", f"pinning to {os.fspath(path)!r}", path)
 
 
 def obj_get(path: str | os.PathLike[str], flags: int = 0) -> FD:
-    """``BPF_OBJ_GET``: open a pinned object (``flags``: [`FileFlags`][ebpf.syscall.flags.FileFlags])."""
+    """``BPF_OBJ_GET``: open a pinned object (``flags``: [`FileFlags`][ebpf.syscall.flags.FileFlags]).
+
+    Raises:
+        BpfSyscallError: nothing is pinned there (``ENOENT``), or ``path`` is
+            not on a BPF filesystem (the message says so).
+        PermissionDeniedError: the pin's permissions or a policy refuse it.
+    """
     buf = _path(path)
     attr = ObjPinAttr(pathname=ctypes.addressof(buf), file_flags=int(flags))
-    return FD(bpf(Cmd.OBJ_GET, attr, f"opening pinned object {os.fspath(path)!r}"))
+    ret = bpf_errno(Cmd.OBJ_GET, attr)
+    if ret < 0:
+        raise _pin_error(-ret, "BPF_OBJ_GET", f"opening pinned object {os.fspath(path)!r}", path)
+    return FD(ret)
+
+
+def _pin_error(err: int, command: str, context: str, path: str | os.PathLike[str]) -> BpfSyscallError:
+    """The error of a failed pin or open of a pin. Off bpffs the kernel answers EPERM (pin) or
+    EACCES/EINVAL (open): that is the path's fault, not a missing privilege, and is said so."""
+    from .system import is_on_bpffs
+
+    if err in (errno.EPERM, errno.EACCES, errno.EINVAL) and not is_on_bpffs(path):
+        hint = (
+            f"{os.fspath(path)} is not on a BPF filesystem: objects are pinned under a bpffs mount "
+            "(`mount -t bpf bpf /sys/fs/bpf`)"
+        )
+        return BpfSyscallError(err, command, context, hint)
+    return syscall_error(err, command, context)
 
 
 # -------------------------------------------------------------- attach/detach

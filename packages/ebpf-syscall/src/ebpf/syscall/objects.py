@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from . import commands
 from ._generated import BpfBtfInfo, BpfLinkInfo, BpfProgInfo, LinkType, MapType, ProgType
 from .errors import BpfSyscallError
-from .fd import FD, HasFileno
+from .fd import FD, HasFileno, fileno_of
 
 __all__ = [
     "BtfInfo",
@@ -25,6 +26,8 @@ __all__ = [
     "ProgramInfo",
     "btf_data",
     "btf_ids",
+    "describe_fd",
+    "expect_kind",
     "get_btf_info",
     "get_link_info",
     "get_map_info",
@@ -35,6 +38,7 @@ __all__ = [
     "list_maps",
     "list_programs",
     "map_ids",
+    "object_kind",
     "prog_ids",
     "program_jited_insns",
     "program_map_ids",
@@ -42,6 +46,78 @@ __all__ = [
 ]
 
 FdLike = int | HasFileno
+
+
+# What `readlink /proc/self/fd/N` shows for each kind of BPF object: the name of its anonymous
+# inode (kernel/bpf/syscall.c and btf.c: anon_inode_getfd("bpf-map", ...), "bpf-prog", "btf";
+# a link is "bpf_link" when it is created and "bpf-link" when opened by id or pin).
+_ANON_INODE_KINDS = {
+    "anon_inode:bpf-map": "map",
+    "anon_inode:bpf-prog": "program",
+    "anon_inode:bpf_link": "link",
+    "anon_inode:bpf-link": "link",
+    "anon_inode:btf": "BTF object",
+}
+
+
+def _fd_target(number: int) -> str:
+    """What descriptor ``number`` of this process refers to, as ``/proc/self/fd`` names it.
+
+    Raises:
+        ValueError: no such descriptor is open.
+    """
+    try:
+        return os.readlink(f"/proc/self/fd/{number}")
+    except FileNotFoundError:
+        raise ValueError(f"descriptor {number} is not open") from None
+
+
+def object_kind(fd: int | HasFileno) -> str | None:
+    """Which kind of BPF object ``fd`` refers to: ``"map"``, ``"program"``, ``"link"``,
+    ``"BTF object"``, or ``None`` for anything else (a file, a socket, a perf event...).
+
+    Reads ``/proc/self/fd``; makes no ``bpf(2)`` call.
+
+    Raises:
+        ValueError: ``fd`` is not an open descriptor.
+        TypeError: ``fd`` is neither an int nor has ``fileno()``.
+    """
+    return _ANON_INODE_KINDS.get(_fd_target(fileno_of(fd)))
+
+
+def describe_fd(fd: int | HasFileno) -> str:
+    """``fd`` in words, for messages: ``"a BPF map"``, ``"a socket"``, ``"the file /etc/passwd"``...
+
+    Raises:
+        ValueError: ``fd`` is not an open descriptor.
+    """
+    target = _fd_target(fileno_of(fd))
+    kind = _ANON_INODE_KINDS.get(target)
+    if kind is not None:
+        return f"a BPF {kind}"
+    if target.startswith("socket:"):
+        return "a socket"
+    if target.startswith("pipe:"):
+        return "a pipe"
+    if target.startswith("anon_inode:"):
+        return f"a {target.removeprefix('anon_inode:').strip('[]')} descriptor"
+    return f"the file {target}"
+
+
+def expect_kind(fd: int | HasFileno, kind: str) -> None:
+    """Check, before any ``bpf(2)`` call, that ``fd`` refers to a BPF object of ``kind``
+    (``"map"``, ``"program"``, ``"link"``, ``"BTF object"``).
+
+    The kernel's ``BPF_OBJ_GET_INFO_BY_FD`` answers for whatever the
+    descriptor is, so reading a program's info as a map's gives made-up sizes.
+
+    Raises:
+        TypeError: ``fd`` refers to something else; the message says what.
+        ValueError: ``fd`` is not an open descriptor.
+    """
+    number = fileno_of(fd)
+    if object_kind(number) != kind:
+        raise TypeError(f"descriptor {number} is {describe_fd(number)}, not a BPF {kind}")
 
 
 def _enum_or_int(enum: type[ProgType] | type[MapType] | type[LinkType], value: int) -> int:
@@ -131,8 +207,10 @@ def get_program_info(fd: FdLike) -> ProgramInfo:
     """Info about the program behind ``fd``, including the ids of the maps it uses.
 
     Raises:
-        BpfSyscallError: ``fd`` is not a program.
+        TypeError: ``fd`` is not a program (it says what it is).
+        ValueError: ``fd`` is not open.
     """
+    expect_kind(fd, "program")
     info = BpfProgInfo()
     commands.obj_get_info_by_fd(fd, info)
     map_ids: tuple[int, ...] = ()
@@ -214,8 +292,10 @@ def get_map_info(fd: FdLike) -> MapInfo:
     """Info about the map behind ``fd``.
 
     Raises:
-        BpfSyscallError: ``fd`` is not a map.
+        TypeError: ``fd`` is not a map (it says what it is).
+        ValueError: ``fd`` is not open.
     """
+    expect_kind(fd, "map")
     info = commands.map_info(fd)
     return MapInfo(
         id=int(info.id),
@@ -235,7 +315,13 @@ def get_map_info(fd: FdLike) -> MapInfo:
 
 
 def get_link_info(fd: FdLike) -> LinkInfo:
-    """Info about the link behind ``fd``."""
+    """Info about the link behind ``fd``.
+
+    Raises:
+        TypeError: ``fd`` is not a link (it says what it is).
+        ValueError: ``fd`` is not open.
+    """
+    expect_kind(fd, "link")
     info = commands.link_info(fd)
     return LinkInfo(
         id=int(info.id),
@@ -246,7 +332,13 @@ def get_link_info(fd: FdLike) -> LinkInfo:
 
 
 def get_btf_info(fd: FdLike) -> BtfInfo:
-    """Info about the BTF object behind ``fd`` (name and size, not the data)."""
+    """Info about the BTF object behind ``fd`` (name and size, not the data).
+
+    Raises:
+        TypeError: ``fd`` is not a BTF object (it says what it is).
+        ValueError: ``fd`` is not open.
+    """
+    expect_kind(fd, "BTF object")
     name = ctypes.create_string_buffer(256)
     info = BpfBtfInfo(name=ctypes.addressof(name), name_len=len(name))
     commands.obj_get_info_by_fd(fd, info)

@@ -43,6 +43,7 @@ __all__ = [
     "ensure_tracefs",
     "find_mounts",
     "has_capability",
+    "is_on_bpffs",
     "kernel_release",
     "kernel_version",
     "online_cpus",
@@ -370,6 +371,18 @@ def _mount(source: str, target: Path, fstype: str, data: str | None) -> None:
             raise NotSupportedError(f"{fstype} filesystem", _FS_VERSIONS.get(fstype), context)
         raise syscall_error(err, "mount", context, "CAP_SYS_ADMIN")
     logger.info("mounted %s at %s", fstype, target)
+
+
+def is_on_bpffs(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` (or, when it does not exist yet, the directory it would be created in) lies on a
+    BPF filesystem, where objects can be pinned.
+
+    Raises:
+        OSError: ``/proc/self/mounts`` cannot be read.
+    """
+    target = Path(os.path.realpath(os.fspath(path)))
+    entry = _mount_of(target, _mounts())
+    return entry is not None and entry.fstype == "bpf"
 
 
 def ensure_bpffs(path: str | os.PathLike[str] = "/sys/fs/bpf", *, mount: bool = False) -> Path:
