@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from pathlib import Path
 
 import pytest
 
@@ -195,3 +196,35 @@ def test_truncated_objects_never_raise_anything_but_parse_error() -> None:
     for cut in range(0, len(data), max(1, len(data) // 97)):
         with pytest.raises(ParseError):
             CollectionSpec.from_bytes(data[:cut], name="cut.o")
+
+
+def _patched_globals(field: str) -> bytes:
+    """The globals object with one 64-bit ELF value set past what BTF's 32-bit fields hold."""
+    data = bytearray(compiled("globals").read_bytes())
+    elf = ElfFile(bytes(data))
+    bss, symtab = elf.section(".bss"), elf.section(".symtab")
+    assert bss is not None
+    assert symtab is not None
+    if field == "bss_size":
+        # Elf64_Shdr.sh_size (8 bytes at offset 32): .bss occupies no file space.
+        at = elf.header.shoff + bss.index * elf.header.shentsize + 32
+    else:
+        # Elf64_Sym.st_value (8 bytes at offset 8) of `hits`, a .data variable.
+        names = [symbol.name for symbol in elf.symbols]
+        at = symtab.offset + names.index("hits") * symtab.entsize + 8
+    struct.pack_into("<Q", data, at, 1 << 32)
+    return bytes(data)
+
+
+@pytest.mark.parametrize(
+    ("field", "message"),
+    [
+        ("bss_size", r"section 9 \(\.bss\): SHT_NOBITS size 4294967296 exceeds"),
+        ("symbol_value", r"section \.data: symbol hits has value 0x100000000, past the 32-bit offsets"),
+    ],
+)
+def test_elf_values_past_what_btf_holds_are_a_parse_error(field: str, message: str, tmp_path: Path) -> None:
+    path = tmp_path / "globals.o"
+    path.write_bytes(_patched_globals(field))
+    with pytest.raises(ParseError, match=message):
+        CollectionSpec.from_file(path)

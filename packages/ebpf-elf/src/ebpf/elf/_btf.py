@@ -41,6 +41,7 @@ from ebpf.btf import (
     VarSecinfo,
 )
 from ebpf.syscall.abi import FuncLinkage
+from ebpf.syscall.errors import ParseError
 
 from ._elf import ElfSection, ElfSymbol, SymbolBinding, SymbolType
 from ._externs import KCONFIG, KSYMS, KconfigLayout
@@ -49,6 +50,10 @@ __all__ = ["fixup_btf"]
 
 _KSYM_SIZE = 4
 _TEXT = ".text"
+
+
+# DATASEC sizes and variable offsets are 32-bit in BTF; ELF64 symbol values and section sizes are not.
+_U32_MAX = 0xFFFFFFFF
 
 
 def fixup_btf(
@@ -108,6 +113,11 @@ def fixup_btf(
                 var = graph[info.type_id]
                 sym = values.get(var.name)
                 offset = sym.value if sym is not None and not datasec.size else info.offset
+                if offset > _U32_MAX:
+                    raise ParseError(
+                        f"section {datasec.name}: symbol {var.name} has value {offset:#x}, "
+                        "past the 32-bit offsets BTF can hold"
+                    )
                 if (
                     isinstance(var, Var)
                     and var.linkage == VarLinkage.GLOBAL_ALLOCATED
@@ -118,6 +128,10 @@ def fixup_btf(
                     var_changes[var.id] = Var(var.id, var.name, var.type_id, VarLinkage.STATIC)
                 secinfos.append(VarSecinfo(info.type_id, offset, info.size))
             size = datasec.size or section.size
+            if size > _U32_MAX:
+                raise ParseError(
+                    f"section {datasec.name}: size {size:#x} is past the 32-bit sizes BTF can hold"
+                )
             datasecs[datasec.id] = Datasec(datasec.id, datasec.name, size, _sorted(secinfos))
     func_changes = _hidden_functions(graph, sections, symbols)
     # the other types are copied as they are, undecoded (same ids, same string offsets)
