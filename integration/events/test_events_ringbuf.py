@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
 from typing import Any
 
@@ -235,3 +236,36 @@ def test_one_poller_for_two_ring_buffers(counters: ArrayMap[int], ring: Map, sma
         pairs = poller.poll(1)
         assert seqs([e for s, e in pairs if s is rb_a]) == list(range(10))
         assert seqs([e for s, e in pairs if s is rb_b]) == list(range(10, 15))
+
+
+def test_threads_sharing_a_reader_take_turns_and_get_each_record_once(
+    counters: ArrayMap[int], ring: Map
+) -> None:
+    # Four threads drain and read one reader at once while a fifth writes: each record is handed
+    # to exactly one of them (a drain holds the reader from its first record to its last).
+    total = 20_000
+    taken: list[list[int]] = [[] for _ in range(4)]
+    writing = threading.Event()
+    writing.set()
+    with load_program(Mode.OUTPUT, counters, ring) as prog, RingBuffer(ring, EVENT_SPEC) as rb:
+
+        def reader(index: int) -> None:
+            while writing.is_set() or sum(map(len, taken)) < total:
+                if index % 2:
+                    for event in rb.drain(limit=97):
+                        taken[index].append(int(event[0]))
+                        time.sleep(0)  # let the other threads run in the middle of the drain
+                else:
+                    taken[index].extend(seqs(rb.read(limit=53)))
+
+        threads = [threading.Thread(target=reader, args=(i,)) for i in range(4)]
+        for thread in threads:
+            thread.start()
+        for _ in range(total // 500):
+            run(prog, 500)
+        writing.clear()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert not any(thread.is_alive() for thread in threads)
+    everything = sorted(seq for seqs_of_one in taken for seq in seqs_of_one)
+    assert everything == list(range(total))

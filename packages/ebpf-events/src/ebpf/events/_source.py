@@ -42,9 +42,12 @@ class EventSource(ABC):
     [`poll()`][ebpf.events.EventSource.poll], [`read_batch()`][ebpf.events.EventSource.read_batch],
     [`read_array()`][ebpf.events.EventSource.read_array], iteration) decode records with the reader's decoder,
     or hand out ``memoryview`` s of the records in place when it has none: a view is valid until the next read
-    (for [`drain()`][ebpf.events.EventSource.drain], until the next item is taken); copy what you keep. Use a
-    reader from one thread at a time; [`close()`][ebpf.events.EventSource.close] and
-    [`interrupt()`][ebpf.events.EventSource.interrupt] may be called from any thread and wake a blocked wait.
+    (for [`drain()`][ebpf.events.EventSource.drain], until the next item is taken); copy what you keep.
+    A reader may be shared by threads: reads take turns (a ``drain()`` holds the reader from its
+    first record to its last), and [`close()`][ebpf.events.EventSource.close] and
+    [`interrupt()`][ebpf.events.EventSource.interrupt] may be called from any thread and wake a
+    blocked wait. Raw views handed to one thread are freed by the next read of any thread: threads
+    that share a reader give it a decoder.
     """
 
     def __init__(self, decoder: DecoderSpec | None, flush_interval: float | None) -> None:
@@ -134,9 +137,16 @@ class EventSource(ABC):
         """
         _check_limit(limit)
         self._check_open()
+        return self._drain(self._decoder_for(decoder), limit)
+
+    def _drain(self, decoder: EventDecoder | None, limit: int | None) -> Records:
+        # The reader's lock is held from the first record to the last (not before the caller starts
+        # iterating): another thread's read or close() waits for the drain to end instead of moving
+        # the consumer position under it. A consumer drains in bounded rounds, so nobody waits long.
         with self._lock:
+            self._check_open()
             self._free_pending()
-        return self._records(self._decoder_for(decoder), limit, False)
+            yield from self._records(decoder, limit, False)
 
     def read(self, limit: int | None = None, *, decoder: DecoderSpec | None = None) -> list[Any]:
         """The records available now, as a list (raw views stay valid until the next read).
