@@ -208,3 +208,5 @@ def test_the_running_kernel_is_one_shared_view(vmlinux: TypeGraph) -> None:
     task = view.find("task_struct", Kind.STRUCT)
     assert task is not None
     assert task.module is None
+    # read in place where the kernel lets its BTF be mapped (6.16+), else read: the same bytes
+    assert view.vmlinux.data == Path("/sys/kernel/btf/vmlinux").read_bytes()

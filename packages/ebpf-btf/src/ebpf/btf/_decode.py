@@ -94,8 +94,12 @@ class TypeTable:
     string offsets continue after vmlinux's).
     """
 
-    def __init__(self, data: bytes, base: TypeTable | None, what: str) -> None:
+    def __init__(self, data: bytes | memoryview, base: TypeTable | None, what: str) -> None:
         """Check the header and index every record.
+
+        ``data`` may be a byte view of memory that stays valid for the
+        life of the process (the kernel's own vmlinux BTF, mapped): its type
+        section is then read in place, not copied.
 
         Raises:
             ParseError: the blob is malformed (says what, where and why).
@@ -103,6 +107,7 @@ class TypeTable:
         self.what = what
         self.base = base
         self.data = data
+        self._blob: bytes | None = data if isinstance(data, bytes) else None
         self.first_string: int = len(base.strings) + base.first_string if base is not None else 0
         self.first_id: int = base.first_id + base.count if base is not None else 1
         if len(data) < s.BTF_HEADER_SIZE:
@@ -130,16 +135,21 @@ class TypeTable:
         if type_off % 4 or type_len % 4:
             raise ParseError(f"{what}: type section offset {type_off} / length {type_len} not 4-byte aligned")
         self.types_start = hdr_len + type_off
-        self.strings: bytes = data[hdr_len + str_off : hdr_len + str_off + str_len]
+        self.strings: bytes = bytes(data[hdr_len + str_off : hdr_len + str_off + str_len])
         if self.strings and self.strings[0] != 0 and base is None:
             raise ParseError(f"{what}: the string section must start with an empty string (NUL)")
         if self.strings and self.strings[-1] != 0:
             # The kernel rejects it too (btf_parse_str_sec): the last string would be unterminated.
             raise ParseError(f"{what}: the string section does not end with NUL")
-        self.words = array.array("I")
-        self.words.frombytes(data[self.types_start : self.types_start + type_len])
-        if sys.byteorder != "little":
-            self.words.byteswap()
+        self.words: array.array[int] | memoryview
+        if isinstance(data, memoryview) and sys.byteorder == "little":
+            self.words = data[self.types_start : self.types_start + type_len].cast("I")  # in place
+        else:
+            words = array.array("I")
+            words.frombytes(data[self.types_start : self.types_start + type_len])
+            if sys.byteorder != "little":
+                words.byteswap()
+            self.words = words
         self.offsets = self._walk()
         self.count: int = len(self.offsets)
         self.last_id = self.first_id + self.count - 1
@@ -185,6 +195,12 @@ class TypeTable:
                 f"{self.what}: {where}: record runs past the end of the {end * 4}-byte type section"
             )
         return offsets
+
+    def blob(self) -> bytes:
+        """The whole blob as bytes (copied once from a view)."""
+        if self._blob is None:
+            self._blob = bytes(self.data)
+        return self._blob
 
     # ----------------------------------------------------------- strings
 

@@ -193,7 +193,7 @@ class BtfBuilder:
                 records.append(builder._record(replacement))
                 continue
             stop = start + 4 * offsets[index + 1] if index + 1 < len(offsets) else end
-            records.append(data[start + 4 * at : stop])
+            records.append(bytes(data[start + 4 * at : stop]))
         return builder
 
     def __len__(self) -> int:

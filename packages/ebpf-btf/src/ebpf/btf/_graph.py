@@ -50,8 +50,11 @@ class TypeGraph:
     [`ebpf.btf`][ebpf.btf] rather than directly.
     """
 
-    def __init__(self, data: bytes, base: TypeGraph | None = None, *, name: str = "BTF") -> None:
+    def __init__(self, data: bytes | memoryview, base: TypeGraph | None = None, *, name: str = "BTF") -> None:
         """Index ``data`` (a raw BTF blob), on top of ``base`` for split BTF.
+
+        A ``memoryview`` is read in place and must stay valid as long as
+        the graph (a mapping that is never unmapped).
 
         Raises:
             ParseError: the blob is malformed.
@@ -67,7 +70,7 @@ class TypeGraph:
     @property
     def data(self) -> bytes:
         """The raw BTF blob."""
-        return self._table.data
+        return self._table.blob()
 
     @property
     def string_section(self) -> bytes:
