@@ -101,6 +101,7 @@ demo: setup
 # Each benchmark builds its C baseline (gcc + libbpf-dev) and prints Python/C ratios.
 bench: setup
 	$(HATCH) run python bench/btf/bench_btf.py --repeats 5
+	$(HATCH) run python bench/core/bench_core.py --repeats 7
 	$(HATCH) run python bench/maps/bench_maps.py
 	PYTHONPATH=integration $(HATCH) run python bench/events/bench_events.py --repeats 3 --seconds 2
 
