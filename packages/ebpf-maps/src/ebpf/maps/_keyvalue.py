@@ -41,6 +41,7 @@ _DELETE = int(Cmd.MAP_DELETE_ELEM)
 _NEXT_KEY = int(Cmd.MAP_GET_NEXT_KEY)
 _LOOKUP_AND_DELETE = int(Cmd.MAP_LOOKUP_AND_DELETE_ELEM)
 _ENOENT = errno.ENOENT
+_NO_FD = 0xFFFFFFFF  # (u32)-1: no descriptor; the kernel answers EBADF
 _MISSING: Any = object()
 
 
@@ -102,6 +103,12 @@ class KeyValueMap(
         self._lock_acquire = self._lock.acquire
         self._lock_release = self._lock.release
 
+    def _release(self) -> None:
+        # The hot paths do not test `_closed`: after close() their prepared calls name no
+        # descriptor, fail with EBADF, and `_error()` turns that into the "closed" error.
+        self._attr.map_fd = self._delete_attr.map_fd = _NO_FD
+        super()._release()
+
     def _put_key_checked(self, key: object) -> None:
         """Encode ``key`` with the codec after the slot refused it: the codec's clear error, or the key."""
         try:
@@ -127,8 +134,6 @@ class KeyValueMap(
         # The hot path: C calls only (see the module docstring).
         self._lock_acquire()  # not `with`: this is the hot path
         try:
-            if self._closed:
-                raise self._closed_error()
             try:
                 self._key_slot[0] = key
             except Exception:
@@ -150,8 +155,6 @@ class KeyValueMap(
         """The value of ``key``, or ``default`` when the map has no such key."""
         self._lock_acquire()  # not `with`: this is the hot path
         try:
-            if self._closed:
-                raise self._closed_error()
             try:
                 self._key_slot[0] = key
             except Exception:
@@ -186,8 +189,6 @@ class KeyValueMap(
     def __setitem__(self, key: K, value: V) -> None:
         self._lock_acquire()  # not `with`: this is the hot path
         try:
-            if self._closed:
-                raise self._closed_error()
             try:
                 self._key_slot[0] = key
             except Exception:
@@ -245,8 +246,6 @@ class KeyValueMap(
     def __delitem__(self, key: K) -> None:
         self._lock_acquire()  # not `with`: this is the hot path
         try:
-            if self._closed:
-                raise self._closed_error()
             try:
                 self._key_slot[0] = key
             except Exception:
@@ -284,8 +283,6 @@ class KeyValueMap(
     def __contains__(self, key: object) -> bool:
         self._lock_acquire()  # not `with`: this is the hot path
         try:
-            if self._closed:
-                raise self._closed_error()
             try:
                 self._key_slot[0] = key  # type: ignore[assignment]  # the codec refuses keys of another type
             except Exception:

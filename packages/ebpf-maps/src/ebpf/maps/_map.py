@@ -392,8 +392,11 @@ class Map:
 
     # ------------------------------------------------------------ errors
 
-    def _error(self, err: int, command: str, doing: str, key: object = None) -> BpfSyscallError:
-        """The exception for a failed element command, naming the map and the key."""
+    def _error(self, err: int, command: str, doing: str, key: object = None) -> BpfSyscallError | ValueError:
+        """The exception for a failed element command, naming the map and the key; the "closed"
+        ``ValueError`` when the map was closed (element commands then name no descriptor)."""
+        if self._closed:
+            return self._closed_error()
         what = f"{doing} map {self.name or map_type_name(self.type)!r}"
         if key is not None:
             what = f"{doing} {key!r} in map {self.name or map_type_name(self.type)!r}"
