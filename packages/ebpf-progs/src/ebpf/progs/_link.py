@@ -324,44 +324,65 @@ def _release_perf_event(event: FD, cleanup: Callable[[], None] | None) -> None:
     _run_cleanup(cleanup)
 
 
-class PerfEventLink(Link):
-    """A program attached to a perf event with ``PERF_EVENT_IOC_SET_BPF`` (before perf bpf_links, 5.15).
+class HeldDescriptorLink(Link):
+    """A link kept by a descriptor it holds, whose detaching is a function run once over it.
 
-    The attachment lasts while the perf event's descriptor is open; the
-    kernel closes it when the process dies.
+    The legacy mechanisms (a perf event, a socket option, a struct_ops map
+    element) have no kernel link object: the attachment lasts while the held
+    descriptor (or the written element) does. ``close()`` runs the detach
+    function exactly once, whichever thread closes first, or at garbage
+    collection (``weakref.finalize``).
     """
 
+    _mechanism = ""
+
     def __init__(
-        self, event: FD, program_id: int, target: str, cleanup: Callable[[], None] | None = None
+        self, held: FD, program_id: int, target: str, detach: Callable[..., None], *args: object
     ) -> None:
-        """Take ownership of perf event ``event``, which already runs the program."""
+        """Take ownership of ``held``; ``detach(*args)`` undoes the attachment (and closes ``held``)."""
         super().__init__(target)
-        self._event = event
+        self._held = held
         self._program_id = program_id
-        self._finalizer = weakref.finalize(self, _release_perf_event, event, cleanup)
+        self._finalizer = weakref.finalize(self, detach, *args)
 
     @property
     def mechanism(self) -> str:
-        return "perf_event"
+        return self._mechanism
 
     @property
     def closed(self) -> bool:
         return not self._finalizer.alive
 
     def fileno(self) -> int:
-        """The perf event's descriptor.
+        """The held descriptor.
 
         Raises:
             ValueError: the link was closed.
         """
-        return self._event.fileno()
+        return self._held.fileno()
 
     def close(self) -> None:
         self._finalizer()
 
     def info(self) -> LinkInfo:
-        self._event.fileno()  # ValueError once closed
-        return LinkInfo(mechanism="perf_event", program_id=self._program_id, target=self.target)
+        self._held.fileno()  # ValueError once closed
+        return LinkInfo(mechanism=self._mechanism, program_id=self._program_id, target=self.target)
+
+
+class PerfEventLink(HeldDescriptorLink):
+    """A program attached to a perf event with ``PERF_EVENT_IOC_SET_BPF`` (before perf bpf_links, 5.15).
+
+    The attachment lasts while the perf event's descriptor is open; the
+    kernel closes it when the process dies.
+    """
+
+    _mechanism = "perf_event"
+
+    def __init__(
+        self, event: FD, program_id: int, target: str, cleanup: Callable[[], None] | None = None
+    ) -> None:
+        """Take ownership of perf event ``event``, which already runs the program."""
+        super().__init__(event, program_id, target, _release_perf_event, event, cleanup)
 
 
 def _prog_detach(target: FD | None, attach_type: AttachType, program: FD) -> None:
@@ -461,34 +482,18 @@ class ProgAttachLink(Link):
             self._finalizer = weakref.finalize(self, _prog_detach, self._target_fd, self.attach_type, new)
 
 
-class SocketFilterLink(Link):
+class SocketFilterLink(HeldDescriptorLink):
     """A socket filter attached with ``SO_ATTACH_BPF``; closing detaches it (``SO_DETACH_BPF``)."""
+
+    _mechanism = "socket_option"
 
     def __init__(self, sock_fd: FD, program_id: int, target: str) -> None:
         """Take ownership of ``sock_fd``, a duplicate of the filtered socket."""
-        super().__init__(target)
-        self._sock_fd = sock_fd
-        self._program_id = program_id
-        self._finalizer = weakref.finalize(self, _detach_filter, sock_fd)
-
-    @property
-    def mechanism(self) -> str:
-        return "socket_option"
-
-    @property
-    def closed(self) -> bool:
-        return not self._finalizer.alive
-
-    def close(self) -> None:
-        self._finalizer()
-
-    def info(self) -> LinkInfo:
-        self._sock_fd.fileno()  # ValueError once closed
-        return LinkInfo(mechanism="socket_option", program_id=self._program_id, target=self.target)
+        super().__init__(sock_fd, program_id, target, _detach_filter, sock_fd)
 
     def update(self, program: HasFileno) -> None:
         """Attach ``program`` instead: ``SO_ATTACH_BPF`` replaces the socket's filter atomically."""
-        set_socket_program(self._sock_fd, program)
+        set_socket_program(self._held, program)
         self._program_id = objects.get_program_info(program).id
 
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import errno
 import logging
 import os
-import weakref
 
 from ebpf.syscall import (
     FD,
@@ -38,7 +37,7 @@ from ebpf.syscall import (
     objects,
 )
 
-from ._link import BpfLink, Link, LinkInfo
+from ._link import BpfLink, HeldDescriptorLink, Link
 from ._support import require_link_type
 
 __all__ = ["StructOpsLink", "attach_struct_ops"]
@@ -121,7 +120,7 @@ def _unregister(map_fd: FD, target: str) -> None:
         map_fd.close()
 
 
-class StructOpsLink(Link):
+class StructOpsLink(HeldDescriptorLink):
     """struct_ops registered by writing their map's element (a map without ``MapFlags.LINK``).
 
     Closing it deletes the element, which unregisters the ops. Unlike a
@@ -129,32 +128,9 @@ class StructOpsLink(Link):
     close the link. Holds a duplicate of the map's descriptor.
     """
 
+    _mechanism = "struct_ops_map"
+
     def __init__(self, map_fd: FD, map_id: int, target: str) -> None:
         """Take ownership of ``map_fd``, a struct_ops map whose element was just written."""
-        super().__init__(target)
-        self._map_fd = map_fd
+        super().__init__(map_fd, 0, target, _unregister, map_fd, target)
         self.map_id = map_id
-        self._finalizer = weakref.finalize(self, _unregister, map_fd, target)
-
-    @property
-    def mechanism(self) -> str:
-        return "struct_ops_map"
-
-    @property
-    def closed(self) -> bool:
-        return not self._finalizer.alive
-
-    def fileno(self) -> int:
-        """The struct_ops map's descriptor.
-
-        Raises:
-            ValueError: the link was closed.
-        """
-        return self._map_fd.fileno()
-
-    def close(self) -> None:
-        self._finalizer()
-
-    def info(self) -> LinkInfo:
-        self._map_fd.fileno()  # ValueError once closed
-        return LinkInfo(mechanism="struct_ops_map", program_id=0, target=self.target)
