@@ -58,6 +58,7 @@ __all__ = [
     "feature_skip_reason",
     "kernel_config",
     "kernel_release",
+    "kfuncs_feature",
     "parse_version",
     "requires_feature",
     "requires_kernel",
@@ -169,3 +170,18 @@ def requires_feature(feature: Feature) -> pytest.MarkDecorator:
     if not isinstance(feature, Feature):
         raise TypeError(f"requires_feature() takes an ebpf.syscall.features.Feature, not {feature!r}")
     return pytest.mark.requires_feature(feature)
+
+
+def kfuncs_feature(version: str, *names: str) -> Feature:
+    """A feature for kernel functions a test object calls: present when the running kernel's BTF
+    has each of ``names`` as a function; ``version`` is the first kernel that has them all.
+
+    For ``requires_feature``: an older kernel skips, a newer one without them fails.
+    """
+    from ebpf.btf import Kind, load_vmlinux
+
+    def probe() -> bool:
+        vmlinux = load_vmlinux()
+        return all(vmlinux.find_all(name, Kind.FUNC) for name in names)
+
+    return Feature(f"kernel functions {', '.join(names)}", version, probe)

@@ -15,6 +15,7 @@ import sys
 from typing import Any
 
 import pytest
+from _kernel_markers import kfuncs_feature
 
 from ebpf.elf import Collection
 from ebpf.maps import KeyValueMap
@@ -24,7 +25,23 @@ from ebpf.syscall.errors import NotSupportedError
 from ebpf.syscall.system import possible_cpus
 from tests.elf._elf_corpus import spec_of
 
-pytestmark = pytest.mark.requires_feature(features.KFUNC_CALLS)
+# What tests/bpf/elf/elf_kfuncs.c calls (strong externs): the newest, the dynptr ones, came in 6.4.
+OBJECT_KFUNCS = kfuncs_feature(
+    "6.4",
+    "bpf_task_from_pid",
+    "bpf_task_acquire",
+    "bpf_task_release",
+    "bpf_rcu_read_lock",
+    "bpf_rcu_read_unlock",
+    "bpf_cpumask_create",
+    "bpf_cpumask_release",
+    "bpf_cpumask_set_cpu",
+    "bpf_cpumask_test_cpu",
+    "bpf_dynptr_from_skb",
+    "bpf_dynptr_slice",
+)
+
+pytestmark = [pytest.mark.requires_feature(features.KFUNC_CALLS), pytest.mark.requires_feature(OBJECT_KFUNCS)]
 
 _TASK_ARGS = struct.Struct("<iiii16s")  # struct task_args
 TC_ACT_OK = 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ctypes
 import dataclasses
+import errno
 import ipaddress
 import logging
 import os
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _kernel_markers import kernel_config
+from _kernel_markers import kernel_config, skip_reason
 
 from ebpf.elf import Collection, CollectionSpec
 from ebpf.events import PerfBuffer, RingBuffer
@@ -28,6 +29,8 @@ from ebpf.syscall.system import kernel_version
 from tests.elf._elf_corpus import spec_of
 
 XDP_DROP, XDP_PASS = 1, 2
+#: Whether bpf_get_stackid() records kernel stacks at syscall tracepoints (6.1 answers EFAULT there).
+KERNEL_STACKS = skip_reason("6.2", "kernel stacks at syscall tracepoints") is None
 CLOCK_MONOTONIC = 1
 
 
@@ -90,16 +93,18 @@ def test_a_profiler_sized_by_user_space_counts_stacks_and_sends_events() -> None
             assert (tgid, pid, _c_string(comm)) == (os.getpid(), threading.get_native_id(), _comm())
             assert 15_000_000 <= delta_ns < 10_000_000_000
             assert user_stack_id >= 0
-            assert kern_stack_id >= 0
+            # Linux 6.1 records no kernel callchain at syscall tracepoints (EFAULT); no probe tells
+            assert kern_stack_id >= 0 or (not KERNEL_STACKS and kern_stack_id == -errno.EFAULT)
         assert sum(count for _, count in counts) == 2
         for key, _ in counts:
             assert (key["tgid"], key["comm"]) == (os.getpid(), _comm())
             user_stack = stackmap.stack(key["user_stack_id"])
-            kernel_stack = stackmap.stack(key["kern_stack_id"])
             assert 1 <= len(user_stack) <= 32
             assert all(0 < ip < 1 << 48 for ip in user_stack)  # user-space addresses
-            assert kernel_stack
-            assert all(ip >= 1 << 63 for ip in kernel_stack)  # kernel addresses
+            if key["kern_stack_id"] >= 0:
+                kernel_stack = stackmap.stack(key["kern_stack_id"])
+                assert kernel_stack
+                assert all(ip >= 1 << 63 for ip in kernel_stack)  # kernel addresses
 
 
 # ------------------------------------------------------------ item 3: sections with no type
