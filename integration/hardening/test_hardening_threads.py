@@ -160,17 +160,17 @@ import sys, threading
 from ebpf.maps import KeyValueMap, Map, MapSpec, BytesCodec, u32, u64
 from ebpf.syscall import KeyNotFoundError
 
-rounds, operation = int(sys.argv[1]), sys.argv[2]
+rounds, operation, workers = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 big = MapSpec(MapType.HASH, key=u32, value=BytesCodec(65536), max_entries=4)
 closed_errors = 0
 for _ in range(rounds):
     shared = Map.create(MapSpec(MapType.HASH, key=u32, value=u64, max_entries=64))
-    for key in range(64):
+    for key in range(8):
         shared[key] = key
     started = threading.Event()
     outcome = []
 
-    def work():
+    def work(mine):
         started.set()
         try:
             while True:
@@ -182,19 +182,26 @@ for _ in range(rounds):
                     assert shared.lookup_batch()[7] == 7
                 elif operation == "iterate":
                     assert 7 in list(shared)
+                elif operation == "elements":  # every element operation, from several threads
+                    shared[mine] = mine
+                    assert mine in shared and shared.get(mine) == mine
+                    del shared[mine]
+                    assert shared.get(7) == 7
         except ValueError as exc:  # the documented error of a closed map
             outcome.append(str(exc))
 
-    thread = threading.Thread(target=work)
-    thread.start()
+    threads = [threading.Thread(target=work, args=(8 + index,)) for index in range(workers)]
+    for thread in threads:
+        thread.start()
     started.wait()
     shared.close()
     grabbers = [Map.create(big) for _ in range(4)]
     for grabber in grabbers:
         grabber[7] = bytes(65536)
-    thread.join(30)
-    assert not thread.is_alive(), "the operation did not end after close()"
-    assert outcome and "closed" in outcome[0], outcome
+    for thread in threads:
+        thread.join(30)
+        assert not thread.is_alive(), "the operation did not end after close()"
+    assert len(outcome) == workers and all("closed" in message for message in outcome), outcome
     closed_errors += 1
     for grabber in grabbers:
         grabber.close()
@@ -202,10 +209,14 @@ print("rounds", closed_errors)
 """.replace("from ebpf.syscall import KeyNotFoundError", "from ebpf.syscall import KeyNotFoundError, MapType")
 
 
-@pytest.mark.parametrize("operation", ["lookup", "update", "batch", "iterate"])
-def test_close_while_another_thread_operates_raises_closed_and_never_crashes(operation: str) -> None:
+@pytest.mark.parametrize(
+    ("operation", "workers"), [("lookup", 1), ("update", 1), ("batch", 1), ("iterate", 1), ("elements", 3)]
+)
+def test_close_while_other_threads_operate_raises_closed_and_never_crashes(
+    operation: str, workers: int
+) -> None:
     result = subprocess.run(
-        [sys.executable, "-c", _CLOSE_RACE, str(CLOSE_ROUNDS), operation],
+        [sys.executable, "-c", _CLOSE_RACE, str(CLOSE_ROUNDS), operation, str(workers)],
         capture_output=True,
         text=True,
         env=child_env(),

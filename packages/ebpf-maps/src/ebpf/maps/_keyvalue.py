@@ -1,15 +1,15 @@
 """Key/value maps (hash, LRU, devmap, cpumap, ...): element operations at syscall speed, iteration, dump.
 
-Every element operation reuses one ``MapElemAttr`` whose ``key``/``value``
-point at buffers allocated once per map: a lookup puts the key into the key
-buffer through the key codec's [`slot()`][ebpf.maps.Codec.slot], makes the call
-prepared once with ``bpf_prepared`` and reads the value buffer through the
-value codec's slot. For integer keys and values all three are C callables,
-so that the only Python code a lookup runs is ``__getitem__`` itself. Because
-of these shared buffers, every operation holds the map's lock while it uses
-them (see `ebpf.maps._map`): a map object may be shared by threads, which
-then take turns; threads that want to run operations in parallel use one
-object each ([`Map.dup`][ebpf.maps.Map.dup]).
+Single-element operations reuse buffers allocated once per map: a lookup
+takes a set of element buffers from the map's pool (see
+`ebpf.maps._elements`), puts the key into its key buffer through the key
+codec's [`slot()`][ebpf.maps.Codec.slot], makes the call prepared once with
+``bpf_prepared`` and reads the value buffer through the value codec's slot.
+For integer keys and values all of these are C callables, so that the only
+Python code a lookup runs is ``__getitem__`` itself. Threads sharing a map
+take sets of their own from the pool, with no lock, and run their system
+calls in parallel; the other operations (batches, iteration, flagged
+element commands) hold the map's lock (see `ebpf.maps._map`).
 """
 
 from __future__ import annotations
@@ -20,11 +20,12 @@ import errno
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from ebpf.syscall import bpf_errno, bpf_failed, bpf_prepared
+from ebpf.syscall import bpf_errno, bpf_failed
 from ebpf.syscall.abi import Cmd, MapElemAttr, MapType
 
 from ._batch import BatchOps, check_chunk_size, packed_elements, split_items
-from ._codecs import ReadableBuffer, Slot
+from ._codecs import ReadableBuffer
+from ._elements import ElementBuffers, ElementPool
 from ._map import Map
 
 if TYPE_CHECKING:
@@ -37,11 +38,9 @@ V = TypeVar("V")
 
 _LOOKUP = int(Cmd.MAP_LOOKUP_ELEM)
 _UPDATE = int(Cmd.MAP_UPDATE_ELEM)
-_DELETE = int(Cmd.MAP_DELETE_ELEM)
 _NEXT_KEY = int(Cmd.MAP_GET_NEXT_KEY)
 _LOOKUP_AND_DELETE = int(Cmd.MAP_LOOKUP_AND_DELETE_ELEM)
 _ENOENT = errno.ENOENT
-_NO_FD = 0xFFFFFFFF  # (u32)-1: no descriptor; the kernel answers EBADF
 _MISSING: Any = object()
 
 
@@ -79,70 +78,81 @@ class KeyValueMap(
 
     def _setup(self) -> None:
         super()._setup()
-        fd = self._fd.fileno()
-        # One byte at least so that addressof() is valid for zero-size keys.
-        self._kbuf = ctypes.create_string_buffer(max(self.key_codec.size, 1))
-        self._vbuf = ctypes.create_string_buffer(max(self.value_codec.size, 1))
-        self._attr = MapElemAttr(map_fd=fd, key=ctypes.addressof(self._kbuf) if self.key_codec.size else 0)
-        self._attr.value = ctypes.addressof(self._vbuf)
-        # BPF_MAP_DELETE_ELEM's last field is `key`: the kernel rejects a
-        # non-zero `value` (CHECK_ATTR), so deletes get an attr of their own.
-        self._delete_attr = MapElemAttr(map_fd=fd, key=self._attr.key)
-        # Prepared calls: the ctypes arguments are built once per map.
-        self._lookup_call = bpf_prepared(_LOOKUP, self._attr)
-        self._update_call = bpf_prepared(_UPDATE, self._attr)
-        self._delete_call = bpf_prepared(_DELETE, self._delete_attr)
+        self._elements: ElementPool[K, V] = ElementPool(self._fd.fileno(), self.key_codec, self.value_codec)
+        # The pool's own methods, bound once: the hot paths call them directly.
+        self._take = self._elements.free.pop
+        self._give = self._elements.free.append
         self._encode_key = self.key_codec.encode_into
         self._encode_value = self.value_codec.encode_into
         self._decode_key = self.key_codec.decode_from
         self._decode_value = self.value_codec.decode_from
-        self._key_slot: Slot[K] = self.key_codec.slot(self._kbuf)
-        self._value_slot: Slot[V] = self.value_codec.slot(self._vbuf)
         self._batch: BatchOps[K, V] = BatchOps(self)
-        # The lock's own methods, bound once: the hot paths call them without a `with` block.
-        self._lock_acquire = self._lock.acquire
-        self._lock_release = self._lock.release
+
+    def _more(self) -> ElementBuffers[K, V]:
+        """A set of element buffers when every set is in use by another thread (see `ebpf.maps._elements`).
+
+        Raises:
+            ValueError: the map is closed.
+        """
+        with self._lock:
+            self._fd_checked()
+            return self._elements.more()
+
+    @contextlib.contextmanager
+    def _buffers(self) -> Iterator[ElementBuffers[K, V]]:
+        """A set of element buffers for the ``with`` block (the paths that are not hot)."""
+        try:
+            buffers = self._take()
+        except IndexError:
+            buffers = self._more()
+        try:
+            yield buffers
+        finally:
+            self._give(buffers)
 
     def _release(self) -> None:
-        # The hot paths do not test `_closed`: after close() their prepared calls name no
-        # descriptor, fail with EBADF, and `_error()` turns that into the "closed" error.
-        self._attr.map_fd = self._delete_attr.map_fd = _NO_FD
+        # The hot paths do not test `_closed`: after this their calls name no descriptor,
+        # fail with EBADF, and `_error()` turns that into the "closed" error.
+        self._elements.drain()
         super()._release()
 
-    def _put_key_checked(self, key: object) -> None:
+    def _put_key_checked(self, buffers: ElementBuffers[K, V], key: object) -> None:
         """Encode ``key`` with the codec after the slot refused it: the codec's clear error, or the key."""
         try:
-            self._encode_key(self._kbuf, 0, key)
+            self._encode_key(buffers.kbuf, 0, key)
         except Exception as exc:
             raise exc from None  # not "during handling of" the slot's terse error
 
-    def _put_value_checked(self, value: object) -> None:
+    def _put_value_checked(self, buffers: ElementBuffers[K, V], value: object) -> None:
         """Encode ``value`` with the codec after the slot refused it (see `_put_key_checked()`)."""
         try:
-            self._encode_value(self._vbuf, 0, value)
+            self._encode_value(buffers.vbuf, 0, value)
         except Exception as exc:
             raise exc from None
 
-    def _flagged_attr(self, flags: int) -> MapElemAttr:
-        attr = MapElemAttr(map_fd=self._attr.map_fd, key=self._attr.key, flags=int(flags))
-        attr.value = self._attr.value
+    def _flagged_attr(self, buffers: ElementBuffers[K, V], flags: int) -> MapElemAttr:
+        attr = MapElemAttr(map_fd=self._fd.fileno(), key=buffers.attr.key, flags=int(flags))
+        attr.value = buffers.attr.value
         return attr
 
     # ------------------------------------------------------------ single elements
 
     def __getitem__(self, key: K) -> V:
-        # The hot path: C calls only (see the module docstring).
-        self._lock_acquire()  # not `with`: this is the hot path
+        # The hot path: C calls only besides this method (see the module docstring).
+        try:
+            buffers = self._take()
+        except IndexError:
+            buffers = self._more()
         try:
             try:
-                self._key_slot[0] = key
+                buffers.key[0] = key
             except Exception:
-                self._put_key_checked(key)
-            if self._lookup_call() < 0 and (ret := bpf_failed(self._lookup_call)) < 0:
+                self._put_key_checked(buffers, key)
+            if buffers.lookup() < 0 and (ret := bpf_failed(buffers.lookup)) < 0:
                 raise self._error(-ret, "BPF_MAP_LOOKUP_ELEM", "looking up", key)
-            return self._value_slot[0]
+            return buffers.value[0]
         finally:
-            self._lock_release()
+            self._give(buffers)
 
     @overload
     def get(self, key: K, /) -> V | None: ...
@@ -153,19 +163,22 @@ class KeyValueMap(
 
     def get(self, key: K, /, default: Any = None) -> Any:
         """The value of ``key``, or ``default`` when the map has no such key."""
-        self._lock_acquire()  # not `with`: this is the hot path
+        try:
+            buffers = self._take()
+        except IndexError:
+            buffers = self._more()
         try:
             try:
-                self._key_slot[0] = key
+                buffers.key[0] = key
             except Exception:
-                self._put_key_checked(key)
-            if self._lookup_call() < 0 and (ret := bpf_failed(self._lookup_call)) < 0:
+                self._put_key_checked(buffers, key)
+            if buffers.lookup() < 0 and (ret := bpf_failed(buffers.lookup)) < 0:
                 if ret == -_ENOENT:
                     return default
                 raise self._error(-ret, "BPF_MAP_LOOKUP_ELEM", "looking up", key)
-            return self._value_slot[0]
+            return buffers.value[0]
         finally:
-            self._lock_release()
+            self._give(buffers)
 
     def lookup(self, key: K, *, flags: int = 0) -> V:
         """The value of ``key``; ``flags=UpdateFlags.F_LOCK`` reads it under the value's ``bpf_spin_lock``.
@@ -175,32 +188,35 @@ class KeyValueMap(
             ValueError: the map is closed, or a bad key.
             TypeError: a key of the wrong type.
         """
-        with self._lock:
-            if not flags:
-                return self[key]
+        if not flags:
+            return self[key]
+        with self._lock, self._buffers() as buffers:
             self._fd_checked()
-            self._encode_key(self._kbuf, 0, key)
-            ret = bpf_errno(_LOOKUP, self._flagged_attr(flags))
+            self._encode_key(buffers.kbuf, 0, key)
+            ret = bpf_errno(_LOOKUP, self._flagged_attr(buffers, flags))
             if ret < 0:
                 raise self._error(-ret, "BPF_MAP_LOOKUP_ELEM", "looking up", key)
-            value: V = self._decode_value(self._vbuf, 0)
+            value: V = self._decode_value(buffers.vbuf, 0)
             return value
 
     def __setitem__(self, key: K, value: V) -> None:
-        self._lock_acquire()  # not `with`: this is the hot path
+        try:
+            buffers = self._take()
+        except IndexError:
+            buffers = self._more()
         try:
             try:
-                self._key_slot[0] = key
+                buffers.key[0] = key
             except Exception:
-                self._put_key_checked(key)
+                self._put_key_checked(buffers, key)
             try:
-                self._value_slot[0] = value
+                buffers.value[0] = value
             except Exception:
-                self._put_value_checked(value)
-            if self._update_call() < 0 and (ret := bpf_failed(self._update_call)) < 0:
+                self._put_value_checked(buffers, value)
+            if buffers.update() < 0 and (ret := bpf_failed(buffers.update)) < 0:
                 raise self._error(-ret, "BPF_MAP_UPDATE_ELEM", "updating", key)
         finally:
-            self._lock_release()
+            self._give(buffers)
 
     @overload
     def update(self, key: K, value: V, /, *, flags: int = ...) -> None: ...
@@ -220,40 +236,43 @@ class KeyValueMap(
             KeyNotFoundError: ``EXIST`` on a missing key.
             TypeError, ValueError: bad keys, values or arguments.
         """
-        with self._lock:
-            if len(args) == 2:
-                key, value = args
-                if not flags:
-                    self[key] = value
-                    return
+        if len(args) == 2:
+            key, value = args
+            if not flags:
+                self[key] = value
+                return
+            with self._lock, self._buffers() as buffers:
                 self._fd_checked()
-                self._encode_key(self._kbuf, 0, key)
-                self._encode_value(self._vbuf, 0, value)
-                ret = bpf_errno(_UPDATE, self._flagged_attr(flags))
+                self._encode_key(buffers.kbuf, 0, key)
+                self._encode_value(buffers.vbuf, 0, value)
+                ret = bpf_errno(_UPDATE, self._flagged_attr(buffers, flags))
                 if ret < 0:
                     raise self._error(-ret, "BPF_MAP_UPDATE_ELEM", "updating", key)
-                return
-            if len(args) != 1:
-                raise TypeError(
-                    f"update() takes (key, value) or one mapping, not {len(args)} positional arguments"
-                )
-            if flags:
-                raise TypeError(
-                    "flags apply to update(key, value, flags=...); use update_batch(items, flags=...)"
-                )
-            super().update(args[0])
+            return
+        if len(args) != 1:
+            raise TypeError(
+                f"update() takes (key, value) or one mapping, not {len(args)} positional arguments"
+            )
+        if flags:
+            raise TypeError(
+                "flags apply to update(key, value, flags=...); use update_batch(items, flags=...)"
+            )
+        super().update(args[0])
 
     def __delitem__(self, key: K) -> None:
-        self._lock_acquire()  # not `with`: this is the hot path
+        try:
+            buffers = self._take()
+        except IndexError:
+            buffers = self._more()
         try:
             try:
-                self._key_slot[0] = key
+                buffers.key[0] = key
             except Exception:
-                self._put_key_checked(key)
-            if self._delete_call() < 0 and (ret := bpf_failed(self._delete_call)) < 0:
+                self._put_key_checked(buffers, key)
+            if buffers.delete() < 0 and (ret := bpf_failed(buffers.delete)) < 0:
                 raise self._error(-ret, "BPF_MAP_DELETE_ELEM", "deleting", key)
         finally:
-            self._lock_release()
+            self._give(buffers)
 
     def delete(self, key: K) -> None:
         """Remove ``key``.
@@ -271,29 +290,33 @@ class KeyValueMap(
             KeyNotFoundError: no such key.
             BpfSyscallError: ``EINVAL``/``ENOTSUPP`` where the kernel or the map type lacks it.
         """
-        with self._lock:
+        with self._lock, self._buffers() as buffers:
             self._fd_checked()
-            self._encode_key(self._kbuf, 0, key)
-            ret = bpf_errno(_LOOKUP_AND_DELETE, self._flagged_attr(flags) if flags else self._attr)
+            self._encode_key(buffers.kbuf, 0, key)
+            attr = self._flagged_attr(buffers, flags) if flags else buffers.attr
+            ret = bpf_errno(_LOOKUP_AND_DELETE, attr)
             if ret < 0:
                 raise self._error(-ret, "BPF_MAP_LOOKUP_AND_DELETE_ELEM", "looking up and deleting", key)
-            value: V = self._decode_value(self._vbuf, 0)
+            value: V = self._decode_value(buffers.vbuf, 0)
             return value
 
     def __contains__(self, key: object) -> bool:
-        self._lock_acquire()  # not `with`: this is the hot path
+        try:
+            buffers = self._take()
+        except IndexError:
+            buffers = self._more()
         try:
             try:
-                self._key_slot[0] = key  # type: ignore[assignment]  # the codec refuses keys of another type
+                buffers.key[0] = key  # type: ignore[assignment]  # the codec refuses keys of another type
             except Exception:
-                self._put_key_checked(key)
-            if self._lookup_call() < 0 and (ret := bpf_failed(self._lookup_call)) < 0:
+                self._put_key_checked(buffers, key)
+            if buffers.lookup() < 0 and (ret := bpf_failed(buffers.lookup)) < 0:
                 if ret == -_ENOENT:
                     return False
                 raise self._error(-ret, "BPF_MAP_LOOKUP_ELEM", "looking up", key)
             return True
         finally:
-            self._lock_release()
+            self._give(buffers)
 
     # ------------------------------------------------------------ iteration
 
@@ -335,14 +358,14 @@ class KeyValueMap(
         for raw in self._iter_raw_keys():
             # Look the key up from its bytes: the key buffer is shared with the walk.
             key = decode_key(raw)
-            with self._lock:
+            with self._lock, self._buffers() as buffers:
                 self._fd_checked()
-                ctypes.memmove(self._kbuf, raw, len(raw))
-                if self._lookup_call() < 0 and (ret := bpf_failed(self._lookup_call)) < 0:
+                ctypes.memmove(buffers.kbuf, raw, len(raw))
+                if buffers.lookup() < 0 and (ret := bpf_failed(buffers.lookup)) < 0:
                     if ret == -_ENOENT:
                         continue  # deleted since the walk saw it
                     raise self._error(-ret, "BPF_MAP_LOOKUP_ELEM", "looking up", key)
-                value = self._value_slot[0]
+                value = buffers.value[0]
             yield key, value
 
     def __iter__(self) -> Iterator[K]:
@@ -374,9 +397,10 @@ class KeyValueMap(
             yield [key], [value]
 
     def _delete_if_present(self, key: K) -> None:
-        with self._lock:
-            self._encode_key(self._kbuf, 0, key)
-            if self._delete_call() < 0 and (ret := bpf_failed(self._delete_call)) < 0 and ret != -_ENOENT:
+        with self._lock, self._buffers() as buffers:
+            self._fd_checked()
+            self._encode_key(buffers.kbuf, 0, key)
+            if buffers.delete() < 0 and (ret := bpf_failed(buffers.delete)) < 0 and ret != -_ENOENT:
                 raise self._error(-ret, "BPF_MAP_DELETE_ELEM", "deleting", key)
 
     def iter_items(self) -> Iterator[tuple[K, V]]:

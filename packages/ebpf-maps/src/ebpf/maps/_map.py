@@ -8,15 +8,16 @@ It owns one descriptor, closed by [`Map.close()`][ebpf.maps.Map.close], by leavi
 block, or, as a backstop, when the object is garbage-collected. The kernel
 object lives on while a pin, a program or another descriptor refers to it.
 
-Threads: a map object may be shared by threads. Every operation holds the
-object's lock while it uses the object's buffers and descriptor (the system
-call included: ctypes releases the GIL during it), so concurrent operations
-give the result of some serial order, and ``close()`` waits for an operation
-in flight instead of releasing a descriptor number the kernel could give to
-the next object created: the operation finishes, and the next one raises the
-"closed" ``ValueError``. Long operations (a whole-map batch) hold the lock
-for their duration; iteration takes it once per chunk. Threads that want to
-run operations on one map in parallel use one object each ([`Map.dup()`][ebpf.maps.Map.dup]).
+Threads: a map object may be shared by threads. Single-element operations
+take buffers of their own from the map's pool (`ebpf.maps._elements`), with
+no lock; every other operation holds the object's lock while it uses the
+object's buffers and descriptor (the system call included: ctypes releases
+the GIL during it), so concurrent operations give the result of some serial
+order. ``close()`` waits for an operation in flight instead of releasing a
+descriptor number the kernel could give to the next object created: the
+operation finishes, and the next one raises the "closed" ``ValueError``.
+Long operations (a whole-map batch) hold the lock for their duration;
+iteration takes it once per chunk.
 """
 
 from __future__ import annotations
