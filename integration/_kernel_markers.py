@@ -33,10 +33,12 @@ options out, security policies refuse what the kernel has):
 probe can tell (a verifier change, a fixed bug): it skips with "needs Linux
 5.8+ for ring buffer; running 5.4.0-150-generic" on an older kernel.
 
-Versions and the kernel configuration are read here with tiny local parsers:
-the tests must not trust the code they test. The probes themselves are the
-library's, and ``integration/syscall/test_features.py`` holds each one to the
-same rule.
+Versions are parsed by the library's one parser,
+``ebpf.syscall.KernelVersion.parse()`` (its unit tests hold it to the
+release strings of every distribution). The kernel configuration is read
+here with a tiny local parser: ``integration/syscall/test_features.py``
+checks the library's reader against it. The probes themselves are the
+library's, and that file holds each one to the same rule.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ from pathlib import Path
 
 import pytest
 
-from ebpf.syscall import EbpfError, PermissionDeniedError
+from ebpf.syscall import EbpfError, KernelVersion, PermissionDeniedError
 from ebpf.syscall.features import Feature
 
 __all__ = [
@@ -65,16 +67,14 @@ __all__ = [
     "skip_reason",
 ]
 
-_VERSION = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?")
 
+def parse_version(text: str) -> KernelVersion:
+    """``"6.1.0-13-amd64"`` -> ``(6, 1, 0)``; ``"5.8"`` -> ``(5, 8, 0)``.
 
-def parse_version(text: str) -> tuple[int, int, int]:
-    """``"6.1.0-13-amd64"`` -> ``(6, 1, 0)``; ``"5.8"`` -> ``(5, 8, 0)``."""
-    match = _VERSION.match(text.strip())
-    if match is None:
-        raise ValueError(f"not a kernel version: {text!r} (expected MAJOR.MINOR[.PATCH][-suffix])")
-    major, minor, patch = match.groups()
-    return int(major), int(minor), int(patch or 0)
+    Raises:
+        ValueError: not a kernel version (a `ParseError`).
+    """
+    return KernelVersion.parse(text)
 
 
 def kernel_release() -> str:

@@ -49,10 +49,10 @@ from types import MappingProxyType
 from . import _probes_btf as _btf
 from . import _probes_sys as _sys
 from ._generated import AttachType, LinkCreateAttr, LinkType, MapType, ProgType
-from .errors import EbpfError, NotSupportedError, VerifierError
+from .errors import EbpfError, NotSupportedError, ParseError, VerifierError
 from .fd import FD
 from .flags import MapFlags, ProgLoadFlags
-from .system import kernel_version
+from .system import KernelVersion, kernel_version
 
 __all__ = [
     "ARENA",
@@ -115,19 +115,20 @@ Probe = Callable[[], bool]
 # Versions and kernel configuration
 # --------------------------------------------------------------------------
 
-_VERSION_RE = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?")
-
 
 def parse_version(text: str) -> tuple[int, ...]:
     """Parse a first-version string: ``"5.8"`` -> ``(5, 8)``, ``"4.14.1"`` -> ``(4, 14, 1)``.
 
+    As many parts as ``text`` has; parsed by
+    [`KernelVersion.parse(text, exact=True)`][ebpf.syscall.KernelVersion.parse].
+
     Raises:
-        ValueError: ``text`` is not ``MAJOR.MINOR[.PATCH]``.
+        ValueError: ``text`` is not ``MAJOR.MINOR[.PATCH]`` (a `ParseError`).
     """
-    match = _VERSION_RE.fullmatch(text) if isinstance(text, str) else None
-    if match is None:
-        raise ValueError(f"not a kernel version: {text!r} (expected MAJOR.MINOR or MAJOR.MINOR.PATCH)")
-    return tuple(int(part) for part in match.groups() if part is not None)
+    if not isinstance(text, str):
+        raise ParseError(f"not a kernel version: {text!r} (expected MAJOR.MINOR[.PATCH])")
+    version = KernelVersion.parse(text, exact=True)
+    return tuple(version) if text.count(".") == 2 else tuple(version[:2])
 
 
 _CONFIG_SET = re.compile(r"(CONFIG_\w+)=(.*)")

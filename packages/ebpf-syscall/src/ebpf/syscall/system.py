@@ -85,21 +85,30 @@ class KernelVersion(NamedTuple):
     patch: int = 0
 
     @classmethod
-    def parse(cls, text: str) -> KernelVersion:
+    def parse(cls, text: str, *, exact: bool = False) -> KernelVersion:
         """Parse the leading ``MAJOR.MINOR[.PATCH]`` of ``text``; any suffix is ignored.
 
         Accepts ``"5.15"``, ``"6.1.0-18-amd64"``, ``"6.18.44-fc-v782"``,
-        ``"4.19.0+"``, ``"5.15.0-91-generic"``...
+        ``"4.19.0+"``, ``"5.15.0-91-generic"``... With ``exact``, ``text``
+        must be the version and nothing else (a feature's first version,
+        ``"5.8"``): no suffix, no surrounding space.
+
+        This is the one parser of kernel versions: release strings, first
+        versions of features, the test suite's version markers.
 
         Raises:
             TypeError: ``text`` is not a ``str``.
-            ParseError: ``text`` does not start with ``MAJOR.MINOR``.
+            ParseError: ``text`` does not start with ``MAJOR.MINOR`` (or, with
+                ``exact``, is not ``MAJOR.MINOR[.PATCH]``).
         """
         if not isinstance(text, str):
             raise TypeError(f"a kernel version must be a str, not {type(text).__name__}")
-        match = _VERSION_RE.match(text.strip())
+        match = _VERSION_RE.fullmatch(text) if exact else _VERSION_RE.match(text.strip())
         if match is None:
-            raise ParseError(f"kernel version {text!r}: expected MAJOR.MINOR[.PATCH] (e.g. '6.1.76')")
+            suffix = "" if exact else "[-suffix]"
+            raise ParseError(
+                f"not a kernel version: {text!r} (expected MAJOR.MINOR[.PATCH]{suffix}, e.g. '6.1.76')"
+            )
         major, minor, patch = match.groups()
         return cls(int(major), int(minor), int(patch or 0))
 
