@@ -1,4 +1,4 @@
-"""System discovery parsers: kernel versions, mount tables, capabilities, CPU lists, memlock logic."""
+"""System discovery parsers: kernel versions and symbols, mounts, capabilities, CPU lists, memlock logic."""
 
 from __future__ import annotations
 
@@ -12,10 +12,13 @@ from ebpf.syscall import system
 from ebpf.syscall.errors import ParseError, PermissionDeniedError
 from ebpf.syscall.system import (
     Capability,
+    KernelSymbol,
     KernelVersion,
     MountEntry,
     NotMountedError,
     has_capability,
+    kernel_symbol_addresses,
+    kernel_symbols,
     parse_capabilities,
     parse_cpu_list,
     parse_mounts,
@@ -47,6 +50,34 @@ def test_kernel_version_parse(text: str, expected: tuple[int, int, int]) -> None
 def test_kernel_version_parse_rejects(text: str) -> None:
     with pytest.raises(ParseError, match=r"MAJOR\.MINOR"):
         KernelVersion.parse(text)
+
+
+def test_kernel_version_parse_exact() -> None:
+    assert KernelVersion.parse("5.8", exact=True) == (5, 8, 0)
+    assert KernelVersion.parse("4.14.1", exact=True) == (4, 14, 1)
+    for text in ("5.8-rc1", " 5.8", "5.8.1.2", "6.1.0-18-amd64"):
+        with pytest.raises(ParseError, match="not a kernel version"):
+            KernelVersion.parse(text, exact=True)
+
+
+def test_kernel_symbol_addresses_from_lines() -> None:
+    lines = [
+        "ffffffff81000000 T _stext",
+        "ffffffff81001000 t helper",
+        "ffffffff81002000 t helper",  # a static function of two files: the first wins, as in libbpf
+        "ffffffffc0001000 t nft_do_chain\t[nf_tables]",
+        "",
+        "0000000000000000 D runqueues",  # kptr_restrict: the name is still found
+    ]
+    found = kernel_symbol_addresses(["helper", "nft_do_chain", "runqueues", "missing"], lines)
+    assert found == {"helper": 0xFFFFFFFF81001000, "nft_do_chain": 0xFFFFFFFFC0001000, "runqueues": 0}
+    assert kernel_symbol_addresses([], ["garbage"]) == {}
+    code = list(kernel_symbols(kinds="tT", kallsyms=lines))
+    assert [symbol.name for symbol in code] == ["_stext", "helper", "helper", "nft_do_chain"]
+    assert code[-1] == KernelSymbol(0xFFFFFFFFC0001000, "t", "nft_do_chain", "nf_tables")
+    assert code[0].module is None
+    with pytest.raises(ParseError, match="hexadecimal"):
+        kernel_symbol_addresses(["x"], ["zz T x"])
 
 
 def test_kernel_version_parse_type() -> None:

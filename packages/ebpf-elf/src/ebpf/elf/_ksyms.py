@@ -35,6 +35,7 @@ from types import TracebackType
 from ebpf.btf import KernelTypes, Kind, TypeGraph, Var, essential_name, kernel_types, types_are_compatible
 from ebpf.syscall.errors import NotSupportedError, ParseError
 from ebpf.syscall.fd import FD
+from ebpf.syscall.system import kernel_symbol_addresses
 
 from ._externs import Extern
 from ._relocate import ResolvedKsym
@@ -44,16 +45,6 @@ __all__ = ["POISON_KFUNC_BASE", "KernelSymbols", "resolve_ksyms"]
 #: libbpf's ``POISON_CALL_KFUNC_BASE``: a call of a missing weak kfunc becomes
 #: a call of the helper numbered ``base + extern index``.
 POISON_KFUNC_BASE = 2002000000
-
-
-def _kallsyms(names: set[str]) -> dict[str, int]:
-    found: dict[str, int] = {}
-    with open("/proc/kallsyms", encoding="utf-8", errors="replace") as f:
-        for line in f:
-            fields = line.split()
-            if len(fields) >= 3 and fields[2] in names and fields[2] not in found:
-                found[fields[2]] = int(fields[0], 16)
-    return found
 
 
 @dataclass
@@ -190,7 +181,7 @@ def resolve_ksyms(
             else:
                 typed.append((index, ext))
         if untyped:
-            addresses = _kallsyms({essential_name(ext.name) for ext in untyped})
+            addresses = kernel_symbol_addresses({essential_name(ext.name) for ext in untyped})
             for ext in untyped:
                 address = addresses.get(essential_name(ext.name), 0)
                 if not address and not ext.weak:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import functools
-from collections.abc import Iterable, Sequence
-from pathlib import Path
+from collections.abc import Iterable, Mapping, Sequence
 
 from ebpf.syscall import AttachType, LinkType, NotSupportedError, ProgType, commands, perf, system
 from ebpf.syscall.commands import KprobeMultiOptions
@@ -34,7 +33,8 @@ _SYSCALL_PREFIXES = (
     "__ia32_sys_",
     "sys_",
 )
-_KALLSYMS = Path("/proc/kallsyms")
+# The bpf syscall's entry point under each prefix: what is looked up in kallsyms.
+_BPF_ENTRIES = tuple(f"{prefix}bpf" for prefix in _SYSCALL_PREFIXES)
 
 
 def syscall_prefix(kallsyms: Iterable[str] | None = None) -> str:
@@ -49,22 +49,26 @@ def syscall_prefix(kallsyms: Iterable[str] | None = None) -> str:
     """
     if kallsyms is None:
         return _running_syscall_prefix()
-    wanted = {f"{prefix}bpf": prefix for prefix in _SYSCALL_PREFIXES}
-    found: set[str] = set()
-    for line in kallsyms:
-        fields = line.split()
-        if len(fields) >= 3 and fields[2] in wanted:
-            found.add(wanted[fields[2]])
-    for prefix in _SYSCALL_PREFIXES:
-        if prefix in found:
-            return prefix
-    raise NotSupportedError("syscall wrapper detection", None, f"no {'/'.join(wanted)} symbol in kallsyms")
+    return _prefix_of(system.kernel_symbol_addresses(_BPF_ENTRIES, kallsyms))
 
 
 @functools.cache
 def _running_syscall_prefix() -> str:
-    with open(_KALLSYMS, encoding="ascii", errors="replace") as lines:
-        return syscall_prefix(lines)
+    return _prefix_of(system.kernel_symbol_addresses(_BPF_ENTRIES))
+
+
+def _prefix_of(symbols: Mapping[str, int]) -> str:
+    """The first prefix of `_SYSCALL_PREFIXES` whose ``bpf`` entry point is among ``symbols``.
+
+    Raises:
+        NotSupportedError: none is.
+    """
+    for prefix, name in zip(_SYSCALL_PREFIXES, _BPF_ENTRIES, strict=True):
+        if name in symbols:
+            return prefix
+    raise NotSupportedError(
+        "syscall wrapper detection", None, f"no {'/'.join(_BPF_ENTRIES)} symbol in kallsyms"
+    )
 
 
 def syscall_function(name: str) -> str:
@@ -150,8 +154,7 @@ def _functions(pattern: str) -> list[str]:
         except OSError:
             names = ()
     if not names:
-        with open(_KALLSYMS, encoding="ascii", errors="replace") as lines:
-            names = [f[2] for f in (line.split() for line in lines) if len(f) >= 3 and f[1] in "tT"]
+        names = [symbol.name for symbol in system.kernel_symbols(kinds="tT")]
     return sorted({name for name in names if fnmatch.fnmatchcase(name, pattern)})
 
 

@@ -1,9 +1,10 @@
-"""Discovery of the running system: kernel version, mounts, capabilities, CPUs, rlimits.
+"""Discovery of the running system: kernel version, kernel symbols, mounts, capabilities, CPUs, rlimits.
 
 Everything here reads ``/proc`` and ``/sys`` when called, never at import.
 Each reader has a pure counterpart that takes the text (``parse_mounts``,
-``parse_capabilities``, ``parse_cpu_list``, ``upstream_kernel_version``) so
-that the formats of every distribution can be tested without the kernel.
+``parse_capabilities``, ``parse_cpu_list``, ``upstream_kernel_version``,
+``kernel_symbols`` given the lines) so that the formats of every
+distribution can be tested without the kernel.
 
 Answers that cannot change while the process runs (the kernel version, the
 number of possible CPUs, how the kernel accounts BPF memory) are cached;
@@ -22,6 +23,7 @@ import re
 import resource
 import shlex
 import threading
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -30,7 +32,9 @@ from ._generated import Cmd, MapCreateAttr, MapType
 from .errors import EbpfError, NotSupportedError, ParseError, syscall_error
 
 __all__ = [
+    "KALLSYMS",
     "Capability",
+    "KernelSymbol",
     "KernelVersion",
     "MountEntry",
     "NotMountedError",
@@ -45,6 +49,8 @@ __all__ = [
     "has_capability",
     "is_on_bpffs",
     "kernel_release",
+    "kernel_symbol_addresses",
+    "kernel_symbols",
     "kernel_version",
     "online_cpus",
     "parse_capabilities",
@@ -191,6 +197,84 @@ def kernel_version() -> KernelVersion:
     result = upstream_kernel_version(uname.release, uname.version, signature)
     logger.debug("kernel version %s (release %r)", result, uname.release)
     return result
+
+
+# --------------------------------------------------------------------------
+# Kernel symbols
+# --------------------------------------------------------------------------
+
+#: The kernel's symbol table: ``address type name [module]`` per line.
+KALLSYMS = Path("/proc/kallsyms")
+
+
+class KernelSymbol(NamedTuple):
+    """One symbol of ``/proc/kallsyms``.
+
+    Without ``CAP_SYSLOG`` the kernel shows every address as 0
+    (``kernel.kptr_restrict``); the names are still there.
+    """
+
+    address: int
+    #: nm's type letter: ``T``/``t`` code, ``D``/``d`` data, ``B``/``b`` bss...
+    kind: str
+    name: str
+    #: the module that has it (``"nf_tables"``), ``None`` for vmlinux.
+    module: str | None = None
+
+
+def kernel_symbols(
+    names: Iterable[str] | None = None,
+    *,
+    kinds: str | None = None,
+    kallsyms: Iterable[str] | None = None,
+) -> Iterator[KernelSymbol]:
+    """The kernel's symbols in its order, from ``/proc/kallsyms`` (or the lines ``kallsyms``: same format).
+
+    Only those called one of ``names`` and whose type letter is in ``kinds``
+    (``"tT"``: code) when given; the others are skipped before they are
+    parsed. The file is read while the iterator runs. This is the one
+    reader of ``/proc/kallsyms`` in the library.
+
+    Raises:
+        OSError: ``/proc/kallsyms`` cannot be read.
+        ParseError: a line whose address is not hexadecimal.
+    """
+    if kallsyms is None:
+        with open(KALLSYMS, encoding="utf-8", errors="replace") as lines:
+            yield from kernel_symbols(names, kinds=kinds, kallsyms=lines)
+        return
+    wanted = None if names is None else set(names)
+    for line in kallsyms:
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        if (wanted is not None and fields[2] not in wanted) or (kinds is not None and fields[1] not in kinds):
+            continue
+        try:
+            address = int(fields[0], 16)
+        except ValueError:
+            raise ParseError(f"kallsyms: {line.strip()!r} has no hexadecimal address") from None
+        module = fields[3].strip("[]") if len(fields) > 3 else None
+        yield KernelSymbol(address, fields[1], fields[2], module)
+
+
+def kernel_symbol_addresses(names: Iterable[str], kallsyms: Iterable[str] | None = None) -> dict[str, int]:
+    """The address of each of ``names`` that is a kernel symbol; names not found are left out.
+
+    A name listed more than once (static functions of several files) gets
+    its first address, as libbpf takes it. See
+    [`kernel_symbols()`][ebpf.syscall.system.kernel_symbols] for ``kallsyms``.
+
+    Raises:
+        OSError: ``/proc/kallsyms`` cannot be read.
+        ParseError: a line whose address is not hexadecimal.
+    """
+    wanted = set(names)
+    found: dict[str, int] = {}
+    if wanted:
+        for symbol in kernel_symbols(wanted, kallsyms=kallsyms):
+            found.setdefault(symbol.name, symbol.address)
+    return found
 
 
 # --------------------------------------------------------------------------
