@@ -565,12 +565,16 @@ def _cmd_btf_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_btf_dump(args: argparse.Namespace) -> int:
-    from ebpf.btf import KERNEL_BTF_DIR, dump_c, dump_raw, load_file
+    from ebpf.btf import KERNEL_BTF_DIR, dump_c, dump_raw, load_file, load_vmlinux
 
     if args.id is not None:
         if args.file is not None:
             raise CliError("give a FILE or --id, not both")
         graph = _kernel_btf(args.id)
+    elif args.file is None and not args.base:
+        if not (KERNEL_BTF_DIR / "vmlinux").exists():
+            raise CliError(f"{KERNEL_BTF_DIR / 'vmlinux'}: no such file")
+        graph = load_vmlinux()  # the process-wide view of the kernel's types
     else:
         path = args.file or str(KERNEL_BTF_DIR / "vmlinux")
         if not os.path.exists(path):
