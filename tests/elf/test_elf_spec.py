@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 from pathlib import Path
 
@@ -113,11 +114,32 @@ def test_global_data_sections_become_maps_with_named_variables() -> None:
     }
     spec.variables["target_pid"].set(4321)
     assert spec.variables["target_pid"].get() == 4321
-    assert dict(spec.maps[".rodata"].contents)[0][:4] == struct.pack("<I", 4321)
+    assert dict(spec.maps_with_variables()[".rodata"].contents)[0][:4] == struct.pack("<I", 4321)
     with pytest.raises(ValueError, match="does not fit"):
         spec.variables["target_pid"].set(1 << 40)
     with pytest.raises(TypeError, match="integer"):
         spec.variables["target_pid"].set(b"\0\0\0\0")
+
+
+def test_variables_are_plain_data_a_copy_writes_only_into_itself() -> None:
+    spec = spec_of("globals")
+    original_rodata = spec.maps[".rodata"]
+    copied = spec.copy()
+    copied.variables["target_pid"].set(1234)
+    assert copied.variables["target_pid"].get() == 1234
+    assert spec.variables["target_pid"].get() == 7  # the original keeps its value...
+    assert spec.maps[".rodata"] is original_rodata  # ...and its maps
+    assert dict(spec.maps_with_variables()[".rodata"].contents)[0][:4] == struct.pack("<I", 7)
+    assert dict(copied.maps_with_variables()[".rodata"].contents)[0][:4] == struct.pack("<I", 1234)
+    # a variable copied by hand is its own too
+    by_hand = dataclasses.replace(spec.variables["hits"])
+    by_hand.set(1)
+    assert spec.variables["hits"].get() == 100
+    # setting the original does not reach the copy either
+    spec.variables["multiplier"].set(9)
+    assert copied.variables["multiplier"].get() == 3
+    # the maps as loaded: untouched data maps are the very specs parsed
+    assert spec.maps_with_variables()[".bss"] is spec.maps[".bss"]
 
 
 def test_relocations_name_maps_and_data_offsets() -> None:

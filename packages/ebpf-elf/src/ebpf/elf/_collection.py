@@ -94,7 +94,8 @@ class Collection:
         """Create the maps and load the programs of ``spec``.
 
         Args:
-            spec: what to load (not modified).
+            spec: what to load (not modified); its data maps are created
+                holding the values of its variables.
             replace_maps: existing maps to use instead of creating the spec's
                 (a pinned map shared with another process...); the collection
                 uses a duplicate descriptor, so the caller keeps its own map.
@@ -292,7 +293,7 @@ def _create_maps(
     struct_ops: StructOpsLoad,
 ) -> dict[str, Map]:
     maps: dict[str, Map] = {}
-    for name, map_spec in spec.maps.items():
+    for name, map_spec in spec.maps_with_variables().items():  # data maps hold the variables' values
         existing = replacements.get(name)
         if existing is not None:
             problem = _compatible(existing, map_spec)

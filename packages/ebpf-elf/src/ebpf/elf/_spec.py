@@ -28,7 +28,7 @@ from ._programs import NO_AUTOLOAD, TEXT, functions_of, program_spec, section_re
 from ._relocate import Reference
 from ._sections import ObjectSections, classify_sections
 from ._struct_ops import StructOpsSpec, parse_struct_ops
-from ._variables import VariableSpec
+from ._variables import VariableSpec, with_variables
 
 __all__ = ["CollectionSpec"]
 
@@ -128,6 +128,29 @@ class CollectionSpec:
 
     # ------------------------------------------------------------- editing
 
+    def copy(self) -> CollectionSpec:
+        """A copy to edit on its own (cilium/ebpf's ``CollectionSpec.Copy``).
+
+        Its dictionaries are new, and so is every variable and struct_ops
+        spec in them (each with its own bytes), so editing one spec never
+        changes the other. The map and program specs are frozen and shared,
+        as is the BTF (read-only).
+        """
+        return replace(
+            self,
+            maps=dict(self.maps),
+            programs=dict(self.programs),
+            variables={name: replace(var) for name, var in self.variables.items()},
+            map_values={name: dict(slots) for name, slots in self.map_values.items()},
+            sections=dict(self.sections),
+            struct_ops={
+                name: replace(ops, programs=dict(ops.programs)) for name, ops in self.struct_ops.items()
+            },
+            _references={name: dict(refs) for name, refs in self._references.items()},
+            _core_relos={name: list(relos) for name, relos in self._core_relos.items()},
+            _no_autoload=set(self._no_autoload),
+        )
+
     def resize_map(self, name: str, max_entries: int) -> None:
         """Change ``max_entries`` of map ``name`` (libbpf's ``bpf_map__set_max_entries``).
 
@@ -224,6 +247,18 @@ class CollectionSpec:
             type=parse_prog_type(prog_type),
             expected_attach_type=None if attach_type is None else parse_attach_type(attach_type),
         )
+
+    def maps_with_variables(self) -> dict[str, MapSpec]:
+        """`maps` as [`Collection.load`][ebpf.elf.Collection.load] creates them: each data
+        section's contents with its variables' current values written over them.
+
+        `maps` itself keeps the object file's contents; the variables hold
+        their own values (see [`VariableSpec`][ebpf.elf.VariableSpec]).
+
+        Raises:
+            ValueError: a variable outside its map's value (a map resized by hand).
+        """
+        return with_variables(self.maps, self.variables.values())
 
     def references_of(self, program: str) -> Mapping[int, Reference]:
         """What the relocated instructions of ``program`` refer to, by instruction index.
@@ -350,7 +385,18 @@ def _add_variables(
     map_name: str,
     symbols: list[ElfSymbol],
 ) -> None:
-    """Name the variables of data section ``index``: from its DATASEC, else from its object symbols."""
+    """Name the variables of data section ``index``: from its DATASEC, else from its object symbols.
+
+    Each takes its initial bytes from the contents of the section's map.
+    """
+    data_spec = spec.maps[map_name]
+    initial = dict(data_spec.contents).get(0)
+    data = bytes(initial) if initial is not None else bytes(data_spec.value_size or 0)
+
+    def value(offset: int, size: int) -> bytes:
+        # a variable past the end of its section (a malformed object) reads as zeros; loading refuses it
+        return data[offset : offset + size].ljust(size, b"\0")
+
     values = {
         sym.name: sym for sym in symbols if sym.shndx == index and sym.name and sym.type != SymbolType.SECTION
     }
@@ -361,12 +407,14 @@ def _add_variables(
             if not isinstance(var, Var) or sym is None:
                 continue
             spec.variables[var.name] = VariableSpec(
-                var.name, map_name, sym.value, info.size, graph[var.type_id], spec
+                var.name, map_name, sym.value, info.size, graph[var.type_id], value(sym.value, info.size)
             )
         return
     for sym in values.values():
         if sym.size:
-            spec.variables[sym.name] = VariableSpec(sym.name, map_name, sym.value, sym.size, None, spec)
+            spec.variables[sym.name] = VariableSpec(
+                sym.name, map_name, sym.value, sym.size, None, value(sym.value, sym.size)
+            )
 
 
 def _add_program(

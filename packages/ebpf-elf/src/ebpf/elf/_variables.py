@@ -6,28 +6,29 @@ Python values are converted: integers, enums, pointers and ``_Bool`` as
 ``int``, ``float``/``double`` as ``float``, anything else (structs, arrays,
 ``char[]`` strings) as ``bytes``.
 
-Before loading, [`VariableSpec.set()`][ebpf.elf.VariableSpec.set] rewrites the initial contents of
-the data map in the [`CollectionSpec`][ebpf.elf.CollectionSpec], which is how ``.rodata``
-constants are configured (the verifier then sees them as constants). After
-loading, [`Variable`][ebpf.elf.Variable] reads and writes the map's memory in place
-(``mmap``) where the kernel allows it, else through map lookups and updates;
-``.rodata`` is frozen and read-only.
+A [`VariableSpec`][ebpf.elf.VariableSpec] is plain data: it holds its own
+initial bytes, so a copy of a spec (or of a variable) never writes into
+another. Before loading, [`VariableSpec.set()`][ebpf.elf.VariableSpec.set]
+changes those bytes, which is how ``.rodata`` constants are configured (the
+verifier then sees them as constants); [`Collection.load`][ebpf.elf.Collection.load]
+creates each data map with its variables' values written over the
+section's contents ([`CollectionSpec.maps_with_variables()`][ebpf.elf.CollectionSpec.maps_with_variables]).
+After loading, [`Variable`][ebpf.elf.Variable] reads and writes the map's
+memory in place (``mmap``) where the kernel allows it, else through map
+lookups and updates; ``.rodata`` is frozen and read-only.
 """
 
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
 
 from ebpf.btf import Array, Enum, Float, Int, Pointer, Type
-from ebpf.maps import ArrayMap, Map
+from ebpf.maps import ArrayMap, Map, MapSpec
 from ebpf.syscall.flags import MapFlags
 
-if TYPE_CHECKING:
-    from ._spec import CollectionSpec
-
-__all__ = ["Value", "Variable", "VariableSpec"]
+__all__ = ["Value", "Variable", "VariableSpec", "with_variables"]
 
 #: What a variable holds, in Python.
 Value = int | float | bytes
@@ -92,7 +93,12 @@ def codec_for(t: Type | None, size: int) -> _Codec:
 
 @dataclass
 class VariableSpec:
-    """A global variable of a [`CollectionSpec`][ebpf.elf.CollectionSpec]: where it lives and its type.
+    """A global variable of a [`CollectionSpec`][ebpf.elf.CollectionSpec]: where it lives, its type and value.
+
+    Plain data: the initial value is the variable's own bytes (`value`),
+    read from the object file; [`Collection.load`][ebpf.elf.Collection.load]
+    writes them into the data map. Copying the spec, or the variable
+    (`dataclasses.replace`), copies the value.
 
     Attributes:
         name: the C name.
@@ -100,6 +106,7 @@ class VariableSpec:
         offset: its byte offset in the map's value.
         size: its size in bytes.
         type: its BTF type (``None`` for objects without BTF).
+        value: its initial bytes (``size`` of them).
     """
 
     name: str
@@ -107,43 +114,68 @@ class VariableSpec:
     offset: int
     size: int
     type: Type | None
-    _spec: CollectionSpec = field(repr=False, compare=False)
+    value: bytes = field(repr=False)
+
+    def __post_init__(self) -> None:
+        """Check that `value` has `size` bytes.
+
+        Raises:
+            ValueError: it has not.
+        """
+        self.value = bytes(self.value)
+        if len(self.value) != self.size:
+            raise ValueError(f"variable {self.name!r} is {self.size} bytes, its value {len(self.value)}")
 
     @property
     def readonly(self) -> bool:
         """Whether programs cannot write it (``.rodata*``): only settable before loading."""
         return self.map.startswith(".rodata")
 
-    def _codec(self) -> _Codec:
-        return codec_for(self.type, self.size)
-
-    def _contents(self) -> bytes:
-        spec = self._spec.maps[self.map]
-        contents = dict(spec.contents).get(0)
-        assert spec.value_size is not None
-        return bytes(contents) if contents is not None else bytes(spec.value_size)
-
     def get(self) -> Value:
-        """The initial value (as the object file has it, or as last [`set()`][ebpf.elf.VariableSpec.set]).
-
-        Raises:
-            KeyError: the variable's map was removed from the spec.
-        """
-        return self._codec().decode(self._contents()[self.offset : self.offset + self.size])
+        """The initial value (as the object file has it, or as last [`set()`][ebpf.elf.VariableSpec.set])."""
+        return codec_for(self.type, self.size).decode(self.value)
 
     def set(self, value: Value) -> None:
-        """Change the initial value: the data map's contents in the spec are rewritten.
+        """Change the initial value (the map is created with it at load).
 
         Raises:
             TypeError: a value of the wrong kind for the variable's type.
             ValueError: a value that does not fit.
-            KeyError: the variable's map was removed from the spec.
         """
-        raw = self._codec().encode(value, self.name)
-        contents = bytearray(self._contents())
-        contents[self.offset : self.offset + self.size] = raw
-        spec = self._spec.maps[self.map]
-        self._spec.maps[self.map] = replace(spec, contents=((0, bytes(contents)),))
+        self.value = codec_for(self.type, self.size).encode(value, self.name)
+
+
+def with_variables(maps: Mapping[str, MapSpec], variables: Iterable[VariableSpec]) -> dict[str, MapSpec]:
+    """``maps`` with the values of ``variables`` written into their data maps' contents.
+
+    A data map whose variables all hold the bytes its contents have is
+    returned as it is; variables of maps not in ``maps`` (removed from the
+    spec) are left out.
+
+    Raises:
+        ValueError: a variable outside its map's value.
+    """
+    result = dict(maps)
+    by_map: dict[str, list[VariableSpec]] = {}
+    for var in variables:
+        if var.map in result:
+            by_map.setdefault(var.map, []).append(var)
+    for name, held in by_map.items():
+        spec = result[name]
+        size = spec.value_size or 0
+        initial = dict(spec.contents).get(0)
+        data = bytearray(bytes(initial) if initial is not None else bytes(size))
+        before = bytes(data)
+        for var in held:
+            if var.offset < 0 or var.offset + var.size > len(data):
+                raise ValueError(
+                    f"variable {var.name!r} ({var.size} bytes at {var.offset}) is outside map {name!r} "
+                    f"({len(data)} bytes)"
+                )
+            data[var.offset : var.offset + var.size] = var.value
+        if data != before:
+            result[name] = replace(spec, contents=((0, bytes(data)),))
+    return result
 
 
 class Variable:
