@@ -69,6 +69,34 @@ def test_permission_message_when_capability_is_held(monkeypatch: pytest.MonkeyPa
     assert "setcap" not in str(exc)
 
 
+def test_permission_error_does_no_io_when_built_or_unpickled(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(errors, "_has_capability", lambda name: False)
+    raised = syscall_error(errno.EPERM, "BPF_PROG_LOAD", "loading program 'x'")
+    assert isinstance(raised, PermissionDeniedError)
+
+    def no_io(name: str) -> bool:
+        raise AssertionError(f"reading the capabilities of the process ({name}) outside syscall_error()")
+
+    monkeypatch.setattr(errors, "_has_capability", no_io)
+    again = pickle.loads(pickle.dumps(raised))
+    assert type(again) is PermissionDeniedError
+    assert str(again) == str(raised)
+    assert (again.errno, again.command, again.context, again.capability, again.hint) == (
+        raised.errno,
+        raised.command,
+        raised.context,
+        raised.capability,
+        raised.hint,
+    )
+    built = PermissionDeniedError(errno.EPERM, "BPF_MAP_CREATE", "creating map 'm'", "CAP_BPF")
+    assert "this needs CAP_BPF" in str(built)
+
+
+def test_not_supported_error_pickles_its_detail() -> None:
+    exc = NotSupportedError("ring buffer maps", "5.8", "probe said no")
+    assert str(pickle.loads(pickle.dumps(exc))) == str(exc)
+
+
 def test_key_not_found_str_is_not_quoted() -> None:
     exc = syscall_error(errno.ENOENT, "BPF_MAP_LOOKUP_ELEM", "looking up key 1")
     assert str(exc).startswith("looking up key 1: BPF_MAP_LOOKUP_ELEM")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import errno as _errno
 
-from ebpf.syscall import BpfSyscallError, EbpfError, NotSupportedError, PermissionDeniedError
+from ebpf.syscall import BpfSyscallError, EbpfError, NotSupportedError
+from ebpf.syscall.errors import syscall_error
 
 __all__ = ["InterfaceNotFoundError", "ModeNotSupportedError", "NetlinkError", "netlink_error"]
 
@@ -74,5 +75,5 @@ class ModeNotSupportedError(NotSupportedError):
 def netlink_error(err: int, command: str, context: str, extack: str = "") -> BpfSyscallError:
     """The right exception for a failed netlink request: permission errors name ``CAP_NET_ADMIN``."""
     if err in (_errno.EPERM, _errno.EACCES):
-        return PermissionDeniedError(err, command, context, "CAP_NET_ADMIN")
+        return syscall_error(err, command, context, "CAP_NET_ADMIN")
     return NetlinkError(err, command, context, extack)

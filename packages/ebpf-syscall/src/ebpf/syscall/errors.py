@@ -60,27 +60,24 @@ class PermissionDeniedError(BpfSyscallError, PermissionError):
     """The caller lacks a capability (``EPERM``/``EACCES``).
 
     The message names the capability (``CAP_BPF``, ``CAP_PERFMON``,
-    ``CAP_NET_ADMIN``, ``CAP_SYS_ADMIN``) and how to grant it.
+    ``CAP_NET_ADMIN``, ``CAP_SYS_ADMIN``) and how to grant it. Building one
+    does no I/O (nor does unpickling one): the hint, which depends on the
+    capabilities the process holds, is worded where the error is raised, by
+    [`syscall_error()`][ebpf.syscall.errors.syscall_error].
+
+    Attributes:
+        capability: the capability the operation needs.
     """
 
-    def __init__(self, err: int, command: str, context: str = "", capability: str = "CAP_BPF") -> None:
+    def __init__(
+        self, err: int, command: str, context: str = "", capability: str = "CAP_BPF", hint: str = ""
+    ) -> None:
+        """An error naming ``capability``; ``hint`` says how to get it (by default: that it is needed)."""
         self.capability = capability
-        if _has_capability(capability):
-            hint = (
-                f"refused although this process has {capability}: a security policy "
-                "(kernel lockdown, an LSM, a seccomp filter) forbids it"
-            )
-        else:
-            hint = (
-                f"this needs {capability}: run as root, or grant the capability "
-                f"(e.g. `sudo setcap {capability.lower()}+ep $(readlink -f $(which python3))`)"
-            )
-            if command.startswith("BPF_"):
-                hint += "; without it only kernel.unprivileged_bpf_disabled=0 allows maps and socket filters"
-        super().__init__(err, command, context, hint)
+        super().__init__(err, command, context, hint or f"this needs {capability}")
 
     def __reduce__(self) -> tuple[object, ...]:
-        return (type(self), (self.errno, self.command, self.context, self.capability))
+        return (type(self), (self.errno, self.command, self.context, self.capability, self.hint))
 
 
 class KeyNotFoundError(BpfSyscallError, KeyError):
@@ -150,6 +147,7 @@ class NotSupportedError(EbpfError):
     def __init__(self, feature: str, version: str | None = None, detail: str = "") -> None:
         self.feature = feature
         self.version = version
+        self.detail = detail
         message = f"{feature} not supported by this kernel"
         if version:
             message += f" (requires Linux {version} or newer)"
@@ -158,7 +156,7 @@ class NotSupportedError(EbpfError):
         super().__init__(message)
 
     def __reduce__(self) -> tuple[object, ...]:
-        return (type(self), (self.feature, self.version))
+        return (type(self), (self.feature, self.version, self.detail))
 
 
 class ParseError(EbpfError, ValueError):
@@ -176,6 +174,27 @@ def _has_capability(name: str) -> bool:
         return has_capability(name)
     except (OSError, ValueError):
         return False
+
+
+def _permission_hint(capability: str, command: str) -> str:
+    """How to get past a refusal of ``command`` that needs ``capability``, for a permission error.
+
+    Reads the capabilities of this process (``/proc/self/status``): when it
+    holds ``capability`` already, the hint blames a security policy; else it
+    says how to grant it.
+    """
+    if _has_capability(capability):
+        return (
+            f"refused although this process has {capability}: a security policy "
+            "(kernel lockdown, an LSM, a seccomp filter) forbids it"
+        )
+    hint = (
+        f"this needs {capability}: run as root, or grant the capability "
+        f"(e.g. `sudo setcap {capability.lower()}+ep $(readlink -f $(which python3))`)"
+    )
+    if command.startswith("BPF_"):
+        hint += "; without it only kernel.unprivileged_bpf_disabled=0 allows maps and socket filters"
+    return hint
 
 
 # Capabilities a command needs beyond CAP_BPF, used to word permission errors.
@@ -206,7 +225,7 @@ def syscall_error(
     """
     if err in (_errno.EPERM, _errno.EACCES):
         cap = capability or _CAPABILITY_FOR_COMMAND.get(command, "CAP_BPF")
-        return PermissionDeniedError(err, command, context, cap)
+        return PermissionDeniedError(err, command, context, cap, _permission_hint(cap, command))
     if err == _errno.ENOENT and command in (
         "BPF_MAP_LOOKUP_ELEM",
         "BPF_MAP_DELETE_ELEM",
