@@ -7,22 +7,22 @@ program's references and CO-RE relocations; and read it as plain ELF
 (sections, symbols, relocations), as uprobe symbol lookup does.
 
 ``ParseError`` is the documented error for malformed input, and
-``NotSupportedError`` for objects using what the library cannot load yet;
+``LibraryLimitError`` for objects using what the library cannot load yet;
 nothing else may come out.
 """
 
 from __future__ import annotations
 
 from ebpf.elf import CollectionSpec, ElfFile, SectionType, inspect
-from ebpf.syscall import NotSupportedError, ParseError
+from ebpf.syscall import LibraryLimitError, ParseError
 from fuzz import _seeds
 
 NAME = "elf"
-ALLOWED: tuple[type[BaseException], ...] = (ParseError, NotSupportedError)
+ALLOWED: tuple[type[BaseException], ...] = (ParseError, LibraryLimitError)
 
 
 def one_input(data: bytes) -> None:
-    """Parse ``data`` as a BPF object and as an ELF file; only ParseError/NotSupportedError may escape."""
+    """Parse ``data`` as a BPF object and as an ELF file; only ParseError/LibraryLimitError may escape."""
     try:
         spec = CollectionSpec.from_bytes(data, name="fuzz object")
         inspect(spec)

@@ -18,7 +18,7 @@ from ebpf.elf._programs import libbpf_section
 from ebpf.maps import BytesCodec, LpmKeyCodec
 from ebpf.progs import Link, LinkInfo, Program
 from ebpf.syscall import AttachType, MapType, ProgLoadFlags, ProgType
-from ebpf.syscall.errors import EbpfError
+from ebpf.syscall.errors import EbpfError, LibraryLimitError, NotSupportedError
 from tests.elf._elf_corpus import spec_of
 
 # ------------------------------------------------------------ maps sized by user space
@@ -366,8 +366,10 @@ def test_a_failure_half_way_detaches_what_was_attached() -> None:
 def test_sections_this_library_cannot_attach_fail_before_anything_is_attached() -> None:
     log: list[str] = []
     sections = {"a": "tp/x/y", "b": "usdt/libc.so.6:libc:setjmp"}
-    with pytest.raises(EbpfError, match=r"program 'b' .*usdt sections is a limit of this library"):
+    with pytest.raises(EbpfError, match=r"program 'b' .*usdt sections is a limit of this library") as caught:
         attach_all(_programs(log, sections), sections)
+    assert isinstance(caught.value, LibraryLimitError)  # a limit of the library, not of the kernel
+    assert not isinstance(caught.value, NotSupportedError)
     sections = {"a": "tp/x/y", "b": "uprobe/libc.so.6"}
     with pytest.raises(ValueError, match=r"'uprobe/libc.so.6' of program 'b' misses ':function"):
         attach_all(_programs(log, sections), sections)

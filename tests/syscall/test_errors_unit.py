@@ -12,6 +12,7 @@ from ebpf.syscall.errors import (
     BpfSyscallError,
     EbpfError,
     KeyNotFoundError,
+    LibraryLimitError,
     NotSupportedError,
     ParseError,
     PermissionDeniedError,
@@ -27,6 +28,9 @@ def test_hierarchy() -> None:
     assert issubclass(KeyNotFoundError, KeyError)
     assert issubclass(VerifierError, BpfSyscallError)
     assert issubclass(NotSupportedError, EbpfError)
+    assert issubclass(LibraryLimitError, EbpfError)
+    assert issubclass(LibraryLimitError, NotImplementedError)
+    assert not issubclass(LibraryLimitError, NotSupportedError)
     assert issubclass(ParseError, ValueError)
 
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
 
 from ebpf.progs import Link, Program
-from ebpf.syscall.errors import EbpfError
+from ebpf.syscall.errors import LibraryLimitError
 
 from ._uprobes import attach_uprobe_symbol
 
@@ -158,7 +158,7 @@ def _plan(name: str, program: Program, section: str | None) -> Callable[[], Link
 
     Raises:
         ValueError: a uprobe section without ``:function``.
-        EbpfError: a section libbpf attaches and this library cannot yet (USDT, uprobe.multi).
+        LibraryLimitError: a section libbpf attaches and this library cannot yet (USDT, uprobe.multi).
     """
     if section is None:
         return "not from the object's sections"
@@ -169,7 +169,7 @@ def _plan(name: str, program: Program, section: str | None) -> Callable[[], Link
         if not target:
             return f"SEC({section!r}) names no attach point: attach it by hand"
         if kind in _NOT_YET:
-            raise EbpfError(
+            raise LibraryLimitError(
                 f"attach_all: program {name!r} (SEC({section!r})): attaching {kind} sections "
                 "is a limit of this library for now; turn the program off before loading with "
                 f"spec.set_autoload({name!r}, False) and attach the rest"
@@ -186,7 +186,7 @@ def attach_all(programs: Mapping[str, Program], sections: Mapping[str, str]) -> 
     See [`Collection.attach_all()`][ebpf.elf.Collection.attach_all].
 
     Raises:
-        ValueError, EbpfError: a section that cannot be attached (before anything is attached).
+        ValueError, LibraryLimitError: a section that cannot be attached (before anything is attached).
         BpfSyscallError, ...: what attaching a program raised, after the
             programs attached before it were detached.
     """

@@ -149,7 +149,7 @@ class Collection:
 
         Raises:
             ValueError: a uprobe section without ``:function``.
-            EbpfError: a section libbpf attaches and this library cannot yet
+            LibraryLimitError: a section libbpf attaches and this library cannot yet
                 (USDT); nothing is attached then.
             BpfSyscallError, ValueError: what attaching a program raised;
                 the programs attached before it are detached first.

@@ -91,8 +91,8 @@ class CollectionSpec:
                 relocation; the message names the file, section, symbol or
                 offset. (Sections libbpf does not know, and maps whose sizes
                 are left to user space, parse: loading them unset fails.)
-            NotSupportedError: the object uses something this library cannot
-                load yet (calls of kernel functions).
+            LibraryLimitError: the object uses something this library cannot
+                load yet.
         """
         with open(path, "rb") as f:
             return cls.from_bytes(f.read(), name=os.fspath(path))
@@ -120,7 +120,7 @@ class CollectionSpec:
         Raises:
             CompileError: clang is missing (the message names the package to
                 install) or rejected the source (with its output).
-            ParseError, NotSupportedError: see [`from_file()`][ebpf.elf.CollectionSpec.from_file].
+            ParseError, LibraryLimitError: see [`from_file()`][ebpf.elf.CollectionSpec.from_file].
         """
         from ._compile import compile_c
 

@@ -52,7 +52,7 @@ from ebpf.btf import (
 )
 from ebpf.maps import MapSpec
 from ebpf.progs import ProgramSpec
-from ebpf.syscall import EbpfError, NotSupportedError, ProgType
+from ebpf.syscall import LibraryLimitError, NotSupportedError, ProgType
 from ebpf.syscall.abi import MapType
 from ebpf.syscall.errors import ParseError
 from ebpf.syscall.flags import MapFlags
@@ -369,7 +369,7 @@ def kernel_struct_ops(ops: StructOpsSpec, kernel: TypeGraph | None = None) -> Ke
 
     Raises:
         NotSupportedError: the kernel has no BTF, or no such struct_ops type.
-        EbpfError: the type is a kernel module's (this library registers
+        LibraryLimitError: the type is a kernel module's (this library registers
             vmlinux struct_ops only).
         ValueError: a member the object sets that the kernel struct lacks,
             or whose kind or size differs from the kernel's, a bitfield, or a
@@ -455,7 +455,7 @@ def _refuse_module_type(kernel_type: str, what: str) -> None:
         except NotSupportedError:
             continue
         if _find_struct(graph, VALUE_PREFIX + kernel_type) is not None:
-            raise EbpfError(
+            raise LibraryLimitError(
                 f"{what}: struct {kernel_type} belongs to kernel module {module!r}; this library registers "
                 "struct_ops of vmlinux only (a limit of the library, not of the kernel)"
             )
@@ -487,7 +487,8 @@ def prepare_struct_ops(
         ValueError: a member points at a program the spec does not have, or
             at one that is not a struct_ops program, or one program serves
             two different members; see also [`kernel_struct_ops()`][ebpf.elf._struct_ops.kernel_struct_ops].
-        NotSupportedError, EbpfError: see [`kernel_struct_ops()`][ebpf.elf._struct_ops.kernel_struct_ops].
+        NotSupportedError, LibraryLimitError: see
+            [`kernel_struct_ops()`][ebpf.elf._struct_ops.kernel_struct_ops].
     """
     kept = {name: ops for name, ops in struct_ops.items() if name in maps}
     targets: dict[str, str] = {}

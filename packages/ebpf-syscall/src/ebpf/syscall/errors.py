@@ -1,6 +1,8 @@
 """The error hierarchy of every ebpf package.
 
 Everything the library raises on purpose derives from [`EbpfError`][ebpf.syscall.EbpfError].
+What the running kernel lacks is a [`NotSupportedError`][ebpf.syscall.NotSupportedError]; what
+this library does not implement is a [`LibraryLimitError`][ebpf.syscall.LibraryLimitError].
 A failed system call is a [`BpfSyscallError`][ebpf.syscall.BpfSyscallError], which is also an
 `OSError` carrying ``errno``, so ``except OSError`` code keeps working;
 the subclasses add what a person needs to act: the missing capability, the
@@ -17,6 +19,7 @@ __all__ = [
     "BpfSyscallError",
     "EbpfError",
     "KeyNotFoundError",
+    "LibraryLimitError",
     "NotSupportedError",
     "ParseError",
     "PermissionDeniedError",
@@ -157,6 +160,15 @@ class NotSupportedError(EbpfError):
 
     def __reduce__(self) -> tuple[object, ...]:
         return (type(self), (self.feature, self.version, self.detail))
+
+
+class LibraryLimitError(EbpfError, NotImplementedError):
+    """Something this library does not implement (yet), whatever the running kernel has.
+
+    Not a [`NotSupportedError`][ebpf.syscall.NotSupportedError], which means
+    that the kernel lacks a feature: the kernel may well have this one. The
+    message names the limit and, where there is one, a way around it.
+    """
 
 
 class ParseError(EbpfError, ValueError):
