@@ -15,8 +15,11 @@ checked on any machine:
 
 ``render``
     turns that JSON into ``packages/ebpf-syscall/src/ebpf/syscall/_generated.py``
-    (``IntEnum`` classes and ``ctypes`` structures). ``check`` renders to
-    memory and fails if the committed file differs; a unit test runs it.
+    (``IntEnum`` classes and ``ctypes`` structures) and
+    ``packages/ebpf-syscall/src/ebpf/syscall/raw.py`` (one function per
+    ``bpf(2)`` command, from `COMMANDS`: attr in, result or ``-errno`` out,
+    as cilium/ebpf's ``internal/sys`` generates them). ``check`` renders to
+    memory and fails if a committed file differs; a unit test runs it.
 
 Usage: ``python tools/gen_abi.py extract [--btf PATH] | render | check``.
 """
@@ -34,7 +37,9 @@ from ebpf.btf import Array, Composite, Enum, Int, IntEncoding, Kind, Struct, Typ
 
 ROOT = Path(__file__).resolve().parent.parent
 SNAPSHOT = ROOT / "tools" / "abi" / "kernel_abi.json"
-OUTPUT = ROOT / "packages" / "ebpf-syscall" / "src" / "ebpf" / "syscall" / "_generated.py"
+PACKAGE = ROOT / "packages" / "ebpf-syscall" / "src" / "ebpf" / "syscall"
+OUTPUT = PACKAGE / "_generated.py"
+RAW_OUTPUT = PACKAGE / "raw.py"
 
 # enum name in linux/bpf.h or linux/perf_event.h -> (Python class, prefix to strip, IntFlag?)
 ENUMS: dict[str, tuple[str, str, bool]] = {
@@ -92,6 +97,61 @@ STRUCTS = {
     "bpf_line_info": ("struct", "BpfLineInfo"),
     "bpf_core_relo": ("struct", "BpfCoreRelo"),
     "perf_event_attr": ("struct", "PerfEventAttr"),
+}
+
+# Every bpf_cmd -> (its member of union bpf_attr, what a success returns:
+# "fd" a new descriptor, "count" a byte count, "zero" 0). A command of a new
+# kernel that is missing here fails the rendering: add it.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "MAP_CREATE": ("MapCreateAttr", "fd"),
+    "MAP_LOOKUP_ELEM": ("MapElemAttr", "zero"),
+    "MAP_UPDATE_ELEM": ("MapElemAttr", "zero"),
+    "MAP_DELETE_ELEM": ("MapElemAttr", "zero"),
+    "MAP_GET_NEXT_KEY": ("MapElemAttr", "zero"),
+    "PROG_LOAD": ("ProgLoadAttr", "fd"),
+    "OBJ_PIN": ("ObjPinAttr", "zero"),
+    "OBJ_GET": ("ObjPinAttr", "fd"),
+    "PROG_ATTACH": ("ProgAttachAttr", "zero"),
+    "PROG_DETACH": ("ProgAttachAttr", "zero"),
+    "PROG_TEST_RUN": ("ProgTestRunAttr", "zero"),
+    "PROG_GET_NEXT_ID": ("GetIdAttr", "zero"),
+    "MAP_GET_NEXT_ID": ("GetIdAttr", "zero"),
+    "PROG_GET_FD_BY_ID": ("GetIdAttr", "fd"),
+    "MAP_GET_FD_BY_ID": ("GetIdAttr", "fd"),
+    "OBJ_GET_INFO_BY_FD": ("ObjGetInfoAttr", "zero"),
+    "PROG_QUERY": ("ProgQueryAttr", "zero"),
+    "RAW_TRACEPOINT_OPEN": ("RawTracepointOpenAttr", "fd"),
+    "BTF_LOAD": ("BtfLoadAttr", "fd"),
+    "BTF_GET_FD_BY_ID": ("GetIdAttr", "fd"),
+    "TASK_FD_QUERY": ("TaskFdQueryAttr", "zero"),
+    "MAP_LOOKUP_AND_DELETE_ELEM": ("MapElemAttr", "zero"),
+    "MAP_FREEZE": ("MapElemAttr", "zero"),
+    "BTF_GET_NEXT_ID": ("GetIdAttr", "zero"),
+    "MAP_LOOKUP_BATCH": ("MapBatchAttr", "zero"),
+    "MAP_LOOKUP_AND_DELETE_BATCH": ("MapBatchAttr", "zero"),
+    "MAP_UPDATE_BATCH": ("MapBatchAttr", "zero"),
+    "MAP_DELETE_BATCH": ("MapBatchAttr", "zero"),
+    "LINK_CREATE": ("LinkCreateAttr", "fd"),
+    "LINK_UPDATE": ("LinkUpdateAttr", "zero"),
+    "LINK_GET_FD_BY_ID": ("GetIdAttr", "fd"),
+    "LINK_GET_NEXT_ID": ("GetIdAttr", "zero"),
+    "ENABLE_STATS": ("EnableStatsAttr", "fd"),
+    "ITER_CREATE": ("IterCreateAttr", "fd"),
+    "LINK_DETACH": ("LinkDetachAttr", "zero"),
+    "PROG_BIND_MAP": ("ProgBindMapAttr", "zero"),
+    "TOKEN_CREATE": ("TokenCreateAttr", "fd"),
+    "PROG_STREAM_READ_BY_FD": ("ProgStreamReadAttr", "count"),
+}
+# Aliases in enum bpf_cmd (BPF_PROG_RUN is BPF_PROG_TEST_RUN).
+COMMAND_ALIASES = {"PROG_RUN"}
+# Commands the verifier runs for: an EAGAIN (a signal interrupted it) is
+# retried with signals blocked (_kernel.bpf_errno_restarting).
+RESTARTED = {"PROG_LOAD", "BTF_LOAD"}
+
+_RESULTS = {
+    "fd": "a new descriptor (the caller owns and closes it)",
+    "count": "the number of bytes written",
+    "zero": "0",
 }
 
 # --------------------------------------------------------------------- extract
@@ -267,6 +327,67 @@ def render(snapshot: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def render_raw(snapshot: dict[str, Any]) -> str:
+    """Render the raw command functions (``raw.py``) for the commands of the snapshot.
+
+    Raises:
+        ValueError: a command of the snapshot is missing from `COMMANDS`, or
+            names an attr the snapshot does not have.
+    """
+    names = [
+        name.removeprefix("BPF_")
+        for name, _value in snapshot["enums"]["bpf_cmd"]
+        if not name.startswith("__") and name.removeprefix("BPF_") not in COMMAND_ALIASES
+    ]
+    missing = [name for name in names if name not in COMMANDS]
+    if missing:
+        raise ValueError(f"add these commands to COMMANDS in tools/gen_abi.py: {', '.join(missing)}")
+    attrs = sorted({COMMANDS[name][0] for name in names})
+    unknown = [attr for attr in attrs if attr not in snapshot["attrs"]]
+    if unknown:
+        raise ValueError(f"COMMANDS names attrs that union bpf_attr lacks: {', '.join(unknown)}")
+    functions = [name.lower() for name in names]
+    out = [
+        f"# Generated by tools/gen_abi.py from {snapshot['source']}; do not edit.",
+        "# Regenerate with `python tools/gen_abi.py extract && python tools/gen_abi.py render`.",
+        '"""One raw function per ``bpf(2)`` command: its attr in, the kernel\'s result or ``-errno`` out.',
+        "",
+        "The command layer written once, as cilium/ebpf's ``internal/sys``: each",
+        "function pairs a command with its member of ``union bpf_attr`` (see",
+        "[`ebpf.syscall.abi`][ebpf.syscall.abi]) and calls the kernel through",
+        "[`bpf_errno()`][ebpf.syscall.bpf_errno]. Nothing is checked and nothing",
+        "raised: a descriptor returned is the caller's to close, and a negative",
+        "result is ``-errno``. [`ebpf.syscall.commands`][ebpf.syscall.commands] builds",
+        "typed functions with argument checks and exceptions on top of these;",
+        "the feature probes, which decide by the exact errno, call them directly.",
+        "",
+        "``EINTR`` is retried; so is ``EAGAIN`` of the load commands, which the",
+        "verifier returns when a signal interrupted it.",
+        '"""',
+        "",
+        "from ._generated import (",
+        *(f"    {name}," for name in sorted(["Cmd", *attrs])),
+        ")",
+        "from ._kernel import bpf_errno, bpf_errno_restarting",
+        "",
+        "__all__ = [",
+        *(f'    "{name}",' for name in sorted(functions)),
+        "]",
+    ]
+    for name in names:
+        attr, result = COMMANDS[name]
+        call = "bpf_errno_restarting" if name in RESTARTED else "bpf_errno"
+        out += [
+            "",
+            "",
+            f"def {name.lower()}(attr: {attr}) -> int:",
+            f'    """``BPF_{name}``: {_RESULTS[result]}, or ``-errno``."""',
+            f"    return {call}(Cmd.{name}, attr)",
+        ]
+    out.append("")
+    return "\n".join(out)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -281,14 +402,16 @@ def main(argv: list[str] | None = None) -> int:
         SNAPSHOT.parent.mkdir(parents=True, exist_ok=True)
         SNAPSHOT.write_text(json.dumps(extract(args.btf), indent=1) + "\n")
         return 0
-    text = render(json.loads(SNAPSHOT.read_text()))
+    snapshot = json.loads(SNAPSHOT.read_text())
+    outputs = {OUTPUT: render(snapshot), RAW_OUTPUT: render_raw(snapshot)}
     if args.cmd == "render":
-        OUTPUT.write_text(text)
+        for path, text in outputs.items():
+            path.write_text(text)
         return 0
-    if OUTPUT.read_text() != text:
-        print(f"{OUTPUT} is stale: run `python tools/gen_abi.py render`", file=sys.stderr)
-        return 1
-    return 0
+    stale = [path for path, text in outputs.items() if not path.is_file() or path.read_text() != text]
+    for path in stale:
+        print(f"{path} is stale: run `python tools/gen_abi.py render`", file=sys.stderr)
+    return 1 if stale else 0
 
 
 if __name__ == "__main__":

@@ -42,6 +42,13 @@ def test_hierarchy() -> None:
         (errno.ENOENT, "BPF_MAP_LOOKUP_ELEM", KeyNotFoundError),
         (errno.ENOENT, "BPF_MAP_DELETE_ELEM", KeyNotFoundError),
         (errno.ENOENT, "BPF_OBJ_GET", BpfSyscallError),
+        (errno.ENOENT, "BPF_MAP_GET_NEXT_KEY", BpfSyscallError),
+        # One mapping for commands and maps: ENOENT of an update with EXIST is a missing key.
+        (errno.ENOENT, "BPF_MAP_UPDATE_ELEM", KeyNotFoundError),
+        # Writes to a frozen or read-only map: not a missing privilege.
+        (errno.EPERM, "BPF_MAP_UPDATE_ELEM", BpfSyscallError),
+        (errno.EPERM, "BPF_MAP_DELETE_ELEM", BpfSyscallError),
+        (errno.EPERM, "BPF_MAP_UPDATE_BATCH", BpfSyscallError),
         (errno.EINVAL, "BPF_MAP_CREATE", BpfSyscallError),
     ],
 )
@@ -99,6 +106,24 @@ def test_permission_error_does_no_io_when_built_or_unpickled(monkeypatch: pytest
 def test_not_supported_error_pickles_its_detail() -> None:
     exc = NotSupportedError("ring buffer maps", "5.8", "probe said no")
     assert str(pickle.loads(pickle.dumps(exc))) == str(exc)
+
+
+def test_map_write_hints() -> None:
+    exc = syscall_error(errno.EPERM, "BPF_MAP_UPDATE_ELEM", "updating 1 in map 'm'")
+    assert str(exc).endswith("; the map is frozen or read-only for user space")
+    exc = syscall_error(errno.EEXIST, "BPF_MAP_UPDATE_ELEM", "updating 1 in map 'm'")
+    assert str(exc).endswith("; the key exists and NOEXIST was given")
+    exc = syscall_error(errno.E2BIG, "BPF_MAP_UPDATE_ELEM", "x", "the map is full (max_entries=4)")
+    assert type(exc) is BpfSyscallError
+    assert exc.hint == "the map is full (max_entries=4)"
+
+
+def test_a_hint_explains_eperm_instead_of_a_capability() -> None:
+    exc = syscall_error(errno.EPERM, "BPF_OBJ_PIN", "pinning", "/tmp/x is not on a BPF filesystem")
+    assert type(exc) is BpfSyscallError
+    assert "not on a BPF filesystem" in str(exc)
+    denied = syscall_error(errno.EPERM, "BPF_OBJ_PIN", "pinning")
+    assert isinstance(denied, PermissionDeniedError)
 
 
 def test_key_not_found_str_is_not_quoted() -> None:

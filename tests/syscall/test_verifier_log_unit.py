@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from ebpf.syscall import commands
+from ebpf.syscall import commands, raw
 from ebpf.syscall._generated import BtfLoadAttr, Cmd, ProgLoadAttr, ProgType
 from ebpf.syscall.errors import VerifierError
 
@@ -54,10 +54,16 @@ class FakeVerifier:
         return -errno.ENOSPC if n < len(text) else -self.verdict
 
 
+def _use(monkeypatch: pytest.MonkeyPatch, fake: FakeVerifier) -> None:
+    """Make the raw load commands call ``fake`` instead of the kernel."""
+    monkeypatch.setattr(raw, "prog_load", lambda attr: fake(Cmd.PROG_LOAD, attr))
+    monkeypatch.setattr(raw, "btf_load", lambda attr: fake(Cmd.BTF_LOAD, attr))
+
+
 def _load(
     monkeypatch: pytest.MonkeyPatch, fake: FakeVerifier, log_level: int = 0, log_size: int = 0
 ) -> VerifierError:
-    monkeypatch.setattr(commands, "bpf_errno", fake)
+    _use(monkeypatch, fake)
     with pytest.raises(VerifierError) as exc:
         commands.prog_load(ProgType.SOCKET_FILTER, _EXIT, log_level=log_level, log_size=log_size)
     return exc.value
@@ -110,7 +116,7 @@ def test_a_complete_first_log_is_not_requested_again(monkeypatch: pytest.MonkeyP
 
 def test_btf_load_grows_its_log_the_same_way(monkeypatch: pytest.MonkeyPatch) -> None:
     fake = FakeVerifier(log_bytes=300_000, true_size=False, verdict=errno.EINVAL)
-    monkeypatch.setattr(commands, "bpf_errno", fake)
+    _use(monkeypatch, fake)
     with pytest.raises(VerifierError) as exc:
         commands.btf_load(b"\0" * 24, log_level=1, log_size=4096)
     assert not exc.value.truncated
@@ -129,7 +135,7 @@ def test_efault_is_retried_with_a_log(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_eperm_is_not_retried(monkeypatch: pytest.MonkeyPatch) -> None:
     fake = FakeVerifier(log_bytes=1000, true_size=False, verdict=errno.EPERM)
-    monkeypatch.setattr(commands, "bpf_errno", fake)
+    _use(monkeypatch, fake)
     with pytest.raises(PermissionError):
         commands.prog_load(ProgType.SOCKET_FILTER, _EXIT)
     assert fake.sizes == [0]

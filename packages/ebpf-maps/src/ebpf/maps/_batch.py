@@ -21,7 +21,7 @@ import errno
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from ebpf.syscall import bpf_errno, bpf_failed, bpf_prepared
+from ebpf.syscall import bpf_failed, bpf_prepared, raw
 from ebpf.syscall.abi import Cmd, MapBatchAttr
 from ebpf.syscall.flags import UpdateFlags
 
@@ -70,6 +70,7 @@ class BatchOps(Generic[K, V]):
             return None
         owner = self._owner
         cmd = Cmd.MAP_LOOKUP_AND_DELETE_BATCH if delete else Cmd.MAP_LOOKUP_BATCH
+        call = raw.map_lookup_and_delete_batch if delete else raw.map_lookup_batch
         kc, vc = owner.key_codec, owner.value_codec
         cursor_in = ctypes.create_string_buffer(self._cursor_size())
         cursor_out = ctypes.create_string_buffer(self._cursor_size())
@@ -84,7 +85,7 @@ class BatchOps(Generic[K, V]):
         )
         with owner._lock:  # the descriptor stays open during the call (see `ebpf.maps._map`)
             attr.map_fd = owner.fileno()
-            ret = bpf_errno(cmd, attr)
+            ret = call(attr)
         if ret < 0 and ret != -errno.ENOENT and -ret in _UNSUPPORTED and self.supported is None:
             self.supported = False
             return None
@@ -114,7 +115,7 @@ class BatchOps(Generic[K, V]):
                 attr.count = size
                 with owner._lock:
                     owner._fd_checked()
-                    ret = bpf_errno(cmd, attr)
+                    ret = call(attr)
 
         return chunks(ret, keys, values)
 

@@ -32,7 +32,7 @@ from typing import Any, ClassVar, TypeVar
 
 from ebpf.syscall import commands
 from ebpf.syscall.abi import MapType
-from ebpf.syscall.errors import BpfSyscallError, KeyNotFoundError, syscall_error
+from ebpf.syscall.errors import BpfSyscallError, syscall_error
 from ebpf.syscall.fd import FD, HasFileno
 from ebpf.syscall.flags import FileFlags
 from ebpf.syscall.objects import MapInfo, describe_fd, get_map_info, object_kind
@@ -395,27 +395,19 @@ class Map:
 
     def _error(self, err: int, command: str, doing: str, key: object = None) -> BpfSyscallError | ValueError:
         """The exception for a failed element command, naming the map and the key; the "closed"
-        ``ValueError`` when the map was closed (element commands then name no descriptor)."""
+        ``ValueError`` when the map was closed (element commands then name no descriptor).
+
+        The errno is mapped by [`syscall_error()`][ebpf.syscall.errors.syscall_error]; a full
+        map (``E2BIG`` on an update) is explained with the map's capacity.
+        """
         if self._closed:
             return self._closed_error()
-        what = f"{doing} map {self.name or map_type_name(self.type)!r}"
-        if key is not None:
-            what = f"{doing} {key!r} in map {self.name or map_type_name(self.type)!r}"
-        if err == errno.ENOENT and command != "BPF_MAP_GET_NEXT_KEY":
-            return KeyNotFoundError(err, command, what)
-        if err == errno.EPERM and command in (
-            "BPF_MAP_UPDATE_ELEM",
-            "BPF_MAP_UPDATE_BATCH",
-            "BPF_MAP_DELETE_ELEM",
-        ):
-            # The creator of a map gets EPERM on writes only when the map is
-            # frozen or was created BPF_F_RDONLY: not a capability problem.
-            return BpfSyscallError(err, command, what, "the map is frozen or read-only for user space")
+        name = self.name or map_type_name(self.type)
+        what = f"{doing} map {name!r}" if key is None else f"{doing} {key!r} in map {name!r}"
+        hint = ""
         if err == errno.E2BIG and command.startswith("BPF_MAP_UPDATE"):
-            return BpfSyscallError(err, command, what, f"the map is full (max_entries={self.max_entries})")
-        if err == errno.EEXIST:
-            return BpfSyscallError(err, command, what, "the key exists and NOEXIST was given")
-        return syscall_error(err, command, what)
+            hint = f"the map is full (max_entries={self.max_entries})"
+        return syscall_error(err, command, what, hint)
 
 
 def _create_fd(spec: MapSpec, btf: int | HasFileno | None) -> FD:

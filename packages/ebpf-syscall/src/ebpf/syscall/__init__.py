@@ -6,6 +6,8 @@ ioctls. Layers, from the bottom:
 - [`ebpf.syscall.abi`][ebpf.syscall.abi]: enums and ``ctypes`` attr/info layouts generated
   from kernel BTF; [`ebpf.syscall.flags`][ebpf.syscall.flags]: the ``#define`` flag sets.
 - [`bpf()`][ebpf.syscall.bpf] / [`bpf_errno()`][ebpf.syscall.bpf_errno]: the one choke point.
+- [`ebpf.syscall.raw`][ebpf.syscall.raw]: one generated function per command,
+  attr in, result or ``-errno`` out.
 - [`ebpf.syscall.commands`][ebpf.syscall.commands]: every command as a typed function.
 - [`ebpf.syscall.perf`][ebpf.syscall.perf]: perf events, their ioctls, probe PMUs, tracepoint ids.
 - [`ebpf.syscall.objects`][ebpf.syscall.objects]: enumerate loaded objects, read their info.
@@ -23,7 +25,7 @@ rlimit changes.
 
 from typing import TYPE_CHECKING
 
-from . import abi, commands, features, flags, objects, perf, system
+from . import abi, commands, features, flags, objects, perf, raw, system
 from ._generated import AttachType, Cmd, LinkType, MapType, ProgType
 from ._kernel import bpf, bpf_errno, bpf_failed, bpf_prepared
 from .errors import (
@@ -76,6 +78,7 @@ __all__ = [
     "objects",
     "perf",
     "possible_cpus",
+    "raw",
     "system",
 ]
 

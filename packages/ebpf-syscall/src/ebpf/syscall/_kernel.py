@@ -1,8 +1,11 @@
 """The one place that makes system calls into the kernel's BPF interfaces.
 
 Every ``bpf(2)`` and ``perf_event_open(2)`` call of every ebpf package goes
-through [`bpf()`][ebpf.syscall.bpf], [`bpf_errno()`][ebpf.syscall.bpf_errno] or `perf_event_open()`. They are
-thin: an attr structure in, a result or a typed exception out.
+through [`bpf_errno()`][ebpf.syscall.bpf_errno] (and its variants here) or
+`perf_event_open()`. They are thin: an attr structure in, a result or
+``-errno`` (or a typed exception) out. Each command is called through its
+generated function in [`ebpf.syscall.raw`][ebpf.syscall.raw], which names
+the command and its attr once.
 
 The kernel copies ``size`` bytes of the attr and requires every byte past
 the fields it knows to be zero (``bpf_check_uarg_tail_zero``), so an attr
@@ -15,13 +18,14 @@ from __future__ import annotations
 import ctypes
 import errno
 import functools
+import signal
 from collections.abc import Callable
 
 from ._generated import Cmd
 from ._sysnum import syscall_numbers
 from .errors import syscall_error
 
-__all__ = ["bpf", "bpf_errno", "bpf_failed", "bpf_prepared", "perf_event_open"]
+__all__ = ["bpf", "bpf_errno", "bpf_errno_restarting", "bpf_failed", "bpf_prepared", "perf_event_open"]
 
 _NR = syscall_numbers()
 _NR_BPF = _NR.bpf
@@ -53,6 +57,37 @@ def bpf_errno(cmd: int, attr: ctypes.Structure) -> int:
         err = _get_errno()
         if err != errno.EINTR:
             return -err
+
+
+# BPF_PROG_LOAD returns EAGAIN when verification was interrupted (a pending
+# signal); libbpf and cilium/ebpf retry a bounded number of times.
+_EAGAIN_RETRIES = 5
+_CATCHABLE_SIGNALS = signal.valid_signals() - {signal.SIGKILL, signal.SIGSTOP}
+
+
+def bpf_errno_restarting(cmd: int, attr: ctypes.Structure) -> int:
+    """Like [`bpf_errno()`][ebpf.syscall.bpf_errno], and an ``EAGAIN`` is retried with signals blocked.
+
+    For the load commands (``BPF_PROG_LOAD``, ``BPF_BTF_LOAD``): the verifier
+    gives up with ``EAGAIN`` whenever a signal is pending for the loading
+    thread, so a steady stream of signals could starve a long load. The
+    retries run with every catchable signal blocked in this thread: blocked
+    signals do not count as pending, and the kernel delivers them (and
+    Python runs their handlers) once they are unblocked. After a bounded
+    number of retries the ``-EAGAIN`` is returned.
+    """
+    ret = bpf_errno(cmd, attr)
+    if ret != -errno.EAGAIN:
+        return ret
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, _CATCHABLE_SIGNALS)
+    try:
+        for _ in range(_EAGAIN_RETRIES):
+            ret = bpf_errno(cmd, attr)
+            if ret != -errno.EAGAIN:
+                break
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+    return ret
 
 
 def bpf_prepared(cmd: int, attr: ctypes.Structure) -> Callable[[], int]:
@@ -99,7 +134,7 @@ def bpf(cmd: Cmd, attr: ctypes.Structure, context: str = "", capability: str | N
     """
     ret = bpf_errno(cmd, attr)
     if ret < 0:
-        raise syscall_error(-ret, f"BPF_{Cmd(cmd).name}", context, capability)
+        raise syscall_error(-ret, f"BPF_{Cmd(cmd).name}", context, capability=capability)
     return ret
 
 

@@ -1,13 +1,15 @@
 """Every ``bpf(2)`` command as a typed function.
 
-Each function fills the command's attr structure (see ``_generated.py``),
-makes the call through [`ebpf.syscall._kernel.bpf()`][ebpf.syscall.bpf] and returns what the
-kernel produced: an [`FD`][ebpf.syscall.FD] for commands that create a
-descriptor, plain values otherwise. Arguments are checked before the call;
-kernel failures raise the classes of [`ebpf.syscall.errors`][ebpf.syscall.errors].
+Each function checks its arguments, fills the command's attr structure (see
+[`ebpf.syscall.abi`][ebpf.syscall.abi]), makes the call through the command's
+generated function in [`ebpf.syscall.raw`][ebpf.syscall.raw] and returns what
+the kernel produced: an [`FD`][ebpf.syscall.FD] for commands that create a
+descriptor, plain values otherwise. Kernel failures raise the classes of
+[`ebpf.syscall.errors`][ebpf.syscall.errors], built by its
+[`syscall_error()`][ebpf.syscall.errors.syscall_error].
 
-These functions are the raw layer. ``ebpf.maps``, ``ebpf.progs`` and the
-other packages build typed objects on top of them.
+``ebpf.maps``, ``ebpf.progs`` and the other packages build typed objects on
+top of these functions (and, on hot paths, of [`ebpf.syscall.raw`][ebpf.syscall.raw]).
 """
 
 from __future__ import annotations
@@ -16,11 +18,11 @@ import ctypes
 import errno
 import logging
 import os
-import signal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+from . import raw
 from ._buffers import ReadableBuffer, WritableBuffer, readable_address, writable_address
 from ._generated import (
     AttachType,
@@ -55,7 +57,6 @@ from ._generated import (
     TaskFdType,
     TokenCreateAttr,
 )
-from ._kernel import bpf, bpf_errno
 from .errors import BpfSyscallError, VerifierError, syscall_error
 from .fd import FD, HasFileno, fileno_of
 from .flags import BPF_OBJ_NAME_LEN, QueryFlags
@@ -125,14 +126,22 @@ _LOG_RETRIES = 6
 # Kernels before 6.4 do not say how big a log they needed (log_true_size), so
 # the buffer grows by this factor per retry: 256 KiB to 16 MiB in three steps.
 _LOG_GROWTH = 4
-# BPF_PROG_LOAD returns EAGAIN when verification was interrupted (a pending
-# signal); libbpf and cilium/ebpf retry a bounded number of times.
-_EAGAIN_RETRIES = 5
-_CATCHABLE_SIGNALS = signal.valid_signals() - {signal.SIGKILL, signal.SIGSTOP}
 
 
 def _fd(obj: FdLike) -> int:
     return fileno_of(obj)
+
+
+def _checked(ret: int, cmd: Cmd, context: str, capability: str | None = None) -> int:
+    """``ret`` (a raw function's result) when it is not negative.
+
+    Raises:
+        BpfSyscallError: ``ret`` is ``-errno`` (the subclass that fits, see
+            [`syscall_error()`][ebpf.syscall.errors.syscall_error]).
+    """
+    if ret < 0:
+        raise syscall_error(-ret, f"BPF_{cmd.name}", context, capability=capability)
+    return ret
 
 
 def check_object_name(name: str) -> bytes:
@@ -214,7 +223,7 @@ def map_create(
     except ValueError:
         type_name = str(int(map_type))
     what = f"creating {type_name} map" + (f" {name!r}" if name else "")
-    ret = bpf_errno(Cmd.MAP_CREATE, attr)
+    ret = raw.map_create(attr)
     if ret < 0:
         err = -ret
         if err == errno.EPERM and os.geteuid() == 0:
@@ -243,7 +252,9 @@ def map_lookup_elem(
     """
     k, _k = readable_address(key)
     v, _v = writable_address(value)
-    bpf(Cmd.MAP_LOOKUP_ELEM, _elem_attr(map_fd, k, v, flags), "looking up a map element")
+    _checked(
+        raw.map_lookup_elem(_elem_attr(map_fd, k, v, flags)), Cmd.MAP_LOOKUP_ELEM, "looking up a map element"
+    )
 
 
 def map_update_elem(
@@ -258,15 +269,10 @@ def map_update_elem(
     """
     k, _k = readable_address(key)
     v, _v = readable_address(value)
-    ret = bpf_errno(Cmd.MAP_UPDATE_ELEM, _elem_attr(map_fd, k, v, flags))
-    if ret == -errno.EPERM:
-        # Writes by a process that could create the map fail with EPERM when
-        # the map was frozen or created with BPF_F_RDONLY: not a privilege matter.
-        raise BpfSyscallError(
-            errno.EPERM, "BPF_MAP_UPDATE_ELEM", "updating a map that is frozen or read-only"
-        )
-    if ret < 0:
-        raise syscall_error(-ret, "BPF_MAP_UPDATE_ELEM", "updating a map element")
+    # EPERM here means a frozen or read-only map (syscall_error says so).
+    _checked(
+        raw.map_update_elem(_elem_attr(map_fd, k, v, flags)), Cmd.MAP_UPDATE_ELEM, "updating a map element"
+    )
 
 
 def map_delete_elem(map_fd: FdLike, key: ReadableBuffer, flags: int = 0) -> None:
@@ -276,7 +282,9 @@ def map_delete_elem(map_fd: FdLike, key: ReadableBuffer, flags: int = 0) -> None
         KeyNotFoundError: no such key.
     """
     k, _k = readable_address(key)
-    bpf(Cmd.MAP_DELETE_ELEM, _elem_attr(map_fd, k, 0, flags), "deleting a map element")
+    _checked(
+        raw.map_delete_elem(_elem_attr(map_fd, k, 0, flags)), Cmd.MAP_DELETE_ELEM, "deleting a map element"
+    )
 
 
 def map_get_next_key(map_fd: FdLike, key: ReadableBuffer | None, next_key: WritableBuffer) -> bool:
@@ -289,11 +297,10 @@ def map_get_next_key(map_fd: FdLike, key: ReadableBuffer | None, next_key: Writa
     n, _n = writable_address(next_key)
     attr = MapElemAttr(map_fd=_fd(map_fd), key=k)
     attr.next_key = n
-    ret = bpf_errno(Cmd.MAP_GET_NEXT_KEY, attr)
+    ret = raw.map_get_next_key(attr)
     if ret == -errno.ENOENT:
         return False
-    if ret < 0:
-        raise syscall_error(-ret, "BPF_MAP_GET_NEXT_KEY", "iterating map keys")
+    _checked(ret, Cmd.MAP_GET_NEXT_KEY, "iterating map keys")
     return True
 
 
@@ -307,16 +314,16 @@ def map_lookup_and_delete_elem(
     """
     k, _k = readable_address(key)
     v, _v = writable_address(value)
-    bpf(
+    _checked(
+        raw.map_lookup_and_delete_elem(_elem_attr(map_fd, k, v, flags)),
         Cmd.MAP_LOOKUP_AND_DELETE_ELEM,
-        _elem_attr(map_fd, k, v, flags),
         "looking up and deleting a map element",
     )
 
 
 def map_freeze(map_fd: FdLike) -> None:
     """``BPF_MAP_FREEZE``: make the map read-only for user space from now on."""
-    bpf(Cmd.MAP_FREEZE, MapElemAttr(map_fd=_fd(map_fd)), "freezing a map")
+    _checked(raw.map_freeze(MapElemAttr(map_fd=_fd(map_fd))), Cmd.MAP_FREEZE, "freezing a map")
 
 
 @dataclass(frozen=True)
@@ -325,6 +332,15 @@ class BatchResult:
 
     count: int
     done: bool
+
+
+# The batch commands' raw functions.
+_BATCH_CALLS: dict[Cmd, Callable[[MapBatchAttr], int]] = {
+    Cmd.MAP_LOOKUP_BATCH: raw.map_lookup_batch,
+    Cmd.MAP_LOOKUP_AND_DELETE_BATCH: raw.map_lookup_and_delete_batch,
+    Cmd.MAP_UPDATE_BATCH: raw.map_update_batch,
+    Cmd.MAP_DELETE_BATCH: raw.map_delete_batch,
+}
 
 
 def _batch(
@@ -359,13 +375,12 @@ def _batch(
         elem_flags=int(elem_flags),
         flags=int(flags),
     )
-    ret = bpf_errno(cmd, attr)
+    ret = _BATCH_CALLS[cmd](attr)
     # ENOENT means "no more elements"; attr.count still says how many were
     # processed in this call (kernel/bpf/hashtab.c, generic_map_*_batch).
     if ret == -errno.ENOENT:
         return BatchResult(int(attr.count), True)
-    if ret < 0:
-        raise syscall_error(-ret, f"BPF_{cmd.name}", "running a batch map operation")
+    _checked(ret, cmd, "running a batch map operation")
     return BatchResult(int(attr.count), False)
 
 
@@ -561,23 +576,8 @@ def _load_with_log(
             attr.btf_log_true_size = 0
 
     def call() -> int:
-        ret = bpf_errno(cmd, attr)
-        if ret != -errno.EAGAIN:
-            return ret
-        # The verifier gives up with EAGAIN whenever a signal is pending for
-        # the loading thread, so a steady stream of signals could starve a
-        # long load. Retry with every catchable signal blocked in this thread:
-        # blocked signals do not count as pending, and the kernel delivers
-        # them (and Python runs their handlers) once they are unblocked.
-        old = signal.pthread_sigmask(signal.SIG_BLOCK, _CATCHABLE_SIGNALS)
-        try:
-            for _ in range(_EAGAIN_RETRIES):
-                ret = bpf_errno(cmd, attr)
-                if ret != -errno.EAGAIN:
-                    break
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, old)
-        return ret
+        # The raw load functions retry an EAGAIN (a signal interrupted the verifier).
+        return raw.prog_load(attr) if isinstance(attr, ProgLoadAttr) else raw.btf_load(attr)
 
     buf: ctypes.Array[ctypes.c_char] | None = None
     if log_level:
@@ -593,7 +593,7 @@ def _load_with_log(
         # Not a verifier verdict: no log will explain it. (EFAULT may be one:
         # the verifier gives up with EFAULT on its internal errors and, in
         # 6.1 for one, when "The sequence of 8193 jumps is too complex".)
-        raise syscall_error(first_err, command, context, capability)
+        raise syscall_error(first_err, command, context, capability=capability)
     level = log_level or 1
     err = first_err
     size: int | None
@@ -623,7 +623,8 @@ def _load_with_log(
     assert buf is not None
     lines = _log_lines(buf)
     if not lines or err in (errno.EPERM, errno.EAGAIN):
-        raise syscall_error(first_err if err == errno.ENOSPC else err, command, context, capability)
+        reported = first_err if err == errno.ENOSPC else err
+        raise syscall_error(reported, command, context, capability=capability)
     raise VerifierError(err, command, context, lines, truncated=err == errno.ENOSPC)
 
 
@@ -756,7 +757,7 @@ def obj_pin(fd: FdLike, path: str | os.PathLike[str]) -> None:
     """
     buf = _path(path)
     attr = ObjPinAttr(pathname=ctypes.addressof(buf), bpf_fd=_fd(fd))
-    ret = bpf_errno(Cmd.OBJ_PIN, attr)
+    ret = raw.obj_pin(attr)
     if ret < 0:
         raise _pin_error(-ret, "BPF_OBJ_PIN", f"pinning to {os.fspath(path)!r}", path)
 
@@ -771,7 +772,7 @@ def obj_get(path: str | os.PathLike[str], flags: int = 0) -> FD:
     """
     buf = _path(path)
     attr = ObjPinAttr(pathname=ctypes.addressof(buf), file_flags=int(flags))
-    ret = bpf_errno(Cmd.OBJ_GET, attr)
+    ret = raw.obj_get(attr)
     if ret < 0:
         raise _pin_error(-ret, "BPF_OBJ_GET", f"opening pinned object {os.fspath(path)!r}", path)
     return FD(ret)
@@ -787,7 +788,7 @@ def _pin_error(err: int, command: str, context: str, path: str | os.PathLike[str
             f"{os.fspath(path)} is not on a BPF filesystem: objects are pinned under a bpffs mount "
             "(`mount -t bpf bpf /sys/fs/bpf`)"
         )
-        return BpfSyscallError(err, command, context, hint)
+        return syscall_error(err, command, context, hint)
     return syscall_error(err, command, context)
 
 
@@ -823,7 +824,8 @@ def prog_attach(
         attr.relative_fd = _fd(relative_fd)
     elif relative_id:
         attr.relative_id = relative_id
-    bpf(Cmd.PROG_ATTACH, attr, f"attaching program as {AttachType(attach_type).name}", "CAP_NET_ADMIN")
+    context = f"attaching program as {AttachType(attach_type).name}"
+    _checked(raw.prog_attach(attr), Cmd.PROG_ATTACH, context, "CAP_NET_ADMIN")
 
 
 def prog_detach(
@@ -848,7 +850,8 @@ def prog_detach(
         attr.relative_fd = _fd(relative_fd)
     elif relative_id:
         attr.relative_id = relative_id
-    bpf(Cmd.PROG_DETACH, attr, f"detaching {AttachType(attach_type).name} program", "CAP_NET_ADMIN")
+    context = f"detaching {AttachType(attach_type).name} program"
+    _checked(raw.prog_detach(attr), Cmd.PROG_DETACH, context, "CAP_NET_ADMIN")
 
 
 @dataclass(frozen=True)
@@ -871,7 +874,7 @@ def prog_query(target: FdLike, attach_type: AttachType | int, *, query_flags: in
     for _ in range(8):
         attr = ProgQueryAttr(attach_type=int(attach_type), query_flags=int(query_flags))
         attr.target_fd = _fd(target)
-        bpf(Cmd.PROG_QUERY, attr, f"querying {AttachType(attach_type).name} programs")
+        _checked(raw.prog_query(attr), Cmd.PROG_QUERY, f"querying {AttachType(attach_type).name} programs")
         count = int(attr.prog_cnt)
         ids = (ctypes.c_uint32 * max(count, 1))()
         flags = (ctypes.c_uint32 * max(count, 1))()
@@ -890,21 +893,20 @@ def prog_query(target: FdLike, attach_type: AttachType | int, *, query_flags: in
             # list; the kernel rejects them in an effective query (EINVAL).
             attr.prog_attach_flags = 0
             attr.link_ids = 0
-        ret = bpf_errno(Cmd.PROG_QUERY, attr)
+        ret = raw.prog_query(attr)
         if ret == -errno.EINVAL and attr.link_ids:
             # link_ids is 6.6's: older kernels reject an attr that sets a field
             # after the last one they know (CHECK_ATTR). Ask again without it,
             # and then without prog_attach_flags (6.0's) as well.
             attr.link_ids = 0
             links = (ctypes.c_uint32 * max(count, 1))()
-            ret = bpf_errno(Cmd.PROG_QUERY, attr)
+            ret = raw.prog_query(attr)
             if ret == -errno.EINVAL and attr.prog_attach_flags:
                 attr.prog_attach_flags = 0
-                ret = bpf_errno(Cmd.PROG_QUERY, attr)
+                ret = raw.prog_query(attr)
         if ret == -errno.ENOSPC:
             continue
-        if ret < 0:
-            raise syscall_error(-ret, "BPF_PROG_QUERY", f"querying {AttachType(attach_type).name} programs")
+        _checked(ret, Cmd.PROG_QUERY, f"querying {AttachType(attach_type).name} programs")
         n = int(attr.prog_cnt)
         return ProgQueryResult(
             attach_flags=int(attr.attach_flags),
@@ -978,7 +980,7 @@ def prog_test_run(
         cpu=cpu,
         batch_size=batch_size,
     )
-    bpf(Cmd.PROG_TEST_RUN, attr, "test-running a program")
+    _checked(raw.prog_test_run(attr), Cmd.PROG_TEST_RUN, "test-running a program")
     return TestRunResult(
         retval=int(attr.retval),
         duration_ns=int(attr.duration),
@@ -990,59 +992,58 @@ def prog_test_run(
 # ---------------------------------------------------------------- ids and fds
 
 
-def _next_id(cmd: Cmd, start_id: int) -> int | None:
+def _next_id(call: Callable[[GetIdAttr], int], cmd: Cmd, start_id: int) -> int | None:
     attr = GetIdAttr(start_id=start_id)
-    ret = bpf_errno(cmd, attr)
+    ret = call(attr)
     if ret == -errno.ENOENT:
         return None
-    if ret < 0:
-        raise syscall_error(-ret, f"BPF_{cmd.name}", "enumerating objects")
+    _checked(ret, cmd, "enumerating objects")
     return int(attr.next_id)
 
 
 def prog_get_next_id(start_id: int = 0) -> int | None:
     """``BPF_PROG_GET_NEXT_ID``: the id of the next loaded program after ``start_id``, or None."""
-    return _next_id(Cmd.PROG_GET_NEXT_ID, start_id)
+    return _next_id(raw.prog_get_next_id, Cmd.PROG_GET_NEXT_ID, start_id)
 
 
 def map_get_next_id(start_id: int = 0) -> int | None:
     """``BPF_MAP_GET_NEXT_ID``: the id of the next map after ``start_id``, or None."""
-    return _next_id(Cmd.MAP_GET_NEXT_ID, start_id)
+    return _next_id(raw.map_get_next_id, Cmd.MAP_GET_NEXT_ID, start_id)
 
 
 def btf_get_next_id(start_id: int = 0) -> int | None:
     """``BPF_BTF_GET_NEXT_ID``: the id of the next BTF object after ``start_id``, or None."""
-    return _next_id(Cmd.BTF_GET_NEXT_ID, start_id)
+    return _next_id(raw.btf_get_next_id, Cmd.BTF_GET_NEXT_ID, start_id)
 
 
 def link_get_next_id(start_id: int = 0) -> int | None:
     """``BPF_LINK_GET_NEXT_ID``: the id of the next link after ``start_id``, or None."""
-    return _next_id(Cmd.LINK_GET_NEXT_ID, start_id)
+    return _next_id(raw.link_get_next_id, Cmd.LINK_GET_NEXT_ID, start_id)
 
 
-def _fd_by_id(cmd: Cmd, obj_id: int, flags: int, what: str) -> FD:
+def _fd_by_id(call: Callable[[GetIdAttr], int], cmd: Cmd, obj_id: int, flags: int, what: str) -> FD:
     attr = GetIdAttr(start_id=obj_id, open_flags=int(flags))
-    return FD(bpf(cmd, attr, f"opening {what} id {obj_id}"))
+    return FD(_checked(call(attr), cmd, f"opening {what} id {obj_id}"))
 
 
 def prog_get_fd_by_id(prog_id: int) -> FD:
     """``BPF_PROG_GET_FD_BY_ID``: open a program by id (``ENOENT`` if it is gone)."""
-    return _fd_by_id(Cmd.PROG_GET_FD_BY_ID, prog_id, 0, "program")
+    return _fd_by_id(raw.prog_get_fd_by_id, Cmd.PROG_GET_FD_BY_ID, prog_id, 0, "program")
 
 
 def map_get_fd_by_id(map_id: int, flags: int = 0) -> FD:
     """``BPF_MAP_GET_FD_BY_ID``: open a map by id (``flags``: ``FileFlags.RDONLY``...)."""
-    return _fd_by_id(Cmd.MAP_GET_FD_BY_ID, map_id, flags, "map")
+    return _fd_by_id(raw.map_get_fd_by_id, Cmd.MAP_GET_FD_BY_ID, map_id, flags, "map")
 
 
 def btf_get_fd_by_id(btf_id: int) -> FD:
     """``BPF_BTF_GET_FD_BY_ID``: open a BTF object by id."""
-    return _fd_by_id(Cmd.BTF_GET_FD_BY_ID, btf_id, 0, "BTF")
+    return _fd_by_id(raw.btf_get_fd_by_id, Cmd.BTF_GET_FD_BY_ID, btf_id, 0, "BTF")
 
 
 def link_get_fd_by_id(link_id: int) -> FD:
     """``BPF_LINK_GET_FD_BY_ID``: open a link by id."""
-    return _fd_by_id(Cmd.LINK_GET_FD_BY_ID, link_id, 0, "link")
+    return _fd_by_id(raw.link_get_fd_by_id, Cmd.LINK_GET_FD_BY_ID, link_id, 0, "link")
 
 
 # ----------------------------------------------------------------------- info
@@ -1056,7 +1057,7 @@ def obj_get_info_by_fd(fd: FdLike, info: ctypes.Structure) -> int:
     knows and reports it back.
     """
     attr = ObjGetInfoAttr(bpf_fd=_fd(fd), info_len=ctypes.sizeof(info), info=ctypes.addressof(info))
-    bpf(Cmd.OBJ_GET_INFO_BY_FD, attr, f"reading {type(info).__name__}")
+    _checked(raw.obj_get_info_by_fd(attr), Cmd.OBJ_GET_INFO_BY_FD, f"reading {type(info).__name__}")
     return int(attr.info_len)
 
 
@@ -1102,7 +1103,9 @@ def raw_tracepoint_open(name: str | None, prog_fd: FdLike, *, cookie: int = 0) -
     attr = RawTracepointOpenAttr(name=ctypes.addressof(buf) if buf is not None else 0, prog_fd=_fd(prog_fd))
     attr.cookie = cookie
     what = f"raw tracepoint {name!r}" if name else "tracing program"
-    return FD(bpf(Cmd.RAW_TRACEPOINT_OPEN, attr, f"attaching {what}", "CAP_PERFMON"))
+    return FD(
+        _checked(raw.raw_tracepoint_open(attr), Cmd.RAW_TRACEPOINT_OPEN, f"attaching {what}", "CAP_PERFMON")
+    )
 
 
 @dataclass(frozen=True)
@@ -1242,7 +1245,7 @@ def link_create(
             attr.tcx.relative_id = relative_id
     elif cookie:
         attr.perf_event.bpf_cookie = cookie
-    fd = bpf(Cmd.LINK_CREATE, attr, f"creating {at.name} link", capability)
+    fd = _checked(raw.link_create(attr), Cmd.LINK_CREATE, f"creating {at.name} link", capability)
     del keep
     return FD(fd)
 
@@ -1259,33 +1262,36 @@ def link_update(
     attr.new_prog_fd = _fd(new_prog_fd)
     if old_prog_fd is not None:
         attr.old_prog_fd = _fd(old_prog_fd)
-    bpf(Cmd.LINK_UPDATE, attr, "updating a link's program")
+    _checked(raw.link_update(attr), Cmd.LINK_UPDATE, "updating a link's program")
 
 
 def link_detach(link_fd: FdLike) -> None:
     """``BPF_LINK_DETACH``: detach the link now; its descriptor stays valid but defunct."""
-    bpf(Cmd.LINK_DETACH, LinkDetachAttr(link_fd=_fd(link_fd)), "detaching a link")
+    _checked(raw.link_detach(LinkDetachAttr(link_fd=_fd(link_fd))), Cmd.LINK_DETACH, "detaching a link")
 
 
 def iter_create(link_fd: FdLike) -> FD:
     """``BPF_ITER_CREATE``: a readable descriptor producing an iterator link's output."""
-    return FD(bpf(Cmd.ITER_CREATE, IterCreateAttr(link_fd=_fd(link_fd)), "creating an iterator"))
+    ret = raw.iter_create(IterCreateAttr(link_fd=_fd(link_fd)))
+    return FD(_checked(ret, Cmd.ITER_CREATE, "creating an iterator"))
 
 
 def enable_stats(stats_type: StatsType | int = StatsType.RUN_TIME) -> FD:
     """``BPF_ENABLE_STATS``: collect run time statistics for as long as the returned descriptor is open."""
-    return FD(bpf(Cmd.ENABLE_STATS, EnableStatsAttr(type=int(stats_type)), "enabling BPF statistics"))
+    ret = raw.enable_stats(EnableStatsAttr(type=int(stats_type)))
+    return FD(_checked(ret, Cmd.ENABLE_STATS, "enabling BPF statistics"))
 
 
 def prog_bind_map(prog_fd: FdLike, map_fd: FdLike) -> None:
     """``BPF_PROG_BIND_MAP``: keep ``map_fd`` alive for as long as the program lives."""
     attr = ProgBindMapAttr(prog_fd=_fd(prog_fd), map_fd=_fd(map_fd))
-    bpf(Cmd.PROG_BIND_MAP, attr, "binding a map to a program")
+    _checked(raw.prog_bind_map(attr), Cmd.PROG_BIND_MAP, "binding a map to a program")
 
 
 def token_create(bpffs_fd: FdLike) -> FD:
     """``BPF_TOKEN_CREATE``: a BPF token from a bpffs mounted with delegation options."""
-    return FD(bpf(Cmd.TOKEN_CREATE, TokenCreateAttr(bpffs_fd=_fd(bpffs_fd)), "creating a BPF token"))
+    ret = raw.token_create(TokenCreateAttr(bpffs_fd=_fd(bpffs_fd)))
+    return FD(_checked(ret, Cmd.TOKEN_CREATE, "creating a BPF token"))
 
 
 def prog_stream_read(prog_fd: FdLike, stream_id: int, size: int = 4096) -> bytes:
@@ -1294,7 +1300,7 @@ def prog_stream_read(prog_fd: FdLike, stream_id: int, size: int = 4096) -> bytes
     attr = ProgStreamReadAttr(
         stream_buf=ctypes.addressof(buf), stream_buf_len=size, stream_id=stream_id, prog_fd=_fd(prog_fd)
     )
-    n = bpf(Cmd.PROG_STREAM_READ_BY_FD, attr, "reading a program stream")
+    n = _checked(raw.prog_stream_read_by_fd(attr), Cmd.PROG_STREAM_READ_BY_FD, "reading a program stream")
     return buf.raw[:n]
 
 
@@ -1313,7 +1319,7 @@ def task_fd_query(pid: int, fd: int, *, name_size: int = 256) -> TaskFdQueryResu
     """``BPF_TASK_FD_QUERY``: which program is attached through descriptor ``fd`` of process ``pid``."""
     buf = ctypes.create_string_buffer(name_size)
     attr = TaskFdQueryAttr(pid=pid, fd=fd, buf_len=name_size, buf=ctypes.addressof(buf))
-    bpf(Cmd.TASK_FD_QUERY, attr, f"querying fd {fd} of pid {pid}")
+    _checked(raw.task_fd_query(attr), Cmd.TASK_FD_QUERY, f"querying fd {fd} of pid {pid}")
     return TaskFdQueryResult(
         prog_id=int(attr.prog_id),
         fd_type=TaskFdType(attr.fd_type),

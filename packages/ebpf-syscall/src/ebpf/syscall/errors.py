@@ -227,21 +227,62 @@ _CAPABILITY_FOR_COMMAND = {
 }
 
 
+# Element commands whose ENOENT means "no such key" (BPF_MAP_GET_NEXT_KEY's
+# means "no more keys", and the batch lookups' "no more elements": their
+# callers handle it before asking for an exception).
+_KEY_COMMANDS = frozenset(
+    {
+        "BPF_MAP_LOOKUP_ELEM",
+        "BPF_MAP_UPDATE_ELEM",
+        "BPF_MAP_DELETE_ELEM",
+        "BPF_MAP_LOOKUP_AND_DELETE_ELEM",
+        "BPF_MAP_LOOKUP_BATCH",
+        "BPF_MAP_LOOKUP_AND_DELETE_BATCH",
+        "BPF_MAP_UPDATE_BATCH",
+        "BPF_MAP_DELETE_BATCH",
+    }
+)
+
+# Writes to a map fail with EPERM for a process that could open the map only
+# when the map is frozen (BPF_MAP_FREEZE) or was created BPF_F_RDONLY: not a
+# privilege matter (map_update_elem/map_delete_elem in kernel/bpf/syscall.c).
+_MAP_WRITE_COMMANDS = frozenset({"BPF_MAP_UPDATE_ELEM", "BPF_MAP_UPDATE_BATCH", "BPF_MAP_DELETE_ELEM"})
+
+# What an errno means for particular commands, when it means one thing.
+_HINTS: dict[tuple[int, str], str] = {
+    **{(_errno.EPERM, cmd): "the map is frozen or read-only for user space" for cmd in _MAP_WRITE_COMMANDS},
+    (_errno.EEXIST, "BPF_MAP_UPDATE_ELEM"): "the key exists and NOEXIST was given",
+}
+
+
 def syscall_error(
-    err: int, command: str, context: str = "", capability: str | None = None
+    err: int, command: str, context: str = "", hint: str = "", *, capability: str | None = None
 ) -> BpfSyscallError:
     """Build the right [`BpfSyscallError`][ebpf.syscall.BpfSyscallError] subclass for ``err``.
 
-    ``capability`` overrides the capability named by a permission error (for
-    example ``CAP_NET_ADMIN`` when attaching a network program).
+    The one place that maps an errno to an exception:
+
+    - ``EPERM``/``EACCES``: [`PermissionDeniedError`][ebpf.syscall.PermissionDeniedError]
+      naming the capability the command needs (``capability`` overrides it,
+      for example ``CAP_NET_ADMIN`` when attaching a network program);
+      except when ``hint`` (or the command: writes to a map, which mean
+      "frozen or read-only") explains the errno otherwise.
+    - ``ENOENT`` from a map element or batch command:
+      [`KeyNotFoundError`][ebpf.syscall.KeyNotFoundError].
+    - anything else: [`BpfSyscallError`][ebpf.syscall.BpfSyscallError].
+
+    Args:
+        err: the errno.
+        command: ``"BPF_MAP_CREATE"``, ``"perf_event_open"``...
+        context: what the library was doing (``"creating map 'events'"``).
+        hint: what the errno means here, appended to the message; without
+            one, the command's own (``EEXIST`` from ``BPF_MAP_UPDATE_ELEM``:
+            "the key exists and NOEXIST was given").
     """
-    if err in (_errno.EPERM, _errno.EACCES):
+    hint = hint or _HINTS.get((err, command), "")
+    if err in (_errno.EPERM, _errno.EACCES) and not hint:
         cap = capability or _CAPABILITY_FOR_COMMAND.get(command, "CAP_BPF")
         return PermissionDeniedError(err, command, context, cap, _permission_hint(cap, command))
-    if err == _errno.ENOENT and command in (
-        "BPF_MAP_LOOKUP_ELEM",
-        "BPF_MAP_DELETE_ELEM",
-        "BPF_MAP_LOOKUP_AND_DELETE_ELEM",
-    ):
-        return KeyNotFoundError(err, command, context)
-    return BpfSyscallError(err, command, context)
+    if err == _errno.ENOENT and command in _KEY_COMMANDS:
+        return KeyNotFoundError(err, command, context, hint)
+    return BpfSyscallError(err, command, context, hint)

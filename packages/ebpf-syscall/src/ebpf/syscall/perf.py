@@ -170,7 +170,9 @@ def _ioctl(fd: int | HasFileno, name: str, request: int, arg: int | bytearray) -
     try:
         fcntl.ioctl(number, request, arg)
     except OSError as exc:
-        raise syscall_error(exc.errno or errno.EIO, name, f"perf event fd {number}", "CAP_PERFMON") from exc
+        raise syscall_error(
+            exc.errno or errno.EIO, name, f"perf event fd {number}", capability="CAP_PERFMON"
+        ) from exc
 
 
 def enable(fd: int | HasFileno, *, group: bool = False) -> None:
@@ -272,7 +274,7 @@ def tracepoint_id(category: str, name: str, tracefs: str | os.PathLike[str] | No
         ) from None
     except OSError as exc:
         raise syscall_error(
-            exc.errno or errno.EIO, "open", f"reading tracepoint id {path}", "CAP_DAC_OVERRIDE"
+            exc.errno or errno.EIO, "open", f"reading tracepoint id {path}", capability="CAP_DAC_OVERRIDE"
         ) from exc
     try:
         return int(text.strip())

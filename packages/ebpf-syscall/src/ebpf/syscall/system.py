@@ -27,8 +27,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
-from . import _kernel
-from ._generated import Cmd, MapCreateAttr, MapType
+from . import raw
+from ._generated import MapCreateAttr, MapType
 from .errors import EbpfError, NotSupportedError, ParseError, syscall_error
 
 __all__ = [
@@ -450,7 +450,7 @@ def _mount(source: str, target: Path, fstype: str, data: str | None) -> None:
         try:
             target.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise syscall_error(exc.errno or errno.EIO, "mkdir", context, "CAP_SYS_ADMIN") from exc
+            raise syscall_error(exc.errno or errno.EIO, "mkdir", context, capability="CAP_SYS_ADMIN") from exc
     ret = _libc().mount(
         source.encode(),
         os.fsencode(target),
@@ -462,7 +462,7 @@ def _mount(source: str, target: Path, fstype: str, data: str | None) -> None:
         err = ctypes.get_errno()
         if err == errno.ENODEV:
             raise NotSupportedError(f"{fstype} filesystem", _FS_VERSIONS.get(fstype), context)
-        raise syscall_error(err, "mount", context, "CAP_SYS_ADMIN")
+        raise syscall_error(err, "mount", context, capability="CAP_SYS_ADMIN")
     logger.info("mounted %s at %s", fstype, target)
 
 
@@ -734,12 +734,7 @@ class _MemlockState:
 
 def _create_probe_map() -> int:
     """Create a one-element array map, close it, and return 0 or ``-errno``."""
-    attr = MapCreateAttr()
-    attr.map_type = MapType.ARRAY
-    attr.key_size = 4
-    attr.value_size = 4
-    attr.max_entries = 1
-    ret = _kernel.bpf_errno(Cmd.MAP_CREATE, attr)
+    ret = raw.map_create(MapCreateAttr(map_type=MapType.ARRAY, key_size=4, value_size=4, max_entries=1))
     if ret >= 0:
         os.close(ret)
         return 0
@@ -816,7 +811,7 @@ def remove_memlock_limit() -> bool:
                     exc.errno or errno.EPERM,
                     "setrlimit",
                     "raising RLIMIT_MEMLOCK to unlimited",
-                    "CAP_SYS_RESOURCE",
+                    capability="CAP_SYS_RESOURCE",
                 ) from exc
             logger.info("raised RLIMIT_MEMLOCK to unlimited (kernel charges BPF memory to it)")
         return True
