@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import errno
 
 import pytest
 
@@ -29,9 +30,12 @@ from ebpf.btf import (
     Union,
     Void,
     from_bytes,
+    probe_btf_features,
     sanitize_btf,
 )
+from ebpf.syscall import features
 from ebpf.syscall.abi import FuncLinkage
+from ebpf.syscall.errors import PermissionDeniedError
 
 
 class Point(ctypes.Structure):
@@ -169,3 +173,27 @@ def test_builder_rejects_bad_input() -> None:
         builder.add(Struct(0, "huge", 4, tuple(Member(f"m{i}", 1, 0) for i in range(70000))))
     with pytest.raises(TypeError, match="no BTF equivalent"):
         builder.add_ctype(ctypes.py_object)
+
+
+def test_btf_features_come_from_the_feature_probes(monkeypatch: pytest.MonkeyPatch) -> None:
+    # ebpf.btf runs no probes of its own: each answer is a feature of ebpf.syscall.features.
+
+    answers = {
+        features.btf_kind_feature("FLOAT"): True,
+        features.btf_kind_feature("DECL_TAG"): True,
+        features.btf_kind_feature("TYPE_TAG"): False,
+        features.btf_kind_feature("ENUM64"): False,
+        features.BTF_GLOBAL_FUNC: True,
+    }
+    for feature, answer in answers.items():
+        monkeypatch.setattr(feature, "_result", answer)
+
+    def denied() -> bool:
+        raise PermissionDeniedError(errno.EPERM, "BPF_BTF_LOAD")
+
+    monkeypatch.setattr(features.BTF_ATTRIBUTE_TAGS, "_result", None)
+    monkeypatch.setattr(features.BTF_ATTRIBUTE_TAGS, "_probe", denied)
+    # An inconclusive probe counts as supported: the load reports the real error.
+    assert probe_btf_features() == BtfFeatures(
+        float=True, decl_tag=True, type_tag=False, enum64=False, func_global=True, attribute_tags=True
+    )

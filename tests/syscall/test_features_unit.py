@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ebpf.syscall import _probes_btf, _probes_sys, features
+from ebpf.syscall import _probes_btf, _probes_sys, features, raw
 from ebpf.syscall._generated import LinkType, MapType, ProgType
 from ebpf.syscall.errors import BpfSyscallError, NotSupportedError, PermissionDeniedError
 from ebpf.syscall.features import (
@@ -21,6 +21,12 @@ from ebpf.syscall.features import (
     MAP_TYPE_VERSIONS,
     PROG_TYPE_VERSIONS,
     Feature,
+    _framework,
+    _helpers,
+    _kconfig,
+    _links,
+    _maps,
+    _programs,
     all_features,
     btf_kind_feature,
     helper_feature,
@@ -30,6 +36,7 @@ from ebpf.syscall.features import (
     parse_version,
     prog_type_feature,
 )
+from ebpf.syscall.maptypes import MAP_TYPE_RULES, map_type_rule
 
 
 class CountingProbe:
@@ -140,7 +147,7 @@ def test_concurrent_inconclusive_callers_each_retry() -> None:
 
 
 def test_require_names_feature_and_version(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(features, "kernel_config", lambda option: None)
+    monkeypatch.setattr(_kconfig, "kernel_config", lambda option: None)
     feature = Feature("ring buffer maps", "5.8", CountingProbe(False))
     with pytest.raises(NotSupportedError) as info:
         feature.require()
@@ -168,7 +175,7 @@ def test_require_reraises_inconclusive() -> None:
 
 def test_require_names_missing_config(monkeypatch: pytest.MonkeyPatch) -> None:
     values = {"CONFIG_FPROBE": "n", "CONFIG_BPF": "y"}
-    monkeypatch.setattr(features, "kernel_config", values.get)
+    monkeypatch.setattr(_kconfig, "kernel_config", values.get)
     feature = Feature("kprobe_multi links", "5.18", CountingProbe(False), config=("FPROBE", "CONFIG_BPF"))
     assert feature.config == ("CONFIG_FPROBE", "CONFIG_BPF")
     assert feature.missing_config() == ("CONFIG_FPROBE",)
@@ -177,7 +184,7 @@ def test_require_names_missing_config(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_missing_config_is_empty_without_a_config_file(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(features, "kernel_config", lambda option: None)
+    monkeypatch.setattr(_kconfig, "kernel_config", lambda option: None)
     feature = Feature("kprobes", "4.17", CountingProbe(False), config="CONFIG_KPROBES")
     assert feature.config == ("CONFIG_KPROBES",)
     assert feature.missing_config() == ()
@@ -297,7 +304,7 @@ def test_all_features_lists_named_features_first() -> None:
 
 
 def test_declare_lists_a_feature(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(features._DECLARED, "named", list(features._DECLARED["named"]))
+    monkeypatch.setitem(_framework._DECLARED, "named", list(_framework._DECLARED["named"]))
     probe = CountingProbe(True)
     feature = features.declare("widgets in maps", "6.12", probe, config="CONFIG_WIDGETS")
     assert feature.name == "widgets in maps"
@@ -422,7 +429,7 @@ def test_kernel_config_answers_consistently() -> None:
 
 
 def test_import_probes_nothing() -> None:
-    src = Path(features.__file__).resolve().parents[2]
+    src = Path(features.__file__).resolve().parents[3]  # features/__init__.py -> src
     code = (
         "import ebpf.syscall.features as f\n"
         "assert all(x.cached is None for x in f.all_features())\n"
@@ -448,37 +455,37 @@ def _fake(result: int) -> object:
     [(-errno.EINVAL, False), (-errno.E2BIG, False)],
 )
 def test_map_type_probe_unknown_type(monkeypatch: pytest.MonkeyPatch, ret: int, expected: bool) -> None:
-    monkeypatch.setattr(_probes_sys, "map_create", _fake(ret))
-    assert features._probe_map_type(MapType.RINGBUF) is expected
+    monkeypatch.setattr(raw, "map_create", _fake(ret))
+    assert _maps._probe_map_type(MapType.RINGBUF) is expected
 
 
 def test_map_type_probe_closes_what_it_creates(monkeypatch: pytest.MonkeyPatch) -> None:
     read, write = os.pipe()
     os.close(write)
-    monkeypatch.setattr(_probes_sys, "map_create", _fake(read))
-    assert features._probe_map_type(MapType.HASH) is True
+    monkeypatch.setattr(raw, "map_create", _fake(read))
+    assert _maps._probe_map_type(MapType.HASH) is True
     with pytest.raises(OSError, match="Bad file descriptor"):
         os.fstat(read)
 
 
 def test_map_type_probe_permission_is_inconclusive(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_probes_sys, "map_create", _fake(-errno.EPERM))
+    monkeypatch.setattr(raw, "map_create", _fake(-errno.EPERM))
     with pytest.raises(PermissionDeniedError):
-        features._probe_map_type(MapType.HASH)
+        _maps._probe_map_type(MapType.HASH)
 
 
 def test_map_type_probe_unexpected_errno_is_inconclusive(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_probes_sys, "map_create", _fake(-errno.ENOMEM))
+    monkeypatch.setattr(raw, "map_create", _fake(-errno.ENOMEM))
     with pytest.raises(BpfSyscallError) as info:
-        features._probe_map_type(MapType.HASH)
+        _maps._probe_map_type(MapType.HASH)
     assert info.value.errno == errno.ENOMEM
 
 
 def test_struct_ops_map_probe_reads_enotsupp_as_known(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_probes_sys, "map_create", _fake(-_probes_sys.ENOTSUPP))
-    assert features._probe_map_type(MapType.STRUCT_OPS) is True
-    monkeypatch.setattr(_probes_sys, "map_create", _fake(-errno.EINVAL))
-    assert features._probe_map_type(MapType.STRUCT_OPS) is False
+    monkeypatch.setattr(raw, "map_create", _fake(-_probes_sys.ENOTSUPP))
+    assert _maps._probe_map_type(MapType.STRUCT_OPS) is True
+    monkeypatch.setattr(raw, "map_create", _fake(-errno.EINVAL))
+    assert _maps._probe_map_type(MapType.STRUCT_OPS) is False
 
 
 def _load(ret: int, log: str = "") -> object:
@@ -512,15 +519,15 @@ def test_prog_type_probe_decisions(
         targets.append(os.open(os.devnull, os.O_RDONLY))  # the probe closes it
         return _probes_sys.LoadResult(targets[-1], "", 0)
 
-    monkeypatch.setattr(_probes_sys, "prog_load", prog_load)
-    assert features._probe_prog_type(prog_type) is expected
+    monkeypatch.setattr(_probes_sys, "load_program", prog_load)
+    assert _programs._probe_prog_type(prog_type) is expected
     assert len(targets) == (prog_type == ProgType.EXT)
 
 
 def test_prog_type_probe_permission_is_inconclusive(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_probes_sys, "prog_load", _load(-errno.EPERM))
+    monkeypatch.setattr(_probes_sys, "load_program", _load(-errno.EPERM))
     with pytest.raises(PermissionDeniedError):
-        features._probe_prog_type(ProgType.LSM)
+        _programs._probe_prog_type(ProgType.LSM)
 
 
 @pytest.mark.parametrize(
@@ -535,15 +542,15 @@ def test_prog_type_probe_permission_is_inconclusive(monkeypatch: pytest.MonkeyPa
 )
 def test_helper_probe_decisions(monkeypatch: pytest.MonkeyPatch, ret: int, log: str, expected: bool) -> None:
     monkeypatch.setattr(features.prog_type_feature(ProgType.XDP), "_result", True)
-    monkeypatch.setattr(_probes_sys, "prog_load", _load(ret, log))
-    assert features._probe_helper(ProgType.XDP, 23) is expected
+    monkeypatch.setattr(_probes_sys, "load_program", _load(ret, log))
+    assert _helpers._probe_helper(ProgType.XDP, 23) is expected
 
 
 def test_helper_probe_without_a_log_is_inconclusive(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(features.prog_type_feature(ProgType.XDP), "_result", True)
-    monkeypatch.setattr(_probes_sys, "prog_load", _load(-errno.EPERM))
+    monkeypatch.setattr(_probes_sys, "load_program", _load(-errno.EPERM))
     with pytest.raises(PermissionDeniedError):
-        features._probe_helper(ProgType.XDP, 23)
+        _helpers._probe_helper(ProgType.XDP, 23)
 
 
 @pytest.mark.parametrize(
@@ -551,8 +558,8 @@ def test_helper_probe_without_a_log_is_inconclusive(monkeypatch: pytest.MonkeyPa
     [(-errno.EBADF, True), (-errno.EINVAL, False)],
 )
 def test_bpf_link_probe(monkeypatch: pytest.MonkeyPatch, ret: int, expected: bool) -> None:
-    monkeypatch.setattr(_probes_sys, "link_create", _fake(ret))
-    assert features._probe_bpf_link() is expected
+    monkeypatch.setattr(raw, "link_create", _fake(ret))
+    assert _links._probe_bpf_link() is expected
 
 
 # --- hand-made BTF -------------------------------------------------------------------
@@ -572,3 +579,33 @@ def test_every_kind_blob_walks(kind: str) -> None:
     # The walker knows every kind's size: walking to the end raises nothing.
     assert _probes_btf.find_func(blob, "nothing_here") is None
     assert _probes_btf.find_func(blob, "int") is None  # an INT is not a FUNC
+
+
+# --- map types follow the creation rules of ebpf.syscall.maptypes -------------------
+
+
+@pytest.mark.parametrize("map_type", list(MAP_TYPE_VERSIONS))
+def test_map_probe_attrs_follow_the_creation_rules(map_type: MapType) -> None:
+    rule = map_type_rule(map_type)
+    attr = _maps.create_attr(map_type)
+    assert attr.map_type == map_type
+    assert attr.map_flags & rule.flags == rule.flags
+    if rule.key_size is not None:
+        assert attr.key_size == rule.key_size
+    if rule.value_size is not None:
+        assert attr.value_size == rule.value_size
+    if rule.value_sizes:
+        assert attr.value_size in rule.value_sizes
+    expected_entries = {"zero": 0, "ringbuf": os.sysconf("SC_PAGE_SIZE")}.get(rule.max_entries, 1)
+    assert attr.max_entries == expected_entries
+
+
+def test_map_probe_sizes_where_the_rules_leave_them_free() -> None:
+    assert (_maps.create_attr(MapType.HASH).key_size, _maps.create_attr(MapType.HASH).value_size) == (4, 4)
+    assert _maps.create_attr(MapType.LPM_TRIE).key_size == 8  # prefix length and data
+    assert _maps.create_attr(MapType.STACK_TRACE).value_size == 8  # one frame
+    assert _maps.create_attr(MapType.ARRAY, value_size=8).value_size == 8
+
+
+def test_every_map_type_with_a_probe_has_creation_rules() -> None:
+    assert set(MAP_TYPE_VERSIONS) <= set(MAP_TYPE_RULES)

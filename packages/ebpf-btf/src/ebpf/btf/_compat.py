@@ -21,13 +21,13 @@ tag kind_flag   6.13        DECL_TAG/TYPE_TAG as C attributes: replaced as
 
 from __future__ import annotations
 
-import errno
 from dataclasses import dataclass, replace
 
 from ebpf.syscall import commands
 from ebpf.syscall.abi import FuncLinkage
-from ebpf.syscall.errors import BpfSyscallError
+from ebpf.syscall.errors import EbpfError
 from ebpf.syscall.fd import FD
+from ebpf.syscall.features import BTF_ATTRIBUTE_TAGS, BTF_GLOBAL_FUNC, Feature, btf_kind_feature
 
 from ._encode import BtfBuilder, StringTable
 from ._graph import TypeGraph
@@ -36,21 +36,15 @@ from ._types import (
     DeclTag,
     Enum,
     Enum64,
-    EnumValue,
     Float,
     Func,
-    FuncProto,
     Int,
     IntEncoding,
     Member,
-    Param,
-    Pointer,
     Struct,
     Type,
     TypeTag,
     Union,
-    Var,
-    VarLinkage,
 )
 
 __all__ = ["BtfFeatures", "load_btf", "probe_btf_features", "sanitize_btf"]
@@ -108,52 +102,34 @@ def _replacement(t: Type, features: BtfFeatures, placeholder: int) -> Type:
     return t
 
 
-def _probe(types: list[Type]) -> bool | None:
-    """Whether the kernel loads these types; None when the answer is not conclusive."""
-    builder = BtfBuilder()
-    for t in types:
-        builder.add(t)
-    try:
-        with commands.btf_load(builder.build()):
-            return True
-    except BpfSyscallError as exc:
-        if exc.errno == errno.EINVAL:  # the checker rejected the kind
-            return False
-        return None
-
-
-_INT = Int(0, "int", 4, IntEncoding.SIGNED, 32)
-_PROBES: dict[str, list[Type]] = {
-    "float": [Float(0, "float", 4)],
-    "decl_tag": [_INT, Var(0, "v", 1, VarLinkage.GLOBAL_ALLOCATED), DeclTag(0, "tag", 2, -1)],
-    "type_tag": [_INT, TypeTag(0, "tag", 1), Pointer(0, "", 2)],
-    "enum64": [Enum64(0, "e", 8, (EnumValue("E", 1 << 40),))],
-    "func_global": [_INT, FuncProto(0, "", 1, (Param("x", 1),)), Func(0, "f", 2, FuncLinkage.GLOBAL)],
-    "attribute_tags": [
-        _INT,
-        Var(0, "v", 1, VarLinkage.GLOBAL_ALLOCATED),
-        DeclTag(0, "aligned(8)", 2, -1, True),
-    ],
+# Which feature of ebpf.syscall.features answers for each field of BtfFeatures.
+_FEATURES: dict[str, Feature] = {
+    "float": btf_kind_feature("FLOAT"),
+    "decl_tag": btf_kind_feature("DECL_TAG"),
+    "type_tag": btf_kind_feature("TYPE_TAG"),
+    "enum64": btf_kind_feature("ENUM64"),
+    "func_global": BTF_GLOBAL_FUNC,
+    "attribute_tags": BTF_ATTRIBUTE_TAGS,
 }
-_probed: dict[str, bool] = {}
+
+
+def _accepts(feature: Feature) -> bool:
+    """The feature's answer; True when its probe cannot tell (the load then reports the real error)."""
+    try:
+        return feature.supported()
+    except EbpfError:
+        return True
 
 
 def probe_btf_features() -> BtfFeatures:
-    """Ask the running kernel which kinds it accepts, by loading tiny BTF blobs.
+    """Ask the running kernel which kinds it accepts (the BTF feature probes of
+    [`ebpf.syscall.features`][ebpf.syscall.features]).
 
-    Conclusive answers are cached; an inconclusive probe (no permission, out
-    of memory) counts as supported, so the load itself reports the real error.
+    Conclusive answers are cached by the features; an inconclusive probe (no
+    permission, out of memory) counts as supported, so the load itself
+    reports the real error.
     """
-    answers: dict[str, bool] = {}
-    for name, types in _PROBES.items():
-        if name not in _probed:
-            verdict = _probe(types)
-            if verdict is None:
-                answers[name] = True
-                continue
-            _probed[name] = verdict
-        answers[name] = _probed[name]
-    return BtfFeatures(**answers)
+    return BtfFeatures(**{name: _accepts(feature) for name, feature in _FEATURES.items()})
 
 
 def load_btf(btf: TypeGraph | bytes, *, features: BtfFeatures | None = None, log_level: int = 0) -> FD:

@@ -35,11 +35,12 @@ from ebpf.syscall.abi import MapType
 from ebpf.syscall.errors import BpfSyscallError, syscall_error
 from ebpf.syscall.fd import FD, HasFileno
 from ebpf.syscall.flags import FileFlags
+from ebpf.syscall.maptypes import map_type_rule
 from ebpf.syscall.objects import MapInfo, describe_fd, get_map_info, object_kind
 from ebpf.syscall.system import possible_cpus
 
 from ._codecs import CodecSource
-from ._spec import _KNOWN_MAP_FLAGS, MapSpec, PinType, rule_for
+from ._spec import _KNOWN_MAP_FLAGS, MapSpec, PinType
 from ._support import map_type_name, not_supported_error
 
 __all__ = ["DEFAULT_PIN_ROOT", "Map"]
@@ -217,7 +218,7 @@ class Map:
                     value_size=info.value_size,
                     max_entries=info.max_entries,
                     # a kernel newer than our tables may report flags we do not know: keep ours
-                    flags=info.flags & ~rule_for(info.type).flags & _KNOWN_MAP_FLAGS,
+                    flags=info.flags & ~map_type_rule(info.type).flags & _KNOWN_MAP_FLAGS,
                     map_extra=info.map_extra,
                     btf_key_type_id=info.btf_key_type_id,
                     btf_value_type_id=info.btf_value_type_id,
@@ -412,7 +413,7 @@ class Map:
 
 def _create_fd(spec: MapSpec, btf: int | HasFileno | None) -> FD:
     """``BPF_MAP_CREATE`` for ``spec``, translating "no such map type" into NotSupportedError."""
-    rule = rule_for(spec.type)
+    rule = map_type_rule(spec.type)
     if rule.inner_map and spec.inner_map is None:
         raise ValueError(f"{map_type_name(spec.type)} maps need inner_map=MapSpec(...) to be created")
     max_entries = spec.max_entries

@@ -3,8 +3,8 @@
 A spec holds no descriptor and makes no system call; it is checked when it
 is built (and again by ``dataclasses.replace``), so that bad input raises
 ``ValueError``/``TypeError`` before anything exists in the kernel. The
-per-type rules below are those of each map type's ``map_alloc_check`` in
-the kernel.
+per-type rules it checks, those of each map type's ``map_alloc_check`` in
+the kernel, live in [`ebpf.syscall.maptypes`][ebpf.syscall.maptypes].
 
 Specs read from object files are built with ``check_sizes=False``: C
 programs leave sizes at 0 for user space to set before loading (libbpf's
@@ -21,11 +21,12 @@ import mmap
 import operator
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 from ebpf.syscall.abi import MapType
 from ebpf.syscall.commands import check_object_name
 from ebpf.syscall.flags import MapFlags
+from ebpf.syscall.maptypes import MAP_TYPE_RULES, MaxEntriesRule, map_type_rule
 
 from ._codecs import BytesCodec, Codec, CodecSource, FdCodec, StructCodec, as_codec, u32
 from ._ipcodecs import LpmKeyCodec
@@ -43,81 +44,13 @@ class PinType(enum.Enum):
     BY_NAME = "by_name"
 
 
-MaxEntriesRule = Literal["positive", "zero", "cpus", "ringbuf"]
-
-#: The kernel's PERF_MAX_STACK_DEPTH: the default depth of a stack trace map.
-PERF_MAX_STACK_DEPTH = 127
-
-
-class _TypeRule(NamedTuple):
-    key_size: int | None = None  # the only size the kernel accepts, if there is one
-    value_size: int | None = None
-    default_key_size: int | None = None
-    default_value_size: int | None = None
-    value_sizes: tuple[int, ...] = ()  # the sizes the kernel accepts, when it is a short list
-    max_entries: MaxEntriesRule = "positive"
-    flags: MapFlags = MapFlags.NONE  # flags the type cannot do without
-    inner_map: bool = False
-    fd_values: bool = False  # values are descriptors (user space writes fds, reads ids/cookies)
-    fd_keys: bool = False  # keys are descriptors (local storage)
-
-
-_LOCAL_STORAGE = _TypeRule(key_size=4, max_entries="zero", flags=MapFlags.NO_PREALLOC, fd_keys=True)
-_RINGBUF = _TypeRule(key_size=0, value_size=0, max_entries="ringbuf")
-
 #: Every ``BPF_F_*`` map flag this library knows (those of the kernel its ABI tables come from).
 _KNOWN_MAP_FLAGS = functools.reduce(operator.or_, (int(flag) for flag in MapFlags), 0)
-
-RULES: dict[MapType, _TypeRule] = {
-    MapType.HASH: _TypeRule(),
-    MapType.ARRAY: _TypeRule(key_size=4),
-    MapType.PROG_ARRAY: _TypeRule(key_size=4, value_size=4, fd_values=True),
-    MapType.PERF_EVENT_ARRAY: _TypeRule(key_size=4, value_size=4, max_entries="cpus", fd_values=True),
-    MapType.PERCPU_HASH: _TypeRule(),
-    MapType.PERCPU_ARRAY: _TypeRule(key_size=4),
-    MapType.STACK_TRACE: _TypeRule(key_size=4, default_value_size=8 * PERF_MAX_STACK_DEPTH),
-    MapType.CGROUP_ARRAY: _TypeRule(key_size=4, value_size=4, fd_values=True),
-    MapType.LRU_HASH: _TypeRule(),
-    MapType.LRU_PERCPU_HASH: _TypeRule(),
-    MapType.LPM_TRIE: _TypeRule(flags=MapFlags.NO_PREALLOC),
-    MapType.ARRAY_OF_MAPS: _TypeRule(key_size=4, value_size=4, inner_map=True, fd_values=True),
-    MapType.HASH_OF_MAPS: _TypeRule(value_size=4, inner_map=True, fd_values=True),
-    MapType.DEVMAP: _TypeRule(key_size=4, default_value_size=4, value_sizes=(4, 8)),
-    MapType.SOCKMAP: _TypeRule(key_size=4, default_value_size=8, value_sizes=(4, 8), fd_values=True),
-    MapType.CPUMAP: _TypeRule(key_size=4, default_value_size=4, value_sizes=(4, 8)),
-    MapType.XSKMAP: _TypeRule(key_size=4, value_size=4, fd_values=True),
-    MapType.SOCKHASH: _TypeRule(default_value_size=8, value_sizes=(4, 8), fd_values=True),
-    MapType.CGROUP_STORAGE: _TypeRule(default_key_size=16, max_entries="zero"),
-    MapType.REUSEPORT_SOCKARRAY: _TypeRule(
-        key_size=4, default_value_size=8, value_sizes=(4, 8), fd_values=True
-    ),
-    MapType.PERCPU_CGROUP_STORAGE: _TypeRule(default_key_size=16, max_entries="zero"),
-    MapType.QUEUE: _TypeRule(key_size=0),
-    MapType.STACK: _TypeRule(key_size=0),
-    MapType.SK_STORAGE: _LOCAL_STORAGE,
-    MapType.DEVMAP_HASH: _TypeRule(key_size=4, default_value_size=4, value_sizes=(4, 8)),
-    MapType.STRUCT_OPS: _TypeRule(key_size=4),
-    MapType.RINGBUF: _RINGBUF,
-    MapType.INODE_STORAGE: _LOCAL_STORAGE,
-    MapType.TASK_STORAGE: _LOCAL_STORAGE,
-    MapType.BLOOM_FILTER: _TypeRule(key_size=0),
-    MapType.USER_RINGBUF: _RINGBUF,
-    MapType.CGRP_STORAGE: _LOCAL_STORAGE,
-    MapType.ARENA: _TypeRule(key_size=0, value_size=0, flags=MapFlags.MMAPABLE),
-}
-
-
-def rule_for(map_type: MapType | int) -> _TypeRule:
-    """The creation rules of ``map_type`` (no constraints for a type newer than this library)."""
-    try:
-        return RULES.get(MapType(map_type), _TypeRule())
-    except ValueError:
-        return _TypeRule()
 
 
 def default_key_codec(map_type: MapType | int, size: int) -> Codec[Any]:
     """The key codec used when a spec or an opened map gives none."""
-    rule = rule_for(map_type)
+    rule = map_type_rule(map_type)
     if rule.fd_keys:
         return FdCodec(size)
     if map_type == MapType.LPM_TRIE and size > 4:
@@ -129,7 +62,7 @@ def default_key_codec(map_type: MapType | int, size: int) -> Codec[Any]:
 
 def default_value_codec(map_type: MapType | int, size: int, flags: int = 0) -> Codec[Any]:
     """The value codec used when a spec or an opened map gives none."""
-    rule = rule_for(map_type)
+    rule = map_type_rule(map_type)
     if rule.fd_values:
         return FdCodec(size)
     if map_type == MapType.STACK_TRACE and not flags & MapFlags.STACK_BUILD_ID and size % 8 == 0:
@@ -167,7 +100,7 @@ def _size_problem(what: str, map_type: MapType | int, size: int | None, fixed: i
     size at 0; a type newer than the library gets no such check.
     """
     type_name = map_type_name(map_type)
-    if size is None or (size == 0 and fixed is None and map_type in RULES):
+    if size is None or (size == 0 and fixed is None and map_type in MAP_TYPE_RULES):
         return f"{type_name} maps need a {what} size: give {what}=<codec> (u32, u64, ...) or {what}_size=N"
     if fixed is not None and size != fixed:
         return f"{type_name} maps have {what}_size {fixed}, not {size}"
@@ -253,7 +186,7 @@ class MapSpec:
             raise TypeError(f"name must be a str, not {type(self.name).__name__}")
         check_object_name(self.name)
         type_name = map_type_name(self.type)
-        rule = rule_for(self.type)
+        rule = map_type_rule(self.type)
         key = as_codec(self.key) if self.key is not None else None
         value = as_codec(self.value) if self.value is not None else None
         if not isinstance(self.check_sizes, bool):
@@ -330,7 +263,7 @@ class MapSpec:
             )
         wanted = set(fields) or {"key_size", "value_size", "max_entries"}
         type_name = map_type_name(self.type)
-        rule = rule_for(self.type)
+        rule = map_type_rule(self.type)
         problems = []
         if "key_size" in wanted:
             problems.append(_size_problem("key", self.type, self.key_size, rule.key_size))
@@ -358,7 +291,7 @@ class MapSpec:
     @property
     def create_flags(self) -> int:
         """``map_flags`` as sent to the kernel: ``flags`` plus what the type requires and ``NUMA_NODE``."""
-        flags = int(self.flags) | rule_for(self.type).flags
+        flags = int(self.flags) | map_type_rule(self.type).flags
         if self.numa_node is not None:
             flags |= MapFlags.NUMA_NODE
         return flags

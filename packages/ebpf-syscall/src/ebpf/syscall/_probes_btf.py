@@ -26,6 +26,7 @@ __all__ = [
     "BTF_KINDS",
     "KIND_BLOBS",
     "BtfBuilder",
+    "attribute_tag_blob",
     "core_relo_blob",
     "func_blob",
     "int_blob",
@@ -85,9 +86,18 @@ class BtfBuilder:
             self._offsets[text] = offset
         return offset
 
-    def add(self, kind: int, name: str, vlen: int, size_or_type: int, tail: bytes = b"") -> int:
+    def add(
+        self,
+        kind: int,
+        name: str,
+        vlen: int,
+        size_or_type: int,
+        tail: bytes = b"",
+        *,
+        kind_flag: bool = False,
+    ) -> int:
         """Append one ``struct btf_type`` (and its tail) and return its type id."""
-        info = (kind << 24) | vlen
+        info = (kind_flag << 31) | (kind << 24) | vlen
         self._types += _TYPE.pack(self.string(name), info, size_or_type) + tail
         self._count += 1
         return self._count
@@ -191,6 +201,14 @@ def _kind_blob(kind: str) -> bytes:
         b.add(_K["PTR"], "", 0, b.add(k, "tag", 0, i))
     elif kind != "INT":
         raise ValueError(f"no BTF blob for kind {kind}")
+    return b.build()
+
+
+def attribute_tag_blob() -> bytes:
+    """A variable with a ``DECL_TAG`` whose ``kind_flag`` makes it a C attribute (``aligned(8)``, 6.13)."""
+    b = BtfBuilder()
+    var = b.add(_K["VAR"], "v", 0, b.int_(), struct.pack("=I", 1))
+    b.add(_K["DECL_TAG"], "aligned(8)", 0, var, struct.pack("=i", -1), kind_flag=True)
     return b.build()
 
 

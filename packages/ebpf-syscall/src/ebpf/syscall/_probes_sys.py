@@ -1,12 +1,15 @@
-"""Raw ``bpf(2)`` calls for the feature probes.
+"""What the feature probes share for talking to the kernel: tiny programs, loads that keep the log.
 
 A probe decides by the exact errno (and sometimes the verifier log) of a
-command made to fail on purpose, so the probes call the choke point
-([`bpf_errno()`][ebpf.syscall.bpf_errno]) directly instead of the typed
-functions of [`commands`][ebpf.syscall.commands], which turn failures into
-exceptions and retry loads with a log. Every helper here returns a
-descriptor the caller must close, or ``-errno``; `owned()` wraps a
-result in an [`FD`][ebpf.syscall.FD] or raises the matching exception.
+command made to fail on purpose, so the probes call the generated raw
+functions of [`ebpf.syscall.raw`][ebpf.syscall.raw] (attr in, result or
+``-errno`` out) instead of the typed functions of
+[`commands`][ebpf.syscall.commands], which turn failures into exceptions and
+retry loads with a log. This module adds what raw calls need around them for
+probes: instructions, a program load that returns its log with the errno
+(`load_program()`), a BTF load from bytes (`load_btf()`), and turning results
+into an owned [`FD`][ebpf.syscall.FD] or the exception for an answer a probe
+cannot interpret (`owned()`, `unexpected()`).
 """
 
 from __future__ import annotations
@@ -19,20 +22,8 @@ import sys
 from dataclasses import dataclass
 from typing import TypedDict
 
-from ._generated import (
-    BtfLoadAttr,
-    Cmd,
-    LinkCreateAttr,
-    MapBatchAttr,
-    MapCreateAttr,
-    MapElemAttr,
-    ObjGetInfoAttr,
-    ProgLoadAttr,
-    ProgTestRunAttr,
-    RawTracepointOpenAttr,
-    TokenCreateAttr,
-)
-from ._kernel import bpf_errno
+from . import raw
+from ._generated import BtfLoadAttr, LinkCreateAttr, ObjGetInfoAttr, ProgLoadAttr
 from .errors import BpfSyscallError, syscall_error
 from .fd import FD
 
@@ -42,19 +33,13 @@ __all__ = [
     "MOV_R0_0",
     "LoadAttrs",
     "LoadResult",
-    "btf_load",
+    "buffer",
     "insn",
     "link_attr",
-    "link_create",
     "link_type_of",
-    "map_create",
-    "map_freeze",
-    "map_update_batch",
+    "load_btf",
+    "load_program",
     "owned",
-    "prog_load",
-    "prog_test_run",
-    "raw_tracepoint_open",
-    "token_create",
     "unexpected",
 ]
 
@@ -78,8 +63,6 @@ def insn(code: int, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0) -> b
 MOV_R0_0 = insn(0xB7)
 EXIT = insn(0x95)
 
-# BPF_PROG_LOAD returns EAGAIN when a signal interrupted verification.
-_EAGAIN_RETRIES = 5
 # Verifier logs of the probes' few instructions are short; big enough that a
 # successful load never fails with ENOSPC for a truncated log.
 _LOG_SIZE = 64 * 1024
@@ -97,49 +80,9 @@ def owned(ret: int, command: str, context: str) -> FD:
     return FD(ret)
 
 
-def _buffer(data: bytes) -> ctypes.Array[ctypes.c_char]:
+def buffer(data: bytes) -> ctypes.Array[ctypes.c_char]:
+    """A ctypes copy of ``data`` with an address to hand the kernel (keep it alive during the call)."""
     return ctypes.create_string_buffer(data, len(data))
-
-
-def map_create(
-    map_type: int,
-    key_size: int,
-    value_size: int,
-    max_entries: int,
-    *,
-    flags: int = 0,
-    inner_map_fd: int = 0,
-    btf_fd: int = 0,
-    btf_key_type_id: int = 0,
-    btf_value_type_id: int = 0,
-    btf_vmlinux_value_type_id: int = 0,
-) -> int:
-    """``BPF_MAP_CREATE``: a descriptor or ``-errno``."""
-    attr = MapCreateAttr(
-        map_type=map_type,
-        key_size=key_size,
-        value_size=value_size,
-        max_entries=max_entries,
-        map_flags=flags,
-        inner_map_fd=inner_map_fd,
-        btf_fd=btf_fd,
-        btf_key_type_id=btf_key_type_id,
-        btf_value_type_id=btf_value_type_id,
-        btf_vmlinux_value_type_id=btf_vmlinux_value_type_id,
-    )
-    return bpf_errno(Cmd.MAP_CREATE, attr)
-
-
-def map_freeze(map_fd: int) -> int:
-    """``BPF_MAP_FREEZE``: 0 or ``-errno``."""
-    return bpf_errno(Cmd.MAP_FREEZE, MapElemAttr(map_fd=map_fd))
-
-
-def map_update_batch(map_fd: int, keys: bytes, values: bytes, count: int) -> int:
-    """``BPF_MAP_UPDATE_BATCH``: 0 or ``-errno``."""
-    k, v = _buffer(keys), _buffer(values)
-    attr = MapBatchAttr(keys=ctypes.addressof(k), values=ctypes.addressof(v), count=count, map_fd=map_fd)
-    return bpf_errno(Cmd.MAP_UPDATE_BATCH, attr)
 
 
 class LoadAttrs(TypedDict, total=False):
@@ -165,7 +108,7 @@ class LoadResult:
         return -self.ret if self.ret < 0 else 0
 
 
-def prog_load(
+def load_program(
     prog_type: int,
     insns: bytes = MOV_R0_0 + EXIT,
     *,
@@ -180,14 +123,15 @@ def prog_load(
     log: bool = False,
     license: str = "GPL",
 ) -> LoadResult:
-    """``BPF_PROG_LOAD`` with the fields the probes use.
+    """``BPF_PROG_LOAD`` with the fields the probes use, through
+    [`raw.prog_load()`][ebpf.syscall.raw.prog_load].
 
     ``func_info`` and ``core_relos`` are packed ``bpf_func_info`` (8 bytes)
     and ``bpf_core_relo`` (16 bytes) records. With ``log``, the verifier's
     level-1 log is returned (whether or not the load succeeded). The caller
     owns the descriptor of a successful load.
     """
-    code = _buffer(insns)
+    code = buffer(insns)
     lic = ctypes.create_string_buffer(license.encode())
     attr = ProgLoadAttr(
         prog_type=prog_type,
@@ -201,38 +145,29 @@ def prog_load(
         attach_btf_id=attach_btf_id,
     )
     attr.attach_prog_fd = attach_prog_fd
-    fi = _buffer(func_info)
+    fi = buffer(func_info)
     if func_info:
         attr.func_info, attr.func_info_rec_size, attr.func_info_cnt = (
             ctypes.addressof(fi),
             8,
             len(func_info) // 8,
         )
-    relos = _buffer(core_relos)
+    relos = buffer(core_relos)
     if core_relos:
         attr.core_relos, attr.core_relo_rec_size = ctypes.addressof(relos), 16
         attr.core_relo_cnt = len(core_relos) // 16
     buf = ctypes.create_string_buffer(_LOG_SIZE if log else 1)
     if log:
         attr.log_level, attr.log_buf, attr.log_size = 1, ctypes.addressof(buf), _LOG_SIZE
-    ret = -errno.EAGAIN
-    for _ in range(_EAGAIN_RETRIES):
-        ret = bpf_errno(Cmd.PROG_LOAD, attr)
-        if ret != -errno.EAGAIN:
-            break
+    ret = raw.prog_load(attr)
     text = buf.value.decode("utf-8", "replace") if log else ""
     return LoadResult(ret, text, int(attr.log_true_size))
 
 
-def btf_load(blob: bytes) -> int:
-    """``BPF_BTF_LOAD`` without a log: a descriptor or ``-errno``."""
-    data = _buffer(blob)
-    return bpf_errno(Cmd.BTF_LOAD, BtfLoadAttr(btf=ctypes.addressof(data), btf_size=len(blob)))
-
-
-def link_create(attr: LinkCreateAttr) -> int:
-    """``BPF_LINK_CREATE``: a descriptor or ``-errno``."""
-    return bpf_errno(Cmd.LINK_CREATE, attr)
+def load_btf(blob: bytes) -> int:
+    """``BPF_BTF_LOAD`` of ``blob`` without a log: a descriptor or ``-errno``."""
+    data = buffer(blob)
+    return raw.btf_load(BtfLoadAttr(btf=ctypes.addressof(data), btf_size=len(blob)))
 
 
 def link_attr(prog_fd: int, target: int, attach_type: int, flags: int = 0) -> LinkCreateAttr:
@@ -241,33 +176,6 @@ def link_attr(prog_fd: int, target: int, attach_type: int, flags: int = 0) -> Li
     attr.prog_fd = prog_fd & 0xFFFFFFFF
     attr.target_fd = target & 0xFFFFFFFF
     return attr
-
-
-def raw_tracepoint_open(name: str | None, prog_fd: int) -> int:
-    """``BPF_RAW_TRACEPOINT_OPEN`` (``name=None`` for tracing programs): a descriptor or ``-errno``."""
-    buf = ctypes.create_string_buffer(name.encode()) if name is not None else None
-    attr = RawTracepointOpenAttr(name=ctypes.addressof(buf) if buf is not None else 0, prog_fd=prog_fd)
-    return bpf_errno(Cmd.RAW_TRACEPOINT_OPEN, attr)
-
-
-def prog_test_run(prog_fd: int, data: bytes) -> int:
-    """``BPF_PROG_TEST_RUN`` once on ``data``: 0 or ``-errno``."""
-    data_in = _buffer(data)
-    data_out = ctypes.create_string_buffer(len(data) + 256)
-    attr = ProgTestRunAttr(
-        prog_fd=prog_fd,
-        data_size_in=len(data),
-        data_size_out=len(data_out),
-        data_in=ctypes.addressof(data_in),
-        data_out=ctypes.addressof(data_out),
-        repeat=1,
-    )
-    return bpf_errno(Cmd.PROG_TEST_RUN, attr)
-
-
-def token_create(bpffs_fd: int) -> int:
-    """``BPF_TOKEN_CREATE``: a descriptor or ``-errno``."""
-    return bpf_errno(Cmd.TOKEN_CREATE, TokenCreateAttr(bpffs_fd=bpffs_fd & 0xFFFFFFFF))
 
 
 class _LinkInfoHead(ctypes.Structure):
@@ -283,7 +191,7 @@ def link_type_of(link_fd: int) -> int:
     """
     info = _LinkInfoHead()
     attr = ObjGetInfoAttr(bpf_fd=link_fd, info_len=ctypes.sizeof(info), info=ctypes.addressof(info))
-    ret = bpf_errno(Cmd.OBJ_GET_INFO_BY_FD, attr)
+    ret = raw.obj_get_info_by_fd(attr)
     return ret if ret < 0 else int(info.type)
 
 
