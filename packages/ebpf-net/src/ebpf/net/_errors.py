@@ -75,5 +75,5 @@ class ModeNotSupportedError(NotSupportedError):
 def netlink_error(err: int, command: str, context: str, extack: str = "") -> BpfSyscallError:
     """The right exception for a failed netlink request: permission errors name ``CAP_NET_ADMIN``."""
     if err in (_errno.EPERM, _errno.EACCES):
-        return syscall_error(err, command, context, "CAP_NET_ADMIN")
+        return syscall_error(err, command, context, capability="CAP_NET_ADMIN")
     return NetlinkError(err, command, context, extack)
