@@ -14,7 +14,6 @@ __all__ = [
     "BPF_OBJ_NAME_LEN",
     "BPF_TAG_SIZE",
     "AttachFlags",
-    "BtfLoadFlags",
     "FileFlags",
     "LinkFlags",
     "MapFlags",
@@ -126,11 +125,4 @@ class FileFlags(enum.IntFlag):
     RDONLY = 1 << 3
     WRONLY = 1 << 4
     PATH_FD = 1 << 14
-    TOKEN_FD = 1 << 16
-
-
-class BtfLoadFlags(enum.IntFlag):
-    """``btf_flags`` of ``BPF_BTF_LOAD``."""
-
-    NONE = 0
     TOKEN_FD = 1 << 16
