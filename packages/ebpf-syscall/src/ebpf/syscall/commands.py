@@ -26,7 +26,6 @@ from . import raw
 from ._buffers import ReadableBuffer, WritableBuffer, readable_address, writable_address
 from ._generated import (
     AttachType,
-    BpfBtfInfo,
     BpfLinkInfo,
     BpfMapInfo,
     BpfProgInfo,
@@ -70,7 +69,6 @@ __all__ = [
     "UprobeMultiOptions",
     "btf_get_fd_by_id",
     "btf_get_next_id",
-    "btf_info",
     "btf_load",
     "check_object_name",
     "enable_stats",
@@ -1061,7 +1059,7 @@ def obj_get_info_by_fd(fd: FdLike, info: ctypes.Structure) -> int:
     return int(attr.info_len)
 
 
-_InfoT = TypeVar("_InfoT", BpfProgInfo, BpfMapInfo, BpfBtfInfo, BpfLinkInfo)
+_InfoT = TypeVar("_InfoT", BpfProgInfo, BpfMapInfo, BpfLinkInfo)
 
 
 def _info(fd: FdLike, cls: type[_InfoT]) -> _InfoT:
@@ -1078,11 +1076,6 @@ def prog_info(fd: FdLike) -> BpfProgInfo:
 def map_info(fd: FdLike) -> BpfMapInfo:
     """The kernel's ``struct bpf_map_info`` for a map."""
     return _info(fd, BpfMapInfo)
-
-
-def btf_info(fd: FdLike) -> BpfBtfInfo:
-    """The kernel's ``struct bpf_btf_info`` for a BTF object (without the blob)."""
-    return _info(fd, BpfBtfInfo)
 
 
 def link_info(fd: FdLike) -> BpfLinkInfo:
