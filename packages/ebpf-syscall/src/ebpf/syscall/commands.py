@@ -47,7 +47,6 @@ from ._generated import (
     ProgBindMapAttr,
     ProgLoadAttr,
     ProgQueryAttr,
-    ProgStreamReadAttr,
     ProgTestRunAttr,
     ProgType,
     RawTracepointOpenAttr,
@@ -104,7 +103,6 @@ __all__ = [
     "prog_info",
     "prog_load",
     "prog_query",
-    "prog_stream_read",
     "prog_test_run",
     "raw_tracepoint_open",
     "task_fd_query",
@@ -1285,16 +1283,6 @@ def token_create(bpffs_fd: FdLike) -> FD:
     """``BPF_TOKEN_CREATE``: a BPF token from a bpffs mounted with delegation options."""
     ret = raw.token_create(TokenCreateAttr(bpffs_fd=_fd(bpffs_fd)))
     return FD(_checked(ret, Cmd.TOKEN_CREATE, "creating a BPF token"))
-
-
-def prog_stream_read(prog_fd: FdLike, stream_id: int, size: int = 4096) -> bytes:
-    """``BPF_PROG_STREAM_READ_BY_FD``: read up to ``size`` bytes of a program's stdout (1) or stderr (2)."""
-    buf = ctypes.create_string_buffer(size)
-    attr = ProgStreamReadAttr(
-        stream_buf=ctypes.addressof(buf), stream_buf_len=size, stream_id=stream_id, prog_fd=_fd(prog_fd)
-    )
-    n = _checked(raw.prog_stream_read_by_fd(attr), Cmd.PROG_STREAM_READ_BY_FD, "reading a program stream")
-    return buf.raw[:n]
 
 
 @dataclass(frozen=True)
