@@ -10,13 +10,12 @@ from typing import Any
 import pytest
 from _kernel_markers import feature_skip_reason, skip_reason
 
-import ebpf.btf
 from ebpf.elf import Collection
 from ebpf.events import RingBuffer
 from ebpf.maps import ArrayMap, KeyValueMap, Map, MapSpec
 from ebpf.progs import ProgramSpec
 from ebpf.syscall import MapType, ProgType, features
-from ebpf.syscall.errors import BpfSyscallError, NotSupportedError, VerifierError
+from ebpf.syscall.errors import BpfSyscallError, VerifierError
 from ebpf.syscall.system import kernel_version
 from tests.elf._elf_corpus import spec_of
 
@@ -146,11 +145,6 @@ def test_typed_ksyms_become_btf_id_loads() -> None:
 
 
 def test_co_re_reads_of_task_struct_match_the_caller() -> None:
-    if not hasattr(ebpf.btf, "CoreRelocator"):
-        spec = spec_of("core_task")
-        with pytest.raises(NotSupportedError, match="CO-RE relocations"):
-            Collection.load(spec)
-        pytest.skip("ebpf.btf has no CoreRelocator yet: loading raises NotSupportedError as it should")
     with Collection.load(spec_of("core_task")) as coll:
         coll.programs["read_task"].test_run(ctx=bytes(16))
         seen = {name: var.get() for name, var in coll.variables.items()}
