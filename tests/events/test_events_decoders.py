@@ -234,3 +234,48 @@ def test_btf_types_decode_records_as_dicts() -> None:
     record = struct.pack("<I16s4xQ", 4242, b"python3", 123456789)
     assert decoder.size == 32
     assert decoder.decode(record) == {"pid": 4242, "comm": "python3", "ts": 123456789}
+
+
+def test_byte_order_names_are_field_types() -> None:
+    decoder = as_decoder([("port", ">u16"), ("n", "<i32"), ("net", "!u32")])
+    assert decoder.decode(b"\x01\x02\0\0\xff\xff\xff\xff\0\0\0\x05") == (258, -1, 5)
+    assert as_decoder(">u16").decode(b"\x01\x02") == 258
+
+
+class _Described:
+    """A codec of no known class: ebpf.events reads how its bytes are laid out from ``layout``."""
+
+    def __init__(self, size: int, layout: object) -> None:
+        self.size = size
+        self.layout = layout
+
+    def decode(self, data: bytes) -> object:
+        raise AssertionError("decoded through the layout, never called")
+
+
+def test_codecs_are_recognised_by_their_layout_not_their_class() -> None:
+    assert as_decoder([_Described(2, ">u16"), _Described(4, "char[4]")]).decode(b"\x01\x02hi\0\0") == (
+        258,
+        "hi",
+    )
+    assert as_decoder(_Described(8, struct.Struct("<II"))).decode(b"\x01\0\0\0\x02\0\0\0") == (1, 2)
+
+    class Pair(ctypes.Structure):
+        _fields_ = (("a", ctypes.c_uint16), ("b", ctypes.c_uint16))
+
+    pair = as_decoder(_Described(4, Pair)).decode(b"\x01\0\x02\0")
+    assert isinstance(pair, Pair)
+    assert (pair.a, pair.b) == (1, 2)
+    assert as_decoder([u8]).numpy_dtype() is not None
+
+
+def test_maps_codecs_describe_their_layout() -> None:
+    from ebpf.maps import CtypesCodec, IntCodec
+
+    assert (u32.layout, i32.layout, be16.layout) == ("u32", "i32", ">u16")
+    assert IntCodec(3).layout is None  # no field type: decoded value by value
+    assert (StringCodec(16).layout, BytesCodec(16).layout) == ("char[16]", "u8[16]")
+    layout = StructCodec("<IH").layout
+    assert isinstance(layout, struct.Struct)
+    assert layout.format == "<IH"
+    assert CtypesCodec(ctypes.c_uint32).layout is ctypes.c_uint32

@@ -27,7 +27,7 @@ DESIGN_DEPENDENCIES: dict[str, set[str]] = {
     "ebpf-maps": {"ebpf-syscall", "ebpf-btf"},
     "ebpf-progs": {"ebpf-syscall", "ebpf-asm", "ebpf-btf", "ebpf-maps"},
     "ebpf-elf": {"construct", "ebpf-asm", "ebpf-btf", "ebpf-maps", "ebpf-progs"},
-    "ebpf-events": {"ebpf-syscall", "ebpf-maps"},
+    "ebpf-events": {"ebpf-syscall"},
     "ebpf-net": {"ebpf-progs", "pyroute2"},
     "ebpf-core": {
         "ebpf-syscall",

@@ -20,9 +20,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple, Protocol, TypeAlias, runtime_checkable
 
-from ._fields import _ARRAY_SPEC as _ARRAY_NAME
-from ._fields import _NAMED_KINDS as _TYPE_NAMES
-from ._fields import Layout, layout_from_format, layout_from_specs
+from ._fields import Layout, is_type_name, layout_from_format, layout_from_specs
 
 __all__ = ["DecodedRun", "Decoder", "DecoderSpec", "EventDecoder", "as_decoder"]
 
@@ -314,13 +312,17 @@ def as_decoder(spec: DecoderSpec, *, packed: bool = False) -> EventDecoder:
       Items: ``ebpf.maps`` ints (``u32``, ``be16``...), ``StringCodec(n)``
       and ``BytesCodec(n)``; names ``u8``..``u64``, ``i8``..``i64``,
       ``f32``, ``f64``, ``bool``, ``char[N]`` (a C string, decoded to
-      ``str`` up to the first NUL), ``u8[N]`` (bytes), ``u32[N]`` (a tuple);
-      one-field struct codes (``"I"``, ``"16s"``); ctypes scalars and arrays
-      (``c_char * 16`` is a C string);
+      ``str`` up to the first NUL), ``u8[N]`` (bytes), ``u32[N]`` (a tuple),
+      ``>u16``/``<u32`` (big/little-endian); one-field struct codes
+      (``"I"``, ``"16s"``); ctypes scalars and arrays (``c_char * 16`` is a
+      C string);
     - a type name alone (``"u64"``, ``"char[16]"``): that single value;
     - a ``struct`` format (``"<IQI"``) or ``struct.Struct``: tuples as ``struct`` gives them;
     - a ``ctypes.Structure``/``Union`` subclass: instances (copies);
-    - an ``ebpf.maps`` codec (``StructCodec``, ``CtypesCodec``, ints...);
+    - an ``ebpf.maps`` codec (``StructCodec``, ``CtypesCodec``, ints...), or
+      any object whose ``layout`` attribute describes its bytes as
+      ``ebpf.maps.Codec.layout`` does (a type name, a ``struct.Struct``, a
+      ctypes ``Structure``): decoded through that layout;
     - an [`EventDecoder`][ebpf.events.EventDecoder], returned as it is;
     - anything with ``size`` and ``decode(data)`` ([`Decoder`][ebpf.events.Decoder]).
 
@@ -333,7 +335,7 @@ def as_decoder(spec: DecoderSpec, *, packed: bool = False) -> EventDecoder:
     if isinstance(spec, list | tuple):
         return LayoutDecoder(layout_from_specs(spec, packed=packed), _describe_specs(spec))
     if isinstance(spec, str):
-        if spec.strip() in _TYPE_NAMES or _ARRAY_NAME.match(spec):
+        if is_type_name(spec):
             return LayoutDecoder(layout_from_specs([spec]), spec)
         return LayoutDecoder(layout_from_format(spec), f"struct {spec!r}")
     if isinstance(spec, struct.Struct):
@@ -344,19 +346,15 @@ def as_decoder(spec: DecoderSpec, *, packed: bool = False) -> EventDecoder:
         if issubclass(spec, ctypes._SimpleCData | ctypes.Array):
             return LayoutDecoder(layout_from_specs([spec]), spec.__name__)
         raise TypeError(f"cannot decode events as {spec.__name__}: give a ctypes Structure or scalar type")
-    kind = type(spec).__name__
-    if kind in ("IntCodec", "StringCodec", "BytesCodec"):
-        return LayoutDecoder(layout_from_specs([spec]), _describe_specs([spec])[1:-1])
-    fmt = getattr(spec, "format", None)
-    if kind == "StructCodec" and isinstance(fmt, str):
-        return LayoutDecoder(layout_from_format(fmt), f"struct {fmt!r}")
-    ctype = getattr(spec, "ctype", None)
-    if (
-        kind == "CtypesCodec"
-        and isinstance(ctype, type)
-        and issubclass(ctype, ctypes.Structure | ctypes.Union)
-    ):
-        return CtypesDecoder(ctype)
+    # A codec that describes its bytes in ``layout`` (every ebpf.maps codec that can) decodes
+    # through the same layouts as the specs above; others are called value by value.
+    layout = getattr(spec, "layout", None)
+    if isinstance(layout, str) and is_type_name(layout):
+        return LayoutDecoder(layout_from_specs([layout]), _describe_specs([spec])[1:-1])
+    if isinstance(layout, struct.Struct):
+        return LayoutDecoder(layout_from_format(layout), f"struct {layout.format!r}")
+    if isinstance(layout, type) and issubclass(layout, ctypes.Structure | ctypes.Union):
+        return CtypesDecoder(layout)
     if isinstance(spec, Decoder):
         return CustomDecoder(spec)
     raise TypeError(

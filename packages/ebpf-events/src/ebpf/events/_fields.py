@@ -150,9 +150,20 @@ _NAMED_KINDS.update(
     }
 )
 _ARRAY_SPEC = re.compile(r"^\s*(\w+)\s*\[\s*(\d+)\s*\]\s*$")
+# An integer in a stated byte order: "<u32" (little-endian), ">u16" or "!u16" (big-endian, network).
+_ORDERED_INT = re.compile(r"^\s*([<>!])\s*([ui])(8|16|32|64)\s*$")
+
+
+def is_type_name(spec: str) -> bool:
+    """Whether ``spec`` is a field type name (``"u32"``, ``">u16"``, ``"char[16]"``), not a struct format."""
+    return spec.strip() in _NAMED_KINDS or bool(_ARRAY_SPEC.match(spec) or _ORDERED_INT.match(spec))
 
 
 def _kind_of_name(spec: str) -> _Kind:
+    ordered = _ORDERED_INT.match(spec)
+    if ordered is not None:
+        order, sign, bits = ordered.groups()
+        return _int_kind(int(bits) // 8, sign == "i", "little" if order == "<" else "big")
     array = _ARRAY_SPEC.match(spec)
     if array is not None:
         element, length = array.group(1), int(array.group(2))
@@ -181,8 +192,8 @@ def _kind_of_name(spec: str) -> _Kind:
         return _Kind(code, size, size, count, _NUMPY_CODES[code], convert)
     raise ValueError(
         f"unknown field type {spec!r}: use u8..u64, i8..i64, f32, f64, bool, 'char[N]' (C string), "
-        "'u8[N]' (bytes), 'u32[N]' (array), a one-field struct code ('I', '16s'), an ebpf.maps int, "
-        "string or bytes codec, or a ctypes type"
+        "'u8[N]' (bytes), 'u32[N]' (array), '>u16'/'<u32' (big/little-endian), a one-field struct code "
+        "('I', '16s'), an ebpf.maps int, string or bytes codec, or a ctypes type"
     )
 
 
@@ -211,18 +222,10 @@ def _kind_of(spec: object) -> _Kind:
         return _kind_of_name(spec)
     if isinstance(spec, type) and issubclass(spec, ctypes._SimpleCData | ctypes.Array):
         return _kind_of_ctype(spec)
-    # ebpf.maps codecs, duck-typed by what they carry (no import of their classes needed).
-    kind_name = type(spec).__name__
-    size = getattr(spec, "size", None)
-    if isinstance(size, int) and size > 0:
-        if kind_name == "IntCodec" and size in (1, 2, 4, 8):
-            return _int_kind(
-                size, bool(getattr(spec, "signed", False)), str(getattr(spec, "byteorder", "native"))
-            )
-        if kind_name == "StringCodec":
-            return _cstring_kind(size)
-        if kind_name == "BytesCodec":
-            return _bytes_kind(size)
+    # A codec that names its field type in ``layout`` (ebpf.maps codecs do: ``u32.layout == "u32"``).
+    layout = getattr(spec, "layout", None)
+    if isinstance(layout, str) and is_type_name(layout):
+        return _kind_of_name(layout)
     raise TypeError(
         f"cannot use {spec!r} as a field type: use a type name ('u32', 'char[16]'), an ebpf.maps "
         "int/string/bytes codec (u32, StringCodec(16)...), or a ctypes type (c_uint32, c_char * 16)"

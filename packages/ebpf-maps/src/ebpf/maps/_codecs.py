@@ -98,6 +98,13 @@ class Codec(ABC, Generic[T]):
 
     #: The encoded size in bytes.
     size: int
+    #: How the encoded bytes are laid out, for readers that decode many values
+    #: at once without calling the codec (``ebpf.events`` builds its event
+    #: layouts from it): a field type name (``"u32"``, ``">u16"`` for a
+    #: big-endian one, ``"char[16]"`` for a C string, ``"u8[16]"`` for bytes),
+    #: a ``struct.Struct``, a ``ctypes`` type, or None (no such description:
+    #: readers call [`decode()`][ebpf.maps.Codec.decode]).
+    layout: str | struct.Struct | type[ctypes._CData] | None = None
 
     @abstractmethod
     def encode(self, value: T) -> bytes:
@@ -228,6 +235,8 @@ class IntCodec(Codec[int]):
         if fmt is not None:
             code = fmt.lower() if signed else fmt
             self._struct = struct.Struct(_BYTEORDER_PREFIX[byteorder] + code)
+            order = "" if self._native else _BYTEORDER_PREFIX[self.byteorder]
+            self.layout = f"{order}{'i' if signed else 'u'}{bits}"
 
     def _check(self, value: int) -> None:
         if not isinstance(value, int):
@@ -351,6 +360,7 @@ class StructCodec(Codec[Any]):
             raise ValueError(f"invalid struct format {fmt!r}: {exc}") from None
         self.format = self._struct.format
         self.size = self._struct.size
+        self.layout = self._struct
         # A single-field format ("Q", "16s") maps to a scalar, not a 1-tuple.
         self._scalar = len(self._struct.unpack(bytes(self.size))) == 1
 
@@ -413,6 +423,7 @@ class BytesCodec(Codec[bytes]):
         if not isinstance(size, int) or size < 0:
             raise ValueError(f"a bytes codec needs a size >= 0, not {size!r}")
         self.size = size
+        self.layout = f"u8[{size}]" if size else None
 
     def encode(self, value: bytes) -> bytes:
         """``value`` itself (any bytes-like object).
@@ -467,6 +478,7 @@ class StringCodec(Codec[str]):
         self.size = size
         self.encoding = encoding
         self.nul_terminated = nul_terminated
+        self.layout = f"char[{size}]"
 
     def encode(self, value: str) -> bytes:
         """The encoded text, padded with NULs.
@@ -509,6 +521,7 @@ class CtypesCodec(Codec[Any]):
             raise TypeError(f"expected a ctypes type (Structure, Union, Array, c_*), not {ctype!r}")
         self.ctype = ctype
         self.size = ctypes.sizeof(ctype)
+        self.layout = ctype
 
     def encode(self, value: Any) -> bytes:
         """The bytes of ``value``, an instance of the ctypes type (a plain int/float for ``c_*`` types).
