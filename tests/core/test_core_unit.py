@@ -16,6 +16,8 @@ import ebpf.core as bpf
 from ebpf.btf import BtfBuilder
 from ebpf.core import cli
 from ebpf.core.catalogue import EXAMPLES, ProcessEvent, example
+from ebpf.core.cli._maps import parse_bytes
+from ebpf.core.cli._output import CliError, table
 from ebpf.maps import PinType, u32, u64
 from ebpf.progs import ProgramSpec
 from ebpf.syscall import MapType
@@ -216,19 +218,19 @@ def test_the_version_is_read_on_first_use_only() -> None:
 
 
 def test_cli_key_parsing() -> None:
-    assert cli._parse_bytes(["5"], 4, "key") == b"\x05\0\0\0"
-    assert cli._parse_bytes(["-1"], 2, "key") == b"\xff\xff"
-    assert cli._parse_bytes(["0x01", "2", "3", "4"], 4, "key") == b"\x01\x02\x03\x04"
-    assert cli._parse_bytes(["hex:0a0b"], 2, "key") == b"\x0a\x0b"
-    with pytest.raises(cli.CliError, match="the key is 4 bytes, got 2"):
-        cli._parse_bytes(["1", "2"], 4, "key")
-    with pytest.raises(cli.CliError, match="bad value '70000'"):
-        cli._parse_bytes(["70000"], 2, "value")
+    assert parse_bytes(["5"], 4, "key") == b"\x05\0\0\0"
+    assert parse_bytes(["-1"], 2, "key") == b"\xff\xff"
+    assert parse_bytes(["0x01", "2", "3", "4"], 4, "key") == b"\x01\x02\x03\x04"
+    assert parse_bytes(["hex:0a0b"], 2, "key") == b"\x0a\x0b"
+    with pytest.raises(CliError, match="the key is 4 bytes, got 2"):
+        parse_bytes(["1", "2"], 4, "key")
+    with pytest.raises(CliError, match="bad value '70000'"):
+        parse_bytes(["70000"], 2, "value")
 
 
 def test_cli_tables_align_columns() -> None:
-    table = cli._table(("ID", "NAME"), [(7, "a"), (1234, "longer")])
-    assert table.splitlines() == ["  ID  NAME", "   7  a", "1234  longer"]
+    text = table(("ID", "NAME"), [(7, "a"), (1234, "longer")])
+    assert text.splitlines() == ["  ID  NAME", "   7  a", "1234  longer"]
 
 
 def test_python_dash_m_runs_the_cli() -> None:

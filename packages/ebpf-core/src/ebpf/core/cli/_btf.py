@@ -1,0 +1,47 @@
+"""``ebpf btf list|dump``: BTF objects in the kernel, and BTF as bpftool's raw format or as C."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from ._objects import kernel_btf
+from ._output import CliError, print_json, table
+
+__all__ = ["cmd_btf_dump", "cmd_btf_list"]
+
+
+def cmd_btf_list(args: argparse.Namespace) -> int:
+    from ebpf.syscall import objects
+
+    rows = [
+        {"id": b.id, "name": b.name, "size": b.size, "kernel_btf": b.kernel_btf} for b in objects.list_btfs()
+    ]
+    if args.json:
+        print_json(rows)
+    else:
+        cells = [(r["id"], r["name"] or "-", r["size"], "kernel" if r["kernel_btf"] else "-") for r in rows]
+        print(table(("ID", "NAME", "SIZE", "KIND"), cells))
+    return 0
+
+
+def cmd_btf_dump(args: argparse.Namespace) -> int:
+    from ebpf.btf import KERNEL_BTF_DIR, dump_c, dump_raw, load_file, load_vmlinux
+
+    if args.id is not None:
+        if args.file is not None:
+            raise CliError("give a FILE or --id, not both")
+        graph = kernel_btf(args.id)
+    elif args.file is None and not args.base:
+        if not (KERNEL_BTF_DIR / "vmlinux").exists():
+            raise CliError(f"{KERNEL_BTF_DIR / 'vmlinux'}: no such file")
+        graph = load_vmlinux()  # the process-wide view of the kernel's types
+    else:
+        path = args.file or str(KERNEL_BTF_DIR / "vmlinux")
+        if not os.path.exists(path):
+            raise CliError(f"{path}: no such file")
+        base = load_file(args.base) if args.base else None
+        graph = load_file(path, base)
+    sys.stdout.write(dump_c(graph) if args.format == "c" else dump_raw(graph))
+    return 0

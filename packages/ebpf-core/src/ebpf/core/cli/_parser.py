@@ -1,0 +1,146 @@
+"""The argument parser of ``ebpf``: every noun's actions, their arguments and handlers."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from ._asm import cmd_asm_disasm, cmd_asm_helpers
+from ._btf import cmd_btf_dump, cmd_btf_list
+from ._catalogue import cmd_catalogue_list, cmd_catalogue_show
+from ._demo import cmd_demo
+from ._elf import cmd_elf_disasm, cmd_elf_inspect
+from ._links import cmd_link_list, cmd_link_show
+from ._maps import cmd_map_delete, cmd_map_dump, cmd_map_list, cmd_map_lookup, cmd_map_show, cmd_map_update
+from ._output import Handler
+from ._progs import cmd_prog_dump, cmd_prog_list, cmd_prog_show
+from ._system import cmd_check, cmd_features
+
+__all__ = ["build_parser"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: the installed version, read only when asked (``importlib.metadata`` is slow)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> NoReturn:
+        from importlib.metadata import PackageNotFoundError
+
+        try:
+            from ebpf.core._version import __version__
+        except PackageNotFoundError:
+            __version__ = "(version unknown: ebpf-core is not installed; running from a source tree)"
+        print(f"ebpf {__version__}")
+        parser.exit(0)
+
+
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
+    common.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks of errors"
+    )
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``ebpf``."""
+    common = _common()
+    parser = _Parser(
+        prog="ebpf",
+        description="Inspect and drive eBPF on this machine (a pure-Python bpftool).",
+        parents=[common],
+        epilog="Objects are named by id, pinned path or name. Run as root (or with CAP_BPF/CAP_SYS_ADMIN).",
+    )
+    parser.add_argument("--version", action=_VersionAction, help="print the version of ebpf and exit")
+    groups = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
+
+    def leaf(sub: Any, name: str, handler: Handler, help_: str) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = sub.add_parser(name, parents=[common], help=help_, description=help_)
+        p.set_defaults(handler=handler)
+        return p
+
+    def group(name: str, help_: str) -> Any:
+        p = groups.add_parser(name, help=help_, description=help_)
+        return p.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=_Parser)
+
+    leaf(groups, "check", cmd_check, "report the kernel, mounts, capabilities and features")
+    features = leaf(groups, "features", cmd_features, "list the feature probes and their answers")
+    features.add_argument("--missing", action="store_true", help="only features that are not supported")
+
+    prog = group("prog", "loaded programs")
+    leaf(prog, "list", cmd_prog_list, "list loaded programs")
+    leaf(prog, "show", cmd_prog_show, "show one program").add_argument("prog", help="id, pinned path or name")
+    dump = leaf(prog, "dump", cmd_prog_dump, "print a program's instructions")
+    dump.add_argument(
+        "what", choices=("xlated", "jited"), help="eBPF as verified, or JIT-compiled machine code"
+    )
+    dump.add_argument("prog", help="id, pinned path or name")
+    dump.add_argument(
+        "--style", choices=("verifier", "llvm"), default="verifier", help="xlated listing style"
+    )
+
+    maps = group("map", "maps")
+    leaf(maps, "list", cmd_map_list, "list maps")
+    leaf(maps, "show", cmd_map_show, "show one map").add_argument("map", help="id, pinned path or name")
+    leaf(maps, "dump", cmd_map_dump, "print every element").add_argument(
+        "map", help="id, pinned path or name"
+    )
+    for name, handler, what in (
+        ("lookup", cmd_map_lookup, "print one element"),
+        ("update", cmd_map_update, "set one element"),
+        ("delete", cmd_map_delete, "remove one element"),
+    ):
+        p = leaf(maps, name, handler, what)
+        p.add_argument("map", help="id, pinned path or name")
+        p.add_argument(
+            "--key", nargs="+", required=True, help="an integer, hex:<digits>, or one value per byte"
+        )
+        if name == "update":
+            p.add_argument("--value", nargs="+", required=True, help="as --key")
+
+    links = group("link", "bpf_links")
+    leaf(links, "list", cmd_link_list, "list links")
+    leaf(links, "show", cmd_link_show, "show one link").add_argument("link", help="id or pinned path")
+
+    btf = group("btf", "BTF type information")
+    leaf(btf, "list", cmd_btf_list, "list BTF objects loaded in the kernel")
+    btf_dump = leaf(btf, "dump", cmd_btf_dump, "print BTF as bpftool's raw format or as C")
+    btf_dump.add_argument(
+        "file", nargs="?", help="raw BTF or an ELF with .BTF (default: the kernel's vmlinux)"
+    )
+    btf_dump.add_argument("--id", type=int, help="a BTF object loaded in the kernel, by id")
+    btf_dump.add_argument("--base", help="the base BTF of split BTF (a module's: /sys/kernel/btf/vmlinux)")
+    btf_dump.add_argument("--format", choices=("raw", "c"), default="raw")
+
+    asm = group("asm", "eBPF instructions and helpers")
+    disasm = leaf(asm, "disasm", cmd_asm_disasm, "disassemble raw eBPF instructions")
+    disasm.add_argument("source", help="a file of instructions, '-' for stdin, or hex:<digits>")
+    disasm.add_argument("--style", choices=("llvm", "verifier"), default="llvm")
+    disasm.add_argument("--no-bytes", action="store_true", help="leave out the hex column")
+    helpers = leaf(asm, "helpers", cmd_asm_helpers, "list kernel helpers")
+    helpers.add_argument("--prog-type", help="only those this program type may call (xdp, kprobe...)")
+    helpers.add_argument("--kernel", help="on this kernel release (with --prog-type)")
+
+    catalogue = group("catalogue", "the example programs of ebpf.core.catalogue")
+    leaf(catalogue, "list", cmd_catalogue_list, "list the examples")
+    leaf(catalogue, "show", cmd_catalogue_show, "describe and disassemble one example").add_argument("name")
+
+    demo = leaf(groups, "demo", cmd_demo, "live demo: count syscalls per process and log execve calls")
+    demo.add_argument("--seconds", type=float, default=2.0, help="how long to trace (default 2)")
+    demo.add_argument("--top", type=int, default=10, help="how many processes to show")
+    elf = group("elf", "BPF object files (clang -O2 -g -target bpf)")
+    leaf(elf, "inspect", cmd_elf_inspect, "list the programs, maps and variables").add_argument("file")
+    elf_disasm = leaf(elf, "disasm", cmd_elf_disasm, "disassemble the programs as linked for loading")
+    elf_disasm.add_argument("file")
+    elf_disasm.add_argument("--program", help="only this program (its function name)")
+    elf_disasm.add_argument("--style", choices=("llvm", "verifier"), default="llvm")
+    return parser
