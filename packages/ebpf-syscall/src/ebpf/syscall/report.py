@@ -52,7 +52,7 @@ def _mount(path: object) -> str:
 
 
 def collect() -> dict[str, object]:
-    """Gather the report as plain data: what ``python -m ebpf.syscall --json`` and ``ebpf check --json`` print.
+    """Gather the report as plain data: what ``python -m ebpf.syscall --json`` and ``ebpf check --json`` show.
 
     Nothing here raises for a missing privilege or mount: a probe that cannot
     tell is a row with status ``"unknown"``, a missing mount reads ``"not mounted"``.
