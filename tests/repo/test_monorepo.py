@@ -1,7 +1,7 @@
-"""Guards that keep the monorepo honest (DESIGN.md, sections 1 and 3).
+"""Guards that keep the monorepo honest (docs/architecture.md, Distributions and Public and private).
 
 One namespace without ``__init__.py``, one version, exact pins between our
-distributions, the dependency table of DESIGN.md section 1, no undeclared
+distributions, the dependency table of docs/architecture.md (Distributions), no undeclared
 imports between siblings (so no cycles), stdlib-only ``ebpf-syscall`` and
 ``ebpf-asm``, and a generated ABI module that matches its generator.
 """
@@ -19,7 +19,7 @@ from packaging.requirements import Requirement
 
 from tests.repo._monorepo import ROOT, Distribution, canonical, distributions, ours
 
-# DESIGN.md section 1, "depends on" column. Changing it means changing DESIGN.md first.
+# docs/architecture.md, Distributions: the "depends on" column. Change that table with this one.
 DESIGN_DEPENDENCIES: dict[str, set[str]] = {
     "ebpf-syscall": set(),
     "ebpf-asm": set(),
@@ -41,7 +41,7 @@ DESIGN_DEPENDENCIES: dict[str, set[str]] = {
     },
 }
 STDLIB_ONLY = ("ebpf-syscall", "ebpf-asm")
-# DESIGN.md section 3: construct schemas are "typed with construct-typing", but
+# docs/architecture.md, Where new code goes: construct schemas are "typed with construct-typing", but
 # only at development time (its stubs, for mypy); at run time the schemas use
 # construct alone, so construct-typing (and arrow, python-dateutil, tzdata, which
 # it pulls in) is a dependency of no distribution. Nothing accompanies the
@@ -58,7 +58,7 @@ DISTRIBUTIONS = sorted(distributions())
 
 
 def _closure(name: str) -> set[str]:
-    """Everything ``name`` depends on, directly or not, by the DESIGN table."""
+    """Everything ``name`` depends on, directly or not, by the table of docs/architecture.md."""
     seen: set[str] = set()
     todo = list(DESIGN_DEPENDENCIES[name])
     while todo:
@@ -139,7 +139,7 @@ def test_dependencies_on_ours_are_exact_pins(name: str) -> None:
     assert not loose, f"{name}: pin our own distributions with =={version}: {loose}"
 
 
-# --- the dependency table of DESIGN.md ---------------------------------------------
+# --- the dependency table of docs/architecture.md ---------------------------------------------
 
 
 @pytest.mark.parametrize("name", DISTRIBUTIONS)
@@ -150,7 +150,7 @@ def test_dependencies_match_the_design(name: str) -> None:
     # it too; that adds no edge to the graph, so it is allowed.
     allowed = _closure(name)
     assert design <= declared <= allowed, (
-        f"{name} declares {sorted(declared)}; DESIGN.md section 1 says {sorted(design)} "
+        f"{name} declares {sorted(declared)}; docs/architecture.md (Distributions) says {sorted(design)} "
         f"(plus, if imported directly, any of {sorted(allowed - design)})"
     )
     extras = set(_dist(name).project.get("optional-dependencies", {}))
@@ -315,7 +315,7 @@ def test_third_party_imports_are_declared(name: str) -> None:
 
 
 def test_test_file_basenames_are_unique() -> None:
-    """DESIGN.md section 5: one name, one test file, across tests/ and integration/."""
+    """docs/architecture.md, Tests: one name, one test file, across tests/ and integration/."""
     seen: dict[str, list[str]] = {}
     for suite in ("tests", "integration"):
         for path in sorted((ROOT / suite).rglob("test_*.py")):

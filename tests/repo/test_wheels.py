@@ -1,4 +1,4 @@
-"""Each distribution installs and imports on its own from its wheel (DESIGN.md section 1).
+"""Each distribution installs and imports on its own from its wheel (docs/architecture.md, Distributions).
 
 Every wheel is built once (``hatch build --all -t wheel``, or ``pip wheel``
 where hatch is not on the PATH), the third-party dependencies are fetched

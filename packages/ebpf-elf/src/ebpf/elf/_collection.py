@@ -1,6 +1,6 @@
 """``Collection``: the maps and programs of a [`CollectionSpec`][ebpf.elf.CollectionSpec], live in the kernel.
 
-Loading is staged in one ``ExitStack`` (DESIGN.md section 2), in libbpf's
+Loading is staged in one ``ExitStack`` (docs/architecture.md, Loading a collection), in libbpf's
 order: the object's BTF; the maps (reusing pins and replacements); the
 programs, relocated against the maps' descriptors, CO-RE applied; then the
 map contents that name other objects (program arrays, maps of maps). If any

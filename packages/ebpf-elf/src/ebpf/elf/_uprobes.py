@@ -1,7 +1,7 @@
 """Uprobes by symbol name: ELF symbol lookup (this package) + attachment (``ebpf.progs``).
 
-DESIGN.md puts compositions of two siblings in the lowest package that
-depends on both; ebpf-elf depends on ebpf-progs.
+Compositions of two siblings live in the lowest package that depends on
+both (docs/architecture.md, Distributions); ebpf-elf depends on ebpf-progs.
 """
 
 from __future__ import annotations

@@ -125,7 +125,7 @@ class Program:
         """Load ``spec`` into the kernel.
 
         Without ``log_level`` the program is loaded without a verifier log,
-        and only a failed load is repeated with one (DESIGN.md section 4).
+        and only a failed load is repeated with one (docs/architecture.md, Errors).
         With ``log_level`` (1: verbose, 2: every state, 4: statistics) the
         log is kept in `verifier_log` even when loading succeeds.
 

@@ -544,7 +544,7 @@ def _load_with_log(
     log_size: int,
     log_out: list[str] | None = None,
 ) -> int:
-    """Run a load command with the verifier log strategy of DESIGN.md section 4.
+    """Run a load command with the verifier log strategy of docs/architecture.md, Errors.
 
     Without ``log_level`` the first attempt has no log (cheaper for the
     kernel); only after a failure is the load repeated with ``log_level=1``
