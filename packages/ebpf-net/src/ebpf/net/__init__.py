@@ -8,6 +8,9 @@ Lifecycle:
   [`attach_tcx()`][ebpf.net.attach_tcx] (ordering with ``before``/``after``),
   [`attach_tc_filter()`][ebpf.net.attach_tc_filter] (priority, handle, name), or
   [`attach()`][ebpf.net.attach], which goes by the program's type and section.
+  Importing this package registers XDP and TC with the attach dispatcher of
+  ``ebpf.progs``, so [`ebpf.progs.attach()`][ebpf.progs.attach] takes an
+  interface for them.
 - Every attach function returns an ``ebpf.progs.Link``: a context manager
   whose ``close()`` removes exactly what it attached (a ``clsact`` qdisc
   only if it added it), ``update(program)`` swaps the program atomically,
@@ -32,7 +35,7 @@ made: importing this package has no side effects and does not import it.
 from typing import TYPE_CHECKING
 
 from ._errors import InterfaceNotFoundError, ModeNotSupportedError, NetlinkError
-from ._helpers import attach, setup_tc_egress, setup_tc_ingress, with_tc, with_xdp
+from ._helpers import attach, register_interface_types, setup_tc_egress, setup_tc_ingress, with_tc, with_xdp
 from ._interfaces import (
     interface_index,
     interface_name,
@@ -67,6 +70,8 @@ from ._xdp import (
     detach_xdp,
     devmap_value,
 )
+
+register_interface_types()  # XDP and TC programs, for ebpf.progs.attach()
 
 __all__ = [
     "ETH_P_ALL",

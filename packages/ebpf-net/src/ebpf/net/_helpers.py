@@ -1,18 +1,25 @@
-"""One-call helpers: attach by program type, TC ingress/egress setup, XDP for the length of a block."""
+"""One-call helpers: attach by program type, TC ingress/egress setup, XDP for the length of a block.
+
+Importing ``ebpf.net`` registers XDP and TC programs with the attach
+dispatcher of ``ebpf.progs``, so [`ebpf.progs.attach()`][ebpf.progs.attach]
+(and ``bpf.attach``) attaches them to an interface with [`attach()`][ebpf.net.attach].
+"""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import os
+from collections.abc import Iterator, Mapping
+from typing import Any
 
-from ebpf.progs import Link, Program
+from ebpf.progs import AttachTarget, Link, Program, register_attach
 from ebpf.syscall import AttachType, ProgType
 
 from ._tc import attach_tc
 from ._types import Direction, XdpMode
 from ._xdp import attach_xdp
 
-__all__ = ["attach", "setup_tc_egress", "setup_tc_ingress", "with_tc", "with_xdp"]
+__all__ = ["attach", "register_interface_types", "setup_tc_egress", "setup_tc_ingress", "with_tc", "with_xdp"]
 
 _DIRECTION_OF = {AttachType.TCX_INGRESS: Direction.INGRESS, AttachType.TCX_EGRESS: Direction.EGRESS}
 
@@ -78,7 +85,7 @@ def attach(
 ) -> Link:
     """Attach a program to an interface the way its type says: XDP, or TC (TCX or a ``cls_bpf`` filter).
 
-    Meant for programs loaded from an object file (``ebpf.elf``, to come), whose
+    Meant for programs loaded from an object file (``ebpf.elf``), whose
     section name decides: ``xdp`` attaches with [`attach_xdp()`][ebpf.net.attach_xdp];
     ``tcx/ingress``, ``tc/egress``... give the direction of a ``SCHED_CLS``
     program, which [`attach_tc()`][ebpf.net.attach_tc] attaches; a plain ``tc``/``classifier``
@@ -112,3 +119,23 @@ def attach(
         f"attach handles XDP and SCHED_CLS programs; {program.name or 'the program'!r} is {kind} "
         "(use ebpf.progs for the other types)"
     )
+
+
+def _attach_to_interface(
+    program: Program, target: AttachTarget | None, options: Mapping[str, Any]
+) -> Link | None:
+    """The dispatcher's handler for XDP and TC programs: [`attach()`][ebpf.net.attach] to an interface.
+
+    Raises:
+        TypeError: a path instead of an interface name or index.
+    """
+    if target is None:
+        return None  # a section names no interface
+    if isinstance(target, os.PathLike):
+        raise TypeError(f"XDP and TC programs attach to an interface name or index, not {target!r}")
+    return attach(program, target, **options)
+
+
+def register_interface_types() -> None:
+    """Register XDP and TC programs with the attach dispatcher of ``ebpf.progs`` (at import)."""
+    register_attach((ProgType.XDP, ProgType.SCHED_CLS, ProgType.SCHED_ACT), _attach_to_interface)

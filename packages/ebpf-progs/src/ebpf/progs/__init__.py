@@ -9,7 +9,10 @@ Lifecycle:
   for only when loading fails (or when ``log_level`` asks for it); a
   rejection raises [`ProgramVerifierError`][ebpf.progs.ProgramVerifierError] (a ``VerifierError``)
   with the whole log, the failing instruction and its source line.
-- The ``attach_*`` functions return a [`Link`][ebpf.progs.Link]: a kernel bpf_link where
+- [`attach()`][ebpf.progs.attach] attaches a program where its type goes (the
+  dispatcher: one handler per program type, which ``ebpf.net`` extends with
+  XDP and TC through [`register_attach()`][ebpf.progs.register_attach]).
+  The ``attach_*`` functions return a [`Link`][ebpf.progs.Link]: a kernel bpf_link where
   the kernel has one for the attach point, else the legacy mechanism (perf
   event ioctl, ``BPF_PROG_ATTACH``, a socket option) with the same interface.
   Closing the last reference detaches; a pinned bpf_link stays attached.
@@ -26,6 +29,7 @@ Importing it has no side effects.
 
 from typing import TYPE_CHECKING
 
+from ._attach_targets import register_own_types
 from ._cgroup import (
     CGROUP_ATTACH_TYPES,
     attach_cgroup,
@@ -35,6 +39,7 @@ from ._cgroup import (
     open_cgroup,
     query_cgroup,
 )
+from ._dispatch import AttachHandler, AttachTarget, attach, register_attach
 from ._iterator import IterLink, attach_iter
 from ._kprobe import attach_kprobe, attach_kprobe_multi, syscall_function, syscall_prefix
 from ._link import BpfLink, Link, LinkInfo, PerfEventLink, ProgAttachLink, SocketFilterLink
@@ -50,9 +55,13 @@ from ._tracing import LsmHook, attach_freplace, attach_lsm, attach_tracing, lsm_
 from ._uprobe import attach_uprobe, attach_uprobe_multi
 from ._verifier import ProgramVerifierError, SourceLine
 
+register_own_types()  # the handlers of this package's program types, for attach()
+
 __all__ = [
     "CGROUP_ATTACH_TYPES",
     "SOCKMAP_ATTACH_TYPES",
+    "AttachHandler",
+    "AttachTarget",
     "BpfLink",
     "EncodableInstruction",
     "IterLink",
@@ -71,6 +80,7 @@ __all__ = [
     "StructOpsLink",
     "TestRunResult",
     "__version__",
+    "attach",
     "attach_cgroup",
     "attach_freplace",
     "attach_iter",
@@ -96,6 +106,7 @@ __all__ = [
     "parse_prog_type",
     "parse_section",
     "query_cgroup",
+    "register_attach",
     "run_statistics",
     "syscall_function",
     "syscall_prefix",

@@ -25,6 +25,7 @@ from ebpf.syscall import (
 from ebpf.syscall.commands import TestRunResult
 from ebpf.syscall.flags import TestRunFlags
 
+from ._dispatch import attach_from_spec
 from ._load import LoadOptions, load
 from ._spec import ProgramSpec
 
@@ -324,16 +325,17 @@ class Program:
         Tracepoints (``"syscalls/sys_enter_getpid"``), raw tracepoints,
         kprobes and kretprobes (``"do_unlinkat"``, ``"do_unlinkat+0x10"``),
         kprobe_multi patterns, and the BTF-based types whose target was fixed
-        at load (fentry/fexit/fmod_ret, LSM, ``tp_btf``, iterators). Other
-        types need an argument: call the ``attach_*`` function for them.
+        at load (fentry/fexit/fmod_ret, LSM, ``tp_btf``, iterators): the
+        handler [`register_attach()`][ebpf.progs.register_attach] holds for the
+        program's type decides. Other types need an argument: call
+        [`attach()`][ebpf.progs.attach] with a target, or the ``attach_*``
+        function for them.
 
         Raises:
             ValueError: the spec names no target, or the type needs one the
                 spec cannot express (a cgroup, a socket...).
         """
         with self._fd.lock:
-            from ._auto_attach import attach_from_spec
-
             return attach_from_spec(self)
 
     # ------------------------------------------------------------- pinning
