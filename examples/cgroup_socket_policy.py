@@ -81,7 +81,9 @@ def main() -> None:
     cgroup = Path(tempfile.mkdtemp(prefix="ebpf-policy-", dir=root))
     try:
         with example("cgroup_sock_no_raw").load() as no_raw, example("cgroup_udp_port_block").load() as block:
-            bpf.map_update(block.maps["blocked_ports"], args.port, 1)
+            blocked = block.maps["blocked_ports"]
+            assert isinstance(blocked, bpf.KeyValueMap)  # a hash map: element access
+            blocked[args.port] = 1
             with bpf.attach(no_raw.program, cgroup), bpf.attach(block.program, cgroup):
                 print(f"policy attached to {cgroup}")
                 in_cgroup(cgroup, lambda: report("inside the cgroup", args.port))

@@ -36,11 +36,13 @@ def main() -> None:
             os.getpid()
         hits = coll.variables["hits"].get()
         last = coll.variables["last_tgid"].get()
-        per_thread = bpf.map_entries(coll.maps["calls_by_tid"])
+        calls_by_tid = coll.maps["calls_by_tid"]
+        assert isinstance(calls_by_tid, bpf.KeyValueMap)  # a hash map: element access
+        per_thread = calls_by_tid.lookup_batch()
     print(
         f"hits = {hits!r} (called getpid {args.calls} times); last_tgid = {last!r} (our pid is {os.getpid()})"
     )
-    print(f"calls by thread id: {dict(per_thread)}")
+    print(f"calls by thread id: {per_thread}")
 
 
 if __name__ == "__main__":

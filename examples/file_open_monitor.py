@@ -125,7 +125,7 @@ def main() -> int:
                 with open(probe.name, "rb"):
                     pass
             time.sleep(0.2)
-            while (event := bpf.map_pop(events)) is not None:
+            while (event := events.pop()) is not None:
                 name = event.filename.decode(errors="replace")
                 seen_self |= event.pid == os.getpid() and name == probe.name
                 print(f"{event.pid:>8} {event.uid:>5} {event.comm.decode(errors='replace'):<16} {name}")

@@ -82,7 +82,7 @@ def main() -> None:
         with prog, prog.attach():  # detached, then unloaded, at the end of the block
             print(f"counting system calls for {args.seconds:g} s...")
             time.sleep(args.seconds)
-        busiest = sorted(bpf.map_entries(counts), key=lambda kv: kv[1], reverse=True)[: args.top]
+        busiest = sorted(counts.items(), key=lambda kv: kv[1], reverse=True)[: args.top]
     print(f"{'PID':>8}  {'COMM':<16}  {'SYSCALLS':>9}")
     for pid, count in busiest:
         print(f"{pid:>8}  {comm(pid):<16}  {count:>9}")

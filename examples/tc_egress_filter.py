@@ -75,7 +75,9 @@ def main() -> None:
     args = parser.parse_args()
     other = ALLOWED if args.port != ALLOWED else BLOCKED
     with veth_pair() as (a, b), example("tc_udp_port_filter").load() as flt:
-        bpf.map_update(flt.maps["blocked_ports"], args.port, 1)
+        blocked = flt.maps["blocked_ports"]
+        assert isinstance(blocked, bpf.KeyValueMap)  # a hash map: element access
+        blocked[args.port] = 1
         with in_netns(a):
             link = bpf.attach_tc(flt.program, "va", Direction.EGRESS)
         with link:

@@ -60,7 +60,7 @@ def main() -> None:
         prog = bpf.load_program(PROGRAM, "uprobe", maps={"calls": calls}, name="count_calls")
         with prog, bpf.attach_uprobe_symbol(prog, binary, FUNCTION):
             out = subprocess.run([str(binary), str(args.calls)], capture_output=True, text=True, check=True)
-        count = bpf.map_lookup(calls, 0)
+        count = calls[0]
         print(f"{binary.name} printed {out.stdout.strip()}; {FUNCTION} was called {count} times")
 
 

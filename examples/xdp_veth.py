@@ -73,12 +73,15 @@ def main() -> None:
     args = parser.parse_args()
     counter, dropper = example("xdp_protocol_counter"), example("xdp_udp_port_filter")
     with veth_pair() as (a, b), counter.load() as counting, dropper.load() as dropping:
-        bpf.map_update(dropping.maps["blocked_ports"], PORT, 1)
+        blocked, protocols = dropping.maps["blocked_ports"], counting.maps["protocols"]
+        assert isinstance(blocked, bpf.KeyValueMap)  # hash maps: element access
+        assert isinstance(protocols, bpf.KeyValueMap)
+        blocked[PORT] = 1
         with in_netns(b):
             link = bpf.attach(counting.program, "vb")
         with link:
             received = send_and_count(a, b, args.packets)
-            counted = bpf.map_lookup(counting.maps["protocols"], socket.IPPROTO_UDP)
+            counted = protocols[socket.IPPROTO_UDP]
             print(f"counter on vb: sent {args.packets} UDP datagrams, received {received}, counted {counted}")
             link.update(dropping.program)
             received = send_and_count(a, b, args.packets)

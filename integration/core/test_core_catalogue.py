@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
+from typing import Any
 
 import pytest
 from core._packets import (
@@ -36,6 +37,7 @@ from core._packets import (
 import ebpf.core as bpf
 from ebpf.asm import TcAction, XdpAction
 from ebpf.core.catalogue import EXAMPLES, ICMP_LIMIT, MAX_FRAME_SIZE, SYN_LIMIT, LoadedExample, ProcessEvent
+from ebpf.maps import KeyValueMap, Map, QueueMap
 from ebpf.syscall import perf, system
 
 PASS, DROP, TX = XdpAction.PASS, XdpAction.DROP, XdpAction.TX
@@ -55,6 +57,12 @@ def check(name: str) -> Callable[[Check], Check]:
 
 def run(ex: LoadedExample, data: bytes) -> int:
     return ex.program.test_run(data).retval
+
+
+def kv(m: Map) -> KeyValueMap[Any, Any]:
+    """``m``, checked to have keys (a catalogue map is typed ``Map``)."""
+    assert isinstance(m, KeyValueMap), type(m).__name__
+    return m
 
 
 def _operands(*values: int) -> bytes:
@@ -126,9 +134,9 @@ def _xdp_protocol_counter(ex: LoadedExample) -> None:
     for frame in [tcp_frame(80)] * 2 + [udp_frame(53)] * 3 + [ipv6_frame()]:
         assert run(ex, frame) == PASS
     protocols = ex.maps["protocols"]
-    assert bpf.map_lookup(protocols, 6) == 2
-    assert bpf.map_lookup(protocols, 17) == 3
-    assert sum(bpf.map_values(protocols)) == 5
+    assert kv(protocols)[6] == 2
+    assert kv(protocols)[17] == 3
+    assert sum(kv(protocols).values()) == 5
 
 
 @check("xdp_packet_counter")
@@ -136,13 +144,13 @@ def _xdp_packet_counter(ex: LoadedExample) -> None:
     assert run(ex, bytes(60)) == PASS
     assert run(ex, bytes(100)) == PASS
     stats = ex.maps["stats"]
-    assert bpf.percpu_sum(bpf.map_lookup(stats, 0)) == 2
-    assert bpf.percpu_sum(bpf.map_lookup(stats, 1)) == 160
+    assert bpf.percpu_sum(kv(stats)[0]) == 2
+    assert bpf.percpu_sum(kv(stats)[1]) == 160
 
 
 @check("xdp_udp_port_filter")
 def _xdp_udp_port_filter(ex: LoadedExample) -> None:
-    bpf.map_update(ex.maps["blocked_ports"], 9999, 1)
+    kv(ex.maps["blocked_ports"])[9999] = 1
     assert run(ex, udp_frame(9999)) == DROP
     assert run(ex, udp_frame(53)) == PASS
     assert run(ex, tcp_frame(9999)) == PASS
@@ -150,7 +158,7 @@ def _xdp_udp_port_filter(ex: LoadedExample) -> None:
 
 @check("xdp_tcp_port_filter")
 def _xdp_tcp_port_filter(ex: LoadedExample) -> None:
-    bpf.map_update(ex.maps["blocked_ports"], 23, 1)
+    kv(ex.maps["blocked_ports"])[23] = 1
     assert run(ex, tcp_frame(23)) == DROP
     assert run(ex, tcp_frame(80)) == PASS
     assert run(ex, udp_frame(23)) == PASS
@@ -165,7 +173,7 @@ def _xdp_icmp_echo_drop(ex: LoadedExample) -> None:
 
 @check("xdp_ip_allowlist")
 def _xdp_ip_allowlist(ex: LoadedExample) -> None:
-    bpf.map_update(ex.maps["allowed"], IPv4Network("10.0.0.0/8"), 1)
+    kv(ex.maps["allowed"])[IPv4Network("10.0.0.0/8")] = 1
     assert run(ex, udp_frame(53, src="10.1.2.3")) == PASS
     assert run(ex, udp_frame(53, src="192.168.1.1")) == DROP
     assert run(ex, ipv6_frame()) == PASS
@@ -173,7 +181,7 @@ def _xdp_ip_allowlist(ex: LoadedExample) -> None:
 
 @check("xdp_ip_blocklist")
 def _xdp_ip_blocklist(ex: LoadedExample) -> None:
-    bpf.map_update(ex.maps["blocked"], IPv4Address("192.0.2.1"), 1)
+    kv(ex.maps["blocked"])[IPv4Address("192.0.2.1")] = 1
     assert run(ex, udp_frame(53, src="192.0.2.1")) == DROP
     assert run(ex, udp_frame(53, src="192.0.2.2")) == PASS
 
@@ -228,7 +236,7 @@ def _tc_drop(ex: LoadedExample) -> None:
 
 @check("tc_udp_port_filter")
 def _tc_udp_port_filter(ex: LoadedExample) -> None:
-    bpf.map_update(ex.maps["blocked_ports"], 5353, 1)
+    kv(ex.maps["blocked_ports"])[5353] = 1
     assert run(ex, udp_frame(5353)) == TcAction.SHOT
     assert run(ex, udp_frame(53)) == TcAction.OK
 
@@ -247,8 +255,8 @@ def _tc_traffic_counter(ex: LoadedExample) -> None:
     for frame in frames:
         assert run(ex, frame) == TcAction.OK
     stats = ex.maps["stats"]
-    assert bpf.percpu_sum(bpf.map_lookup(stats, 0)) == 2
-    assert bpf.percpu_sum(bpf.map_lookup(stats, 1)) == sum(map(len, frames))
+    assert bpf.percpu_sum(kv(stats)[0]) == 2
+    assert bpf.percpu_sum(kv(stats)[1]) == sum(map(len, frames))
 
 
 # ------------------------------------------------------- sockets and cgroups
@@ -292,7 +300,7 @@ def _cgroup_udp_port_block(ex: LoadedExample) -> None:
         for sock in (blocked, open_):
             sock.bind(("127.0.0.1", 0))
         blocked_port, open_port = blocked.getsockname()[1], open_.getsockname()[1]
-        bpf.map_update(ex.maps["blocked_ports"], blocked_port, 1)
+        kv(ex.maps["blocked_ports"])[blocked_port] = 1
         with temporary_cgroup() as cgroup:
             with bpf.attach(ex.program, cgroup):
                 assert in_cgroup(cgroup, lambda: _udp_send_errno(blocked_port)) == errno.EPERM
@@ -331,7 +339,7 @@ def _syscall_counter(ex: LoadedExample) -> None:
     with ex.program.attach():
         for _ in range(50):
             os.getppid()
-    assert bpf.map_lookup(ex.maps["counts"], os.getpid()) >= 50
+    assert kv(ex.maps["counts"])[os.getpid()] >= 50
 
 
 @check("getpid_counter")
@@ -339,13 +347,14 @@ def _getpid_counter(ex: LoadedExample) -> None:
     with ex.program.attach():
         for _ in range(100):
             os.getpid()
-    assert bpf.map_lookup(ex.maps["calls"], 0) >= 100
+    assert kv(ex.maps["calls"])[0] >= 100
 
 
 def _events(ex: LoadedExample) -> list[ProcessEvent]:
     events = ex.maps["events"]
+    assert isinstance(events, QueueMap)
     found = []
-    while (event := bpf.map_pop(events)) is not None:
+    while (event := events.pop()) is not None:
         found.append(event)
     return found
 
@@ -373,23 +382,23 @@ def _open_logger(ex: LoadedExample) -> None:
 def _cpu_id(ex: LoadedExample) -> None:
     for cpu in system.online_cpus()[:4]:
         assert ex.program.test_run(ctx=bytes(16), cpu=cpu).retval == cpu
-        assert bpf.map_lookup(ex.maps["last_cpu"], 0) == cpu
+        assert kv(ex.maps["last_cpu"])[0] == cpu
 
 
 @check("perf_output")
 def _perf_output(ex: LoadedExample) -> None:
     ex.program.test_run(ctx=bytes(16), cpu=0)
-    assert bpf.map_lookup(ex.maps["status"], 0) == -errno.ENOENT  # nobody listens on CPU 0
+    assert kv(ex.maps["status"])[0] == -errno.ENOENT  # nobody listens on CPU 0
     with perf.open_bpf_output(0) as event:
-        bpf.map_update(ex.maps["events"], 0, event.fileno())
+        kv(ex.maps["events"])[0] = event.fileno()
         ex.program.test_run(ctx=bytes(16), cpu=0)
-        bpf.map_delete(ex.maps["events"], 0)
-    assert bpf.map_lookup(ex.maps["status"], 0) == -errno.ENOSPC  # an event without a buffer
+        del kv(ex.maps["events"])[0]
+    assert kv(ex.maps["status"])[0] == -errno.ENOSPC  # an event without a buffer
     with bpf.perf_buffer(ex.maps["events"], "<II") as reader:
         ex.program.test_run(ctx=bytes(16))  # on this CPU, in this process
         records: list[tuple[int, int]] = []
         bpf.process_events(reader, handler=records.append, duration=0.2)
-    assert bpf.map_lookup(ex.maps["status"], 0) == 0
+    assert kv(ex.maps["status"])[0] == 0
     [(pid, cpu)] = records
     assert pid == os.getpid()
     assert cpu in system.online_cpus()
@@ -399,7 +408,7 @@ def _perf_output(ex: LoadedExample) -> None:
 def _ringbuf_output(ex: LoadedExample) -> None:
     with bpf.ring_buffer(ex.maps["events"], "<II") as reader:
         ex.program.test_run(ctx=bytes(16))
-        assert bpf.map_lookup(ex.maps["status"], 0) == 0
+        assert kv(ex.maps["status"])[0] == 0
         records: list[tuple[int, int]] = []
         assert bpf.process_events(reader, handler=records.append, duration=0.2) == 1
     [(pid, cpu)] = records

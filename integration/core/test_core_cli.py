@@ -8,6 +8,7 @@ import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from bpf_build import compile_bpf
@@ -16,7 +17,7 @@ from core._cli import bpftool_json, bpftool_text, ebpf, ebpf_json
 import ebpf.core as bpf
 from ebpf.asm import R0, R1, R2, R10, W, XdpAction, add, call, exit_, ld_map_fd, mov, store
 from ebpf.btf import BtfBuilder, load_btf
-from ebpf.maps import Map, MapSpec
+from ebpf.maps import ArrayMap, KeyValueMap, Map, MapSpec
 from ebpf.progs import Program
 from ebpf.syscall import MapType
 
@@ -48,13 +49,13 @@ def typed_map() -> Iterator[Map]:
         btf_key_type_id=key_id,
         btf_value_type_id=value_id,
     )
-    with load_btf(builder.build()) as btf, Map.create(spec, btf=btf) as m:
-        bpf.map_update(m, 1, Value(7, -3, b"abc", (1, 2, 3), True))
+    with load_btf(builder.build()) as btf, KeyValueMap[int, Any].create(spec, btf=btf) as m:
+        m[1] = Value(7, -3, b"abc", (1, 2, 3), True)
         yield m
 
 
 @pytest.fixture
-def program() -> Iterator[tuple[Program, Map]]:
+def program() -> Iterator[tuple[Program, ArrayMap[Any]]]:
     """An XDP program using a plain u32 -> u64 array map."""
     with bpf.array_map("u64", 4, name="cli_counts") as counts:
         insns = [
@@ -74,7 +75,7 @@ def _by_id(rows: list[dict[str, object]]) -> dict[object, dict[str, object]]:
     return {row["id"]: row for row in rows}
 
 
-def test_prog_list_matches_bpftool(program: tuple[Program, Map]) -> None:
+def test_prog_list_matches_bpftool(program: tuple[Program, ArrayMap[Any]]) -> None:
     prog, counts = program
     ours = _by_id(ebpf_json("prog", "list"))
     theirs = _by_id(bpftool_json("prog", "list"))
@@ -89,7 +90,7 @@ def test_prog_list_matches_bpftool(program: tuple[Program, Map]) -> None:
     assert any(line.split()[:3] == [str(prog.id), "xdp", "cli_prog"] for line in table[1:])
 
 
-def test_prog_show_by_id_name_and_pin(program: tuple[Program, Map], bpffs: Path) -> None:
+def test_prog_show_by_id_name_and_pin(program: tuple[Program, ArrayMap[Any]], bpffs: Path) -> None:
     prog, _ = program
     pin = bpffs / "prog"
     bpf.pin(prog, pin)
@@ -102,7 +103,7 @@ def test_prog_show_by_id_name_and_pin(program: tuple[Program, Map], bpffs: Path)
     assert ["name", "cli_prog"] in [line.split() for line in lines]
 
 
-def test_prog_dump_xlated_matches_bpftool(program: tuple[Program, Map]) -> None:
+def test_prog_dump_xlated_matches_bpftool(program: tuple[Program, ArrayMap[Any]]) -> None:
     prog, counts = program
     ours = ebpf("prog", "dump", "xlated", str(prog.id)).stdout.splitlines()
     theirs = [insn["disasm"] for insn in bpftool_json("prog", "dump", "xlated", "id", str(prog.id))]
@@ -118,7 +119,7 @@ def test_prog_dump_xlated_matches_bpftool(program: tuple[Program, Map]) -> None:
     assert f"(18) r1 = map[id:{counts.id}]" in [line.split(": ", 1)[1] for line in ours]
 
 
-def test_prog_dump_jited_disassembles_machine_code(program: tuple[Program, Map]) -> None:
+def test_prog_dump_jited_disassembles_machine_code(program: tuple[Program, ArrayMap[Any]]) -> None:
     prog, _ = program
     info = prog.info()
     if not info.jited_insns:
@@ -154,12 +155,12 @@ def test_map_dump_decodes_values_with_btf_like_bpftool(typed_map: Map) -> None:
     assert text.rstrip().endswith("Found 1 element")
 
 
-def test_map_lookup_update_delete_without_btf(program: tuple[Program, Map]) -> None:
+def test_map_lookup_update_delete_without_btf(program: tuple[Program, ArrayMap[Any]]) -> None:
     _, counts = program
     ebpf("map", "update", str(counts.id), "--key", "2", "--value", "0x1122")
-    assert bpf.map_lookup(counts, 2) == 0x1122
+    assert counts[2] == 0x1122
     ebpf("map", "update", str(counts.id), "--key", "3", "0", "0", "0", "--value", "hex:0100000000000000")
-    assert bpf.map_lookup(counts, 3) == 1
+    assert counts[3] == 1
     found = ebpf_json("map", "lookup", str(counts.id), "--key", "2")
     theirs = bpftool_json("map", "lookup", "id", str(counts.id), "key", "2", "0", "0", "0")
     assert found == {"key": "02 00 00 00", "value": "22 11 00 00 00 00 00 00"}
@@ -263,7 +264,9 @@ def test_a_missing_key_is_named_with_its_map() -> None:
         )
 
 
-def test_a_pinned_object_of_another_kind_is_named(program: tuple[Program, Map], bpffs: Path) -> None:
+def test_a_pinned_object_of_another_kind_is_named(
+    program: tuple[Program, ArrayMap[Any]], bpffs: Path
+) -> None:
     _, counts = program
     counts.pin(bpffs / "counts")
     assert _one_error_line(ebpf("prog", "show", str(bpffs / "counts"), check=False)) == (
@@ -273,7 +276,7 @@ def test_a_pinned_object_of_another_kind_is_named(program: tuple[Program, Map], 
     counts.unpin()
 
 
-def test_bad_key_size_is_reported(program: tuple[Program, Map]) -> None:
+def test_bad_key_size_is_reported(program: tuple[Program, ArrayMap[Any]]) -> None:
     _, counts = program
     result = ebpf("map", "lookup", str(counts.id), "--key", "1", "2", check=False)
     assert result.returncode == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import importlib
 import importlib.metadata
 import json
 import os
@@ -65,9 +66,43 @@ def test_every_public_name_resolves_and_is_listed_once() -> None:
     assert bpf.MapType is MapType
 
 
+def test_the_facade_is_derived_from_one_table() -> None:
+    import gen_facade_stub
+
+    from ebpf.core._exports import EXPORTS, LAZY
+
+    assert bpf.__all__ == sorted(LAZY)
+    assert bpf._LAZY == LAZY
+    names = [name for names in EXPORTS.values() for name in names]
+    assert len(names) == len(set(names)), "a name listed under two modules"
+    assert gen_facade_stub.main(["check"]) == 0, "run python tools/gen_facade_stub.py render"
+
+
+def test_sibling_functions_are_re_exported_not_wrapped() -> None:
+    import ebpf.elf
+    import ebpf.net
+    import ebpf.progs
+    from ebpf.core._exports import EXPORTS
+
+    # A wrapper once passed offset twice: bpf.attach_uprobe_symbol(p, "libc.so.6", "malloc", offset=4).
+    assert bpf.attach_uprobe_symbol is ebpf.elf.attach_uprobe_symbol
+    assert bpf.attach is ebpf.progs.attach  # the attach dispatcher, with ebpf.net registered
+    assert bpf.attach_xdp is ebpf.net.attach_xdp
+    for module, names in EXPORTS.items():
+        if not module.startswith("ebpf.core."):
+            for name in names:
+                assert getattr(bpf, name) is getattr(importlib.import_module(module), name), name
+
+
+def test_the_map_functions_that_restated_methods_are_gone() -> None:
+    for name in ("map_lookup", "map_update", "map_entries", "map_pop", "dump_map", "lru_hash_map"):
+        assert name not in bpf.__all__
+        assert not hasattr(bpf, name)
+
+
 def test_unknown_attribute_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
-        _ = bpf.nope
+        _ = bpf.nope  # type: ignore[attr-defined]  # the stub lists the names: typos are caught
 
 
 def test_map_spec_takes_type_and_codec_names() -> None:

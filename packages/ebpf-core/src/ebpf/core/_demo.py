@@ -18,7 +18,8 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TextIO
 
-from ._maps import map_entries, map_pop
+from ebpf.maps import KeyValueMap, QueueMap
+
 from ._system import init
 from .catalogue import ProcessEvent, example
 
@@ -82,10 +83,13 @@ def run_demo(*, seconds: float = 2.0, top: int = 10, out: TextIO = sys.stdout) -
         started = _generate_activity(seconds)
         for link in links:
             link.close()
-        counts = dict(map_entries(counter.maps["counts"]))
+        counts_map, queue = counter.maps["counts"], logger.maps["events"]
+        if not isinstance(counts_map, KeyValueMap) or not isinstance(queue, QueueMap):
+            raise TypeError("the demo needs the hash map and the queue of its catalogue programs")
+        counts = counts_map.lookup_batch()
         names = {pid: _comm(pid) for pid in counts}
         events: list[ProcessEvent] = []
-        while (event := map_pop(logger.maps["events"])) is not None:
+        while (event := queue.pop()) is not None:
             events.append(event)
     # Processes that exited before we looked are named after the program they executed, if seen.
     for event in events:

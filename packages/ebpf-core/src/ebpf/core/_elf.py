@@ -1,4 +1,4 @@
-"""Object files through functions: load and describe clang-compiled objects, uprobes by symbol name."""
+"""Object files through functions: load and describe clang-compiled objects (or their ``.c`` sources)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ebpf.elf import Collection, CollectionSpec
-    from ebpf.progs import Link, Program
 
-__all__ = ["attach_uprobe_symbol", "inspect_object", "load_object"]
+__all__ = ["inspect_object", "load_object"]
 
 
 def _spec(source: str | os.PathLike[str] | CollectionSpec) -> CollectionSpec:
@@ -49,24 +48,3 @@ def inspect_object(source: str | os.PathLike[str] | CollectionSpec) -> str:
     from ebpf.elf import inspect
 
     return inspect(_spec(source))
-
-
-def attach_uprobe_symbol(
-    program: Program, binary: str | os.PathLike[str], symbol: str, **options: Any
-) -> Link:
-    """Attach a uprobe (``retprobe=True``: a uretprobe) to function ``symbol`` of ``binary``.
-
-    ``binary`` is a path or a library name found like the dynamic loader
-    does (``"libc.so.6"``); the symbol's file offset comes from the ELF
-    symbol tables (``ebpf.elf.uprobe_target``). ``options`` go to
-    ``ebpf.progs.attach_uprobe`` (``pid=``, ``retprobe=``, ``cookie=``).
-
-    Raises:
-        FileNotFoundError: no such binary or library.
-        KeyError: no such symbol.
-    """
-    from ebpf.elf import uprobe_target
-    from ebpf.progs import attach_uprobe
-
-    path, offset = uprobe_target(binary, symbol)
-    return attach_uprobe(program, path, offset, **options)

@@ -1,10 +1,10 @@
-"""Programs through functions: load from the DSL, bytes or a spec; attach; pin; open."""
+"""Programs through functions: load from the DSL, bytes or a spec; pin; open."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ebpf.asm import HasFileno, Item
@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from ebpf.progs import BpfLink, Link, Program, ProgramSpec
     from ebpf.syscall import ProgType
 
-__all__ = ["attach", "load_program", "open_pinned", "open_program", "pin", "unpin"]
+__all__ = ["load_program", "open_pinned", "open_program", "pin", "unpin"]
 
 
 def _instructions(program: Sequence[Item] | bytes, maps: Mapping[str, HasFileno | int] | None) -> bytes:
@@ -63,62 +63,6 @@ def load_program(
     else:
         spec = ProgramSpec(name, ProgType(kind), _instructions(program, maps), license=license)
     return Program.load(spec, log_level=log_level)
-
-
-def attach(program: Program, target: str | os.PathLike[str] | int | None = None, **options: Any) -> Link:
-    """Attach ``program`` where its type goes; the [`Link`][ebpf.progs.Link] detaches when closed.
-
-    Without ``target``: the section's target (``program.attach()``). With one,
-    by program type: a cgroup directory for cgroup programs, ``"category:name"``
-    for tracepoints, a tracepoint name for raw tracepoints, a function for
-    kprobes, an interface (name or index) for XDP and TC programs
-    (``ebpf.net``). ``options`` go to the attach function
-    (``direction="egress"`` for TC, ``mode=`` for XDP, ``cookie=``...).
-
-    Raises:
-        ValueError: a target this program type cannot take (the message says which it takes).
-    """
-    from ebpf import progs
-    from ebpf.syscall import ProgType
-
-    if target is None:
-        return program.attach()
-    kind = program.type
-    if kind in (ProgType.XDP, ProgType.SCHED_CLS, ProgType.SCHED_ACT):
-        import ebpf.net
-
-        if isinstance(target, os.PathLike):
-            raise TypeError(f"XDP and TC programs attach to an interface name or index, not {target!r}")
-        return ebpf.net.attach(program, target, **options)
-    if kind == ProgType.TRACEPOINT and isinstance(target, str) and ":" in target:
-        category, _, name = target.partition(":")
-        return progs.attach_tracepoint(program, category, name, **options)
-    if kind in (ProgType.RAW_TRACEPOINT, ProgType.RAW_TRACEPOINT_WRITABLE) and isinstance(target, str):
-        return progs.attach_raw_tracepoint(program, target, **options)
-    if kind == ProgType.KPROBE and isinstance(target, str):
-        return progs.attach_kprobe(program, target, **options)
-    if program.expected_attach_type is not None and kind in _cgroup_types() and not isinstance(target, int):
-        return progs.attach_cgroup(program, target, **options)
-    raise ValueError(
-        f"attach() does not know where to attach a {getattr(kind, 'name', kind)} program to {target!r}: "
-        "use the attach_* function of its type (bpf.attach_uprobe, bpf.attach_cgroup, ...)"
-    )
-
-
-def _cgroup_types() -> frozenset[int]:
-    from ebpf.syscall import ProgType
-
-    return frozenset(
-        {
-            ProgType.CGROUP_SKB,
-            ProgType.CGROUP_SOCK,
-            ProgType.CGROUP_SOCK_ADDR,
-            ProgType.SOCK_OPS,
-            ProgType.CGROUP_DEVICE,
-            ProgType.CGROUP_SYSCTL,
-            ProgType.CGROUP_SOCKOPT,
-        }
-    )
 
 
 def open_program(source: int | str | os.PathLike[str]) -> Program:
