@@ -25,6 +25,7 @@ EXPORTS: Final[Mapping[str, tuple[str, ...]]] = {
         "BpfSyscallError",
         "EbpfError",
         "KeyNotFoundError",
+        "LibraryLimitError",
         "LinkType",
         "MapFlags",
         "MapType",
