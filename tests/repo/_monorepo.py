@@ -58,7 +58,13 @@ class Distribution:
 
     @property
     def version(self) -> str:
-        return str(self.project.get("version"))
+        """The version hatch builds: ``__version__`` in the file ``[tool.hatch.version]`` names."""
+        if "version" in self.project:
+            return str(self.project["version"])
+        path = self.directory / self.pyproject["tool"]["hatch"]["version"]["path"]
+        match = _VERSION_LINE.search(path.read_text(encoding="utf-8"))
+        assert match is not None, f"{path}: no __version__ = '...' line for hatch to read"
+        return match.group(1)
 
     @property
     def requirements(self) -> list[Requirement]:
@@ -106,6 +112,7 @@ def closure(name: str) -> set[str]:
     return seen
 
 
+_VERSION_LINE = re.compile(r'^__version__ = "([^"]+)"$', re.MULTILINE)
 _BACKTICKED = re.compile(r"`([A-Za-z0-9][A-Za-z0-9._-]*)`")
 
 

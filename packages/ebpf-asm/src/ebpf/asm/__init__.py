@@ -26,8 +26,6 @@ registry), [`actions`][ebpf.asm.actions] (return codes), [`core`][ebpf.asm.core]
 (CO-RE relocation records) and [`opcodes`][ebpf.asm.opcodes].
 """
 
-from typing import TYPE_CHECKING
-
 from .actions import (
     CgroupVerdict,
     FlowDissectorVerdict,
@@ -374,26 +372,5 @@ __all__ = [
 ]
 
 
-if TYPE_CHECKING:
-    #: The version of the ``ebpf-asm`` distribution (every ebpf distribution has the same).
-    __version__: str
-else:
-
-    def __getattr__(name: str) -> str:
-        """``__version__``, read from the installed distribution's metadata on first use (PEP 562).
-
-        Importing ``importlib.metadata`` takes tens of milliseconds, so it
-        waits until a caller asks.
-
-        Raises:
-            AttributeError: ``name`` is not ``__version__``.
-            importlib.metadata.PackageNotFoundError: ``ebpf-asm`` is not
-                installed (its modules were imported from a source tree).
-        """
-        if name == "__version__":
-            from importlib.metadata import version
-
-            value = version("ebpf-asm")
-            globals()["__version__"] = value
-            return value
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+#: The version of ``ebpf-asm``, which hatch reads from here (every ebpf distribution has the same).
+__version__ = "0.1.0"

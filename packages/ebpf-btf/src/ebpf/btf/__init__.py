@@ -19,8 +19,6 @@ Examples:
 Malformed input raises ``ebpf.syscall.errors.ParseError`` and nothing else.
 """
 
-from typing import TYPE_CHECKING
-
 from ._c_dump import dump_c
 from ._compat import BtfFeatures, load_btf, probe_btf_features, sanitize_btf
 from ._core import CoreError, CoreRelocator, CoreResult
@@ -134,26 +132,5 @@ __all__ = [
 ]
 
 
-if TYPE_CHECKING:
-    #: The version of the ``ebpf-btf`` distribution (every ebpf distribution has the same).
-    __version__: str
-else:
-
-    def __getattr__(name: str) -> str:
-        """``__version__``, read from the installed distribution's metadata on first use (PEP 562).
-
-        Importing ``importlib.metadata`` takes tens of milliseconds, so it
-        waits until a caller asks.
-
-        Raises:
-            AttributeError: ``name`` is not ``__version__``.
-            importlib.metadata.PackageNotFoundError: ``ebpf-btf`` is not
-                installed (its modules were imported from a source tree).
-        """
-        if name == "__version__":
-            from importlib.metadata import version
-
-            value = version("ebpf-btf")
-            globals()["__version__"] = value
-            return value
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+#: The version of ``ebpf-btf``, which hatch reads from here (every ebpf distribution has the same).
+__version__ = "0.1.0"

@@ -21,8 +21,6 @@ Also: ELF64 reading ([`ElfFile`][ebpf.elf.ElfFile]), symbol lookup for uprobes
 ([`inspect()`][ebpf.elf.inspect]). Importing this package has no side effects.
 """
 
-from typing import TYPE_CHECKING
-
 from ._attach import Links
 from ._collection import Collection
 from ._compile import CompileError
@@ -74,26 +72,5 @@ __all__ = [
 ]
 
 
-if TYPE_CHECKING:
-    #: The version of the ``ebpf-elf`` distribution (every ebpf distribution has the same).
-    __version__: str
-else:
-
-    def __getattr__(name: str) -> str:
-        """``__version__``, read from the installed distribution's metadata on first use (PEP 562).
-
-        Importing ``importlib.metadata`` takes tens of milliseconds, so it
-        waits until a caller asks.
-
-        Raises:
-            AttributeError: ``name`` is not ``__version__``.
-            importlib.metadata.PackageNotFoundError: ``ebpf-elf`` is not
-                installed (its modules were imported from a source tree).
-        """
-        if name == "__version__":
-            from importlib.metadata import version
-
-            value = version("ebpf-elf")
-            globals()["__version__"] = value
-            return value
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+#: The version of ``ebpf-elf``, which hatch reads from here (every ebpf distribution has the same).
+__version__ = "0.1.0"

@@ -22,8 +22,6 @@ as ``memoryview`` s (readers without a decoder) are valid until the next
 read. Importing this package makes no system call.
 """
 
-from typing import TYPE_CHECKING
-
 from ._async_consumer import AsyncConsumer
 from ._consumer import Consumer
 from ._decoders import Decoder, DecoderSpec, EventDecoder, as_decoder
@@ -61,26 +59,5 @@ __all__ = [
 ]
 
 
-if TYPE_CHECKING:
-    #: The version of the ``ebpf-events`` distribution (every ebpf distribution has the same).
-    __version__: str
-else:
-
-    def __getattr__(name: str) -> str:
-        """``__version__``, read from the installed distribution's metadata on first use (PEP 562).
-
-        Importing ``importlib.metadata`` takes tens of milliseconds, so it
-        waits until a caller asks.
-
-        Raises:
-            AttributeError: ``name`` is not ``__version__``.
-            importlib.metadata.PackageNotFoundError: ``ebpf-events`` is not
-                installed (its modules were imported from a source tree).
-        """
-        if name == "__version__":
-            from importlib.metadata import version
-
-            value = version("ebpf-events")
-            globals()["__version__"] = value
-            return value
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+#: The version of ``ebpf-events``, which hatch reads from here (every ebpf distribution has the same).
+__version__ = "0.1.0"

@@ -58,8 +58,8 @@ from ._types import BloomFilterMap, LpmTrieMap, QueueMap, StackMap, StackTraceMa
 if TYPE_CHECKING:
     from ._btfcodec import BtfCodec
 
-    #: The version of the ``ebpf-maps`` distribution (every ebpf distribution has the same).
-    __version__: str
+#: The version of ``ebpf-maps``, which hatch reads from here (every ebpf distribution has the same).
+__version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_PIN_ROOT",
@@ -123,12 +123,10 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """``BtfCodec`` and ``__version__``, on first use (PEP 562).
+    """``BtfCodec``, on first use (PEP 562).
 
     Raises:
-        AttributeError: ``name`` is neither.
-        importlib.metadata.PackageNotFoundError: ``__version__`` was asked for
-            but ``ebpf-maps`` is not installed (imported from a source tree).
+        AttributeError: ``name`` is not ``BtfCodec``.
     """
     # BtfCodec needs ebpf.btf, whose import costs more than the rest of this
     # package: it is imported on first use.
@@ -136,12 +134,4 @@ def __getattr__(name: str) -> Any:
         from ._btfcodec import BtfCodec
 
         return BtfCodec
-    # The version comes from the installed distribution's metadata, and
-    # importing importlib.metadata takes tens of milliseconds.
-    if name == "__version__":
-        from importlib.metadata import version
-
-        value = version("ebpf-maps")
-        globals()["__version__"] = value
-        return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -32,8 +32,6 @@ All netlink goes through pyroute2, which is imported only when a request is
 made: importing this package has no side effects and does not import it.
 """
 
-from typing import TYPE_CHECKING
-
 from ._errors import InterfaceNotFoundError, ModeNotSupportedError, NetlinkError
 from ._helpers import attach, register_interface_types, setup_tc_egress, setup_tc_ingress, with_tc, with_xdp
 from ._interfaces import (
@@ -120,26 +118,5 @@ __all__ = [
 ]
 
 
-if TYPE_CHECKING:
-    #: The version of the ``ebpf-net`` distribution (every ebpf distribution has the same).
-    __version__: str
-else:
-
-    def __getattr__(name: str) -> str:
-        """``__version__``, read from the installed distribution's metadata on first use (PEP 562).
-
-        Importing ``importlib.metadata`` takes tens of milliseconds, so it
-        waits until a caller asks.
-
-        Raises:
-            AttributeError: ``name`` is not ``__version__``.
-            importlib.metadata.PackageNotFoundError: ``ebpf-net`` is not
-                installed (its modules were imported from a source tree).
-        """
-        if name == "__version__":
-            from importlib.metadata import version
-
-            value = version("ebpf-net")
-            globals()["__version__"] = value
-            return value
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+#: The version of ``ebpf-net``, which hatch reads from here (every ebpf distribution has the same).
+__version__ = "0.1.0"

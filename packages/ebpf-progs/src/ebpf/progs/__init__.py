@@ -27,8 +27,6 @@ XDP and TC attachment is ``ebpf.net``'s; this package loads their programs.
 Importing it has no side effects.
 """
 
-from typing import TYPE_CHECKING
-
 from ._attach_targets import register_own_types
 from ._cgroup import (
     CGROUP_ATTACH_TYPES,
@@ -113,26 +111,5 @@ __all__ = [
 ]
 
 
-if TYPE_CHECKING:
-    #: The version of the ``ebpf-progs`` distribution (every ebpf distribution has the same).
-    __version__: str
-else:
-
-    def __getattr__(name: str) -> str:
-        """``__version__``, read from the installed distribution's metadata on first use (PEP 562).
-
-        Importing ``importlib.metadata`` takes tens of milliseconds, so it
-        waits until a caller asks.
-
-        Raises:
-            AttributeError: ``name`` is not ``__version__``.
-            importlib.metadata.PackageNotFoundError: ``ebpf-progs`` is not
-                installed (its modules were imported from a source tree).
-        """
-        if name == "__version__":
-            from importlib.metadata import version
-
-            value = version("ebpf-progs")
-            globals()["__version__"] = value
-            return value
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+#: The version of ``ebpf-progs``, which hatch reads from here (every ebpf distribution has the same).
+__version__ = "0.1.0"

@@ -23,8 +23,6 @@ Importing this package has no side effects: no syscalls, no mounts, no
 rlimit changes.
 """
 
-from typing import TYPE_CHECKING
-
 from . import abi, commands, features, flags, objects, perf, raw, system
 from ._generated import AttachType, Cmd, LinkType, MapType, ProgType
 from ._kernel import bpf, bpf_errno, bpf_failed, bpf_prepared
@@ -83,26 +81,5 @@ __all__ = [
 ]
 
 
-if TYPE_CHECKING:
-    #: The version of the ``ebpf-syscall`` distribution (every ebpf distribution has the same).
-    __version__: str
-else:
-
-    def __getattr__(name: str) -> str:
-        """``__version__``, read from the installed distribution's metadata on first use (PEP 562).
-
-        Importing ``importlib.metadata`` takes tens of milliseconds, so it
-        waits until a caller asks.
-
-        Raises:
-            AttributeError: ``name`` is not ``__version__``.
-            importlib.metadata.PackageNotFoundError: ``ebpf-syscall`` is not
-                installed (its modules were imported from a source tree).
-        """
-        if name == "__version__":
-            from importlib.metadata import version
-
-            value = version("ebpf-syscall")
-            globals()["__version__"] = value
-            return value
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+#: The version of ``ebpf-syscall``, which hatch reads from here (every ebpf distribution has the same).
+__version__ = "0.1.0"

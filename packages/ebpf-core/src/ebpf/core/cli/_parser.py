@@ -26,18 +26,14 @@ class _Parser(argparse.ArgumentParser):
 
 
 class _VersionAction(argparse.Action):
-    """``--version``: the installed version, read only when asked (``importlib.metadata`` is slow)."""
+    """``--version``: the version of ebpf-core (imported only when asked)."""
 
     def __init__(self, option_strings: Sequence[str], dest: str, help: str | None = None) -> None:
         super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
 
     def __call__(self, parser: argparse.ArgumentParser, *_: object) -> NoReturn:
-        from importlib.metadata import PackageNotFoundError
+        from ebpf.core._version import __version__
 
-        try:
-            from ebpf.core._version import __version__
-        except PackageNotFoundError:
-            __version__ = "(version unknown: ebpf-core is not installed; running from a source tree)"
         print(f"ebpf {__version__}")
         parser.exit(0)
 
