@@ -30,6 +30,7 @@ from ebpf.syscall.errors import syscall_error
 
 from . import _netlink
 from ._interfaces import resolve
+from ._netlink_link import NetlinkLink
 from ._netns import current_netns, netns_key
 from ._types import Direction, TcFilter
 
@@ -185,7 +186,7 @@ def _filter_detach(
         netns.close()
 
 
-class TcFilterLink(Link):
+class TcFilterLink(NetlinkLink):
     """A ``cls_bpf`` filter in direct-action mode on a ``clsact`` qdisc, made through netlink.
 
     Closing it deletes the filter (if it still runs this link's program) and
@@ -237,22 +238,6 @@ class TcFilterLink(Link):
             self._netns,
             self.target,
         )
-
-    @property
-    def mechanism(self) -> str:
-        return "netlink"
-
-    @property
-    def closed(self) -> bool:
-        return not self._finalizer.alive
-
-    def close(self) -> None:
-        self._finalizer()
-
-    def info(self) -> LinkInfo:
-        if self.closed:
-            raise ValueError("the link is closed")
-        return LinkInfo(mechanism="netlink", program_id=self._program_id, target=self.target)
 
     def update(self, program: HasFileno) -> None:
         """Put ``program`` in the filter's place, atomically (``tc filter replace``).

@@ -28,6 +28,7 @@ from ebpf.syscall.errors import syscall_error
 from . import _netlink
 from ._errors import ModeNotSupportedError
 from ._interfaces import resolve
+from ._netlink_link import NetlinkLink
 from ._netns import current_netns
 from ._types import XdpMode, XdpStatus
 
@@ -147,7 +148,7 @@ def _netlink_detach(ifindex: int, mode: XdpMode, program: FD, netns: FD, target:
         netns.close()
 
 
-class NetlinkXdpLink(Link):
+class NetlinkXdpLink(NetlinkLink):
     """An XDP program attached through netlink (``IFLA_XDP``): what kernels before 5.9 offer.
 
     Closing detaches it, only if it is still the program attached (another
@@ -162,6 +163,8 @@ class NetlinkXdpLink(Link):
         mode: where the program runs.
     """
 
+    _attach_type = AttachType.XDP
+
     def __init__(self, program: FD, program_id: int, ifindex: int, interface: str, mode: XdpMode) -> None:
         """Own ``program``, a descriptor of the attached program; [`attach_xdp()`][ebpf.net.attach_xdp] makes
         these."""
@@ -174,24 +177,6 @@ class NetlinkXdpLink(Link):
         self._netns = current_netns()
         self._finalizer = weakref.finalize(
             self, _netlink_detach, ifindex, mode, program, self._netns, self.target
-        )
-
-    @property
-    def mechanism(self) -> str:
-        return "netlink"
-
-    @property
-    def closed(self) -> bool:
-        return not self._finalizer.alive
-
-    def close(self) -> None:
-        self._finalizer()
-
-    def info(self) -> LinkInfo:
-        if self.closed:
-            raise ValueError("the link is closed")
-        return LinkInfo(
-            mechanism="netlink", program_id=self._program_id, target=self.target, attach_type=AttachType.XDP
         )
 
     def update(self, program: HasFileno) -> None:
@@ -404,6 +389,21 @@ def cpumap_value(queue_size: int, program: Program | None = None) -> bytes:
     return _MAP_VALUE.pack(queue_size, _check_map_program(program, AttachType.XDP_CPUMAP, "cpumap_value"))
 
 
+def _value_and_program_id(value: bytes | bytearray | memoryview, what: str) -> tuple[int, int]:
+    """A devmap or cpumap value: a u32 (interface or queue size), then the program id if 8 bytes long.
+
+    Raises:
+        ValueError: neither 4 nor 8 bytes.
+    """
+    data = bytes(value)
+    if len(data) == 4:
+        return struct.unpack("=I", data)[0], 0
+    if len(data) != _MAP_VALUE_ID.size:
+        raise ValueError(f"a {what} value has 4 or 8 bytes, not {len(data)}")
+    first, program_id = _MAP_VALUE_ID.unpack(data)
+    return first, program_id
+
+
 @dataclass(frozen=True)
 class DevmapEntry:
     """A ``DEVMAP`` value as the kernel reports it.
@@ -423,12 +423,7 @@ class DevmapEntry:
         Raises:
             ValueError: another size.
         """
-        data = bytes(value)
-        if len(data) == 4:
-            return cls(struct.unpack("=I", data)[0], 0)
-        if len(data) != _MAP_VALUE_ID.size:
-            raise ValueError(f"a devmap value has 4 or 8 bytes, not {len(data)}")
-        return cls(*_MAP_VALUE_ID.unpack(data))
+        return cls(*_value_and_program_id(value, "devmap"))
 
 
 @dataclass(frozen=True)
@@ -450,9 +445,4 @@ class CpumapEntry:
         Raises:
             ValueError: another size.
         """
-        data = bytes(value)
-        if len(data) == 4:
-            return cls(struct.unpack("=I", data)[0], 0)
-        if len(data) != _MAP_VALUE_ID.size:
-            raise ValueError(f"a cpumap value has 4 or 8 bytes, not {len(data)}")
-        return cls(*_MAP_VALUE_ID.unpack(data))
+        return cls(*_value_and_program_id(value, "cpumap"))
