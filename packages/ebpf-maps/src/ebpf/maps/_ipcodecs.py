@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import struct
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 from ._codecs import Codec
 
@@ -24,56 +24,52 @@ LpmKey: TypeAlias = "IPNetwork | tuple[int, bytes]"
 _PREFIXLEN = struct.Struct("=I")
 
 
-class IPv4Codec(Codec[ipaddress.IPv4Address]):
+_Address = TypeVar("_Address", ipaddress.IPv4Address, ipaddress.IPv6Address)
+
+
+class _AddressCodec(Codec[_Address]):
+    """An IP address packed in network byte order; subclasses name the address class and the size."""
+
+    _address: type[_Address]
+    _label: str
+
+    def encode(self, value: _Address | str) -> bytes:
+        """The packed address.
+
+        Raises:
+            TypeError: not an address of this family, or a string.
+            ValueError: a string that is not an address of this family.
+        """
+        if isinstance(value, str):
+            value = self._address(value)
+        if not isinstance(value, self._address):
+            raise TypeError(
+                f"{self._label} takes {self._address.__name__} or str, not {type(value).__name__} ({value!r})"
+            )
+        return value.packed
+
+    def decode(self, data: bytes) -> _Address:
+        """The address."""
+        return self._address(bytes(data[: self.size]))
+
+    def describe(self) -> str:
+        return self._label
+
+
+class IPv4Codec(_AddressCodec[ipaddress.IPv4Address]):
     """An IPv4 address in 4 bytes, network byte order; encodes ``IPv4Address`` or ``"10.0.0.1"``."""
 
     size = 4
-
-    def encode(self, value: ipaddress.IPv4Address | str) -> bytes:
-        """The packed address.
-
-        Raises:
-            TypeError: not an IPv4 address or string.
-            ValueError: a string that is not an IPv4 address.
-        """
-        if isinstance(value, str):
-            value = ipaddress.IPv4Address(value)
-        if not isinstance(value, ipaddress.IPv4Address):
-            raise TypeError(f"ipv4 takes IPv4Address or str, not {type(value).__name__} ({value!r})")
-        return value.packed
-
-    def decode(self, data: bytes) -> ipaddress.IPv4Address:
-        """The address."""
-        return ipaddress.IPv4Address(bytes(data[:4]))
-
-    def describe(self) -> str:
-        return "ipv4"
+    _address = ipaddress.IPv4Address
+    _label = "ipv4"
 
 
-class IPv6Codec(Codec[ipaddress.IPv6Address]):
+class IPv6Codec(_AddressCodec[ipaddress.IPv6Address]):
     """An IPv6 address in 16 bytes, network byte order; encodes ``IPv6Address`` or ``"::1"``."""
 
     size = 16
-
-    def encode(self, value: ipaddress.IPv6Address | str) -> bytes:
-        """The packed address.
-
-        Raises:
-            TypeError: not an IPv6 address or string.
-            ValueError: a string that is not an IPv6 address.
-        """
-        if isinstance(value, str):
-            value = ipaddress.IPv6Address(value)
-        if not isinstance(value, ipaddress.IPv6Address):
-            raise TypeError(f"ipv6 takes IPv6Address or str, not {type(value).__name__} ({value!r})")
-        return value.packed
-
-    def decode(self, data: bytes) -> ipaddress.IPv6Address:
-        """The address."""
-        return ipaddress.IPv6Address(bytes(data[:16]))
-
-    def describe(self) -> str:
-        return "ipv6"
+    _address = ipaddress.IPv6Address
+    _label = "ipv6"
 
 
 ipv4 = IPv4Codec()
