@@ -14,7 +14,7 @@ import pytest
 
 from ebpf.syscall import _probes_btf, _probes_sys, features, raw
 from ebpf.syscall._generated import LinkType, MapType, ProgType
-from ebpf.syscall.errors import BpfSyscallError, NotSupportedError, PermissionDeniedError
+from ebpf.syscall.errors import ENOTSUPP, BpfSyscallError, NotSupportedError, PermissionDeniedError
 from ebpf.syscall.features import (
     BTF_KIND_VERSIONS,
     LINK_TYPE_VERSIONS,
@@ -482,7 +482,7 @@ def test_map_type_probe_unexpected_errno_is_inconclusive(monkeypatch: pytest.Mon
 
 
 def test_struct_ops_map_probe_reads_enotsupp_as_known(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(raw, "map_create", _fake(-_probes_sys.ENOTSUPP))
+    monkeypatch.setattr(raw, "map_create", _fake(-ENOTSUPP))
     assert _maps._probe_map_type(MapType.STRUCT_OPS) is True
     monkeypatch.setattr(raw, "map_create", _fake(-errno.EINVAL))
     assert _maps._probe_map_type(MapType.STRUCT_OPS) is False
@@ -502,7 +502,7 @@ def _load(ret: int, log: str = "") -> object:
         (ProgType.LSM, -errno.EINVAL, "attach_btf_id 1 is not a function\n", True),
         (ProgType.EXT, -errno.EINVAL, "FENTRY/FEXIT program can only be attached to another program\n", True),
         (ProgType.EXT, -errno.EINVAL, "", False),
-        (ProgType.STRUCT_OPS, -_probes_sys.ENOTSUPP, "", True),
+        (ProgType.STRUCT_OPS, -ENOTSUPP, "", True),
         (ProgType.STRUCT_OPS, -errno.EINVAL, "", False),
     ],
 )

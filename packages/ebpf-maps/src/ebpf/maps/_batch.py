@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ebpf.syscall import bpf_failed, bpf_prepared, raw
 from ebpf.syscall.abi import Cmd, MapBatchAttr
+from ebpf.syscall.errors import ENOTSUPP
 from ebpf.syscall.flags import UpdateFlags
 
 if TYPE_CHECKING:
@@ -34,8 +35,8 @@ __all__ = ["BatchOps", "check_chunk_size", "packed_elements", "split_items"]
 K = TypeVar("K")
 V = TypeVar("V")
 
-# EINVAL: a kernel without the command; ENOTSUPP (524): a map type without it.
-_UNSUPPORTED = (errno.EINVAL, 524, errno.EOPNOTSUPP)
+# EINVAL: a kernel without the command; ENOTSUPP: a map type without it.
+_UNSUPPORTED = (errno.EINVAL, ENOTSUPP, errno.EOPNOTSUPP)
 
 
 def check_chunk_size(chunk_size: int | None) -> None:

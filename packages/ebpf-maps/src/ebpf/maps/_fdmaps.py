@@ -17,10 +17,10 @@ from collections.abc import Iterator
 from typing import Any, TypeVar
 
 from ebpf.syscall.abi import MapType
-from ebpf.syscall.errors import NotSupportedError
+from ebpf.syscall.errors import ENOTSUPP, NotSupportedError
 
 from ._keyvalue import KeyValueMap
-from ._map import ENOTSUPP, Map
+from ._map import Map
 
 __all__ = ["DescriptorMap", "LocalStorageMap", "MapOfMaps", "ProgramArray"]
 

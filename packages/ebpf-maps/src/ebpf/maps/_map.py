@@ -52,10 +52,6 @@ M = TypeVar("M", bound="Map")
 #: Where ``PinType.BY_NAME`` pins unless told otherwise.
 DEFAULT_PIN_ROOT = Path("/sys/fs/bpf")
 
-# The kernel's ENOTSUPP (not EOPNOTSUPP): what BPF commands answer for an
-# operation the map type does not implement (kernel/bpf/syscall.c).
-ENOTSUPP = 524
-
 
 class Map:
     """A live BPF map. Subclasses add the element operations of each map type.

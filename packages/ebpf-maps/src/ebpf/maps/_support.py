@@ -15,11 +15,9 @@ import errno
 
 from ebpf.syscall import features
 from ebpf.syscall.abi import MapType
-from ebpf.syscall.errors import BpfSyscallError, EbpfError, NotSupportedError
+from ebpf.syscall.errors import ENOTSUPP, BpfSyscallError, EbpfError, NotSupportedError
 
 __all__ = ["map_type_name", "not_supported_error"]
-
-_ENOTSUPP = 524  # the kernel's internal ENOTSUPP, which leaks to user space
 
 
 def map_type_name(map_type: MapType | int) -> str:
@@ -37,7 +35,7 @@ def not_supported_error(map_type: MapType | int, exc: BpfSyscallError) -> NotSup
     ``None`` means ``exc`` is about something else (or the probe cannot
     tell) and should be raised as is.
     """
-    if exc.errno not in (errno.EINVAL, errno.EOPNOTSUPP, _ENOTSUPP):
+    if exc.errno not in (errno.EINVAL, errno.EOPNOTSUPP, ENOTSUPP):
         return None
     try:
         feature = features.map_type_feature(map_type)

@@ -23,6 +23,7 @@ from ebpf.syscall import (
     objects,
 )
 from ebpf.syscall.commands import TestRunResult
+from ebpf.syscall.errors import ENOTSUPP
 from ebpf.syscall.flags import TestRunFlags
 
 from ._dispatch import attach_from_spec
@@ -38,9 +39,6 @@ __all__ = ["Program", "ProgramInfo", "TestRunResult", "run_statistics"]
 _RUN_ONCE = frozenset(
     {ProgType.RAW_TRACEPOINT, ProgType.RAW_TRACEPOINT_WRITABLE, ProgType.TRACING, ProgType.SYSCALL}
 )
-
-# The kernel's ENOTSUPP (524, not ENOTSUP) for program types without test runs.
-_ENOTSUPP = 524
 
 
 @dataclass(frozen=True)
@@ -311,7 +309,7 @@ class Program:
                 result = dataclasses.replace(result, ctx_out=bytes(ctx_in))
             return result
         except BpfSyscallError as exc:
-            if exc.errno in (_ENOTSUPP, errno.EOPNOTSUPP):
+            if exc.errno in (ENOTSUPP, errno.EOPNOTSUPP):
                 raise NotSupportedError(
                     f"test runs of {_type_name(self.type)} programs", None, str(exc)
                 ) from exc

@@ -28,7 +28,6 @@ from .errors import BpfSyscallError, syscall_error
 from .fd import FD
 
 __all__ = [
-    "ENOTSUPP",
     "EXIT",
     "MOV_R0_0",
     "LoadAttrs",
@@ -42,10 +41,6 @@ __all__ = [
     "owned",
     "unexpected",
 ]
-
-#: The kernel-internal "operation not supported" (``include/linux/errno.h``),
-#: which leaks to user space from BPF code and has no name in `errno`.
-ENOTSUPP = 524
 
 _INSN = struct.Struct("=BBhi")
 _LITTLE_ENDIAN = sys.byteorder == "little"

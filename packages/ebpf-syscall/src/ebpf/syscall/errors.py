@@ -16,6 +16,7 @@ import os
 from collections.abc import Sequence
 
 __all__ = [
+    "ENOTSUPP",
     "BpfSyscallError",
     "EbpfError",
     "KeyNotFoundError",
@@ -26,6 +27,11 @@ __all__ = [
     "VerifierError",
     "syscall_error",
 ]
+
+ENOTSUPP = 524
+"""The kernel-internal "operation not supported" (``include/linux/errno.h``, not
+``errno.EOPNOTSUPP``): BPF commands answer it for an operation a map or program
+type does not implement, and it has no name in the `errno` module."""
 
 
 class EbpfError(Exception):

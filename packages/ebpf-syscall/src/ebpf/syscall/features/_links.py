@@ -27,7 +27,7 @@ from ebpf.syscall._generated import (
     ProgType,
     RawTracepointOpenAttr,
 )
-from ebpf.syscall.errors import EbpfError
+from ebpf.syscall.errors import ENOTSUPP, EbpfError
 from ebpf.syscall.fd import FD
 from ebpf.syscall.flags import MapFlags
 
@@ -258,7 +258,7 @@ def _probe_struct_ops_link() -> bool:
     # (see the STRUCT_OPS map probe).
     attr = create_attr(MapType.STRUCT_OPS, map_flags=MapFlags.LINK, btf_vmlinux_value_type_id=1)
     ret = raw.map_create(attr)
-    return verdict(ret, "BPF_MAP_CREATE", "creating a struct_ops map for a link", yes=(_sys.ENOTSUPP,))
+    return verdict(ret, "BPF_MAP_CREATE", "creating a struct_ops map for a link", yes=(ENOTSUPP,))
 
 
 def _probe_kprobe_multi_link() -> bool:

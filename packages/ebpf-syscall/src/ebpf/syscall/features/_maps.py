@@ -19,6 +19,7 @@ from ebpf.syscall import _probes_btf as _blobs
 from ebpf.syscall import _probes_sys as _sys
 from ebpf.syscall import raw
 from ebpf.syscall._generated import MapBatchAttr, MapCreateAttr, MapElemAttr, MapType, ProgType
+from ebpf.syscall.errors import ENOTSUPP
 from ebpf.syscall.flags import MapFlags
 from ebpf.syscall.maptypes import map_type_rule
 
@@ -147,7 +148,7 @@ def _probe_map_type(map_type: MapType) -> bool:
         # not says EINVAL (unknown type), or E2BIG before 5.6, when the
         # btf_vmlinux_value_type_id field did not exist yet.
         ret = raw.map_create(create_attr(map_type, btf_vmlinux_value_type_id=1))
-        return verdict(ret, "BPF_MAP_CREATE", context, yes=(_sys.ENOTSUPP,))
+        return verdict(ret, "BPF_MAP_CREATE", context, yes=(ENOTSUPP,))
     return verdict(raw.map_create(create_attr(map_type)), "BPF_MAP_CREATE", context)
 
 

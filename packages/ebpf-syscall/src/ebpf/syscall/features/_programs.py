@@ -17,7 +17,7 @@ from types import MappingProxyType
 from ebpf.syscall import _probes_sys as _sys
 from ebpf.syscall import raw
 from ebpf.syscall._generated import AttachType, ProgTestRunAttr, ProgType, TokenCreateAttr
-from ebpf.syscall.errors import EbpfError
+from ebpf.syscall.errors import ENOTSUPP, EbpfError
 from ebpf.syscall.fd import FD
 from ebpf.syscall.flags import ProgLoadFlags
 from ebpf.syscall.system import kernel_version
@@ -202,7 +202,7 @@ def _probe_prog_type(prog_type: ProgType) -> bool:
         os.close(result.ret)
         return True
     err = result.err
-    if prog_type == ProgType.STRUCT_OPS and err == _sys.ENOTSUPP:
+    if prog_type == ProgType.STRUCT_OPS and err == ENOTSUPP:
         return True
     if err in (errno.EINVAL, errno.E2BIG):
         # The verifier only runs (and logs) for a type the kernel knows.
@@ -347,7 +347,7 @@ def _probe_kfunc_calls() -> bool:
         return True
     if result.err in (errno.EINVAL, errno.EACCES):
         return "kernel btf_id" in result.log
-    if result.err == _sys.ENOTSUPP:
+    if result.err == ENOTSUPP:
         return False  # "JIT does not support calling kernel function"
     raise load_failure(result, "loading a program calling a kernel function")
 
