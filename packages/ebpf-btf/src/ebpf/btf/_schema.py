@@ -17,11 +17,14 @@ at run time.
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import io
-from typing import Any
+from typing import Any, TypeVar
 
 import construct as cs
+
+from ebpf.syscall.abi import BpfCoreRelo, BpfFuncInfo, BpfLineInfo
 
 from ._layout import (
     BTF_EXT_HEADER_SIZE,
@@ -47,6 +50,8 @@ from ._layout import (
     info_kind,
     info_vlen,
 )
+
+_R = TypeVar("_R")
 
 # ----------------------------------------------------------------------- BTF
 
@@ -355,6 +360,28 @@ BTF_EXT_HEADER: cs.Construct[BtfExtHeader, BtfExtHeader] = cs.ExprAdapter(
 )
 
 
+def _abi_record(layout: type[ctypes.Structure], record: type[_R]) -> cs.Construct[_R, _R]:
+    """The little-endian schema of ``layout`` (a record of the kernel ABI whose fields are all
+    ``__u32``), parsing into the dataclass ``record``, whose fields are the same in the same order.
+
+    The field list is the ABI's (`ebpf.syscall.abi`), so the records of ``.BTF.ext``
+    and the ones handed to the kernel have one description.
+
+    Raises:
+        TypeError: ``record``'s fields are not ``layout``'s, or a field is not 32 bits.
+    """
+    names = [name for name, *_ in layout._fields_]
+    if [f.name for f in dataclasses.fields(record)] != names:  # type: ignore[arg-type]
+        raise TypeError(f"{record.__name__} does not have the fields of {layout.__name__}: {names}")
+    if ctypes.sizeof(layout) != 4 * len(names):
+        raise TypeError(f"{layout.__name__} is not made of 32-bit fields")
+    return cs.ExprAdapter(
+        cs.Struct(*(name / cs.Int32ul for name in names)),
+        lambda c, _: record(*(c[name] for name in names)),
+        lambda value, _: vars(value),
+    )
+
+
 @dataclasses.dataclass
 class FuncInfoRecord:
     """``struct bpf_func_info``; in an object file ``insn_off`` counts bytes, not instructions."""
@@ -363,11 +390,7 @@ class FuncInfoRecord:
     type_id: int
 
 
-FUNC_INFO_RECORD: cs.Construct[FuncInfoRecord, FuncInfoRecord] = cs.ExprAdapter(
-    cs.Struct("insn_off" / cs.Int32ul, "type_id" / cs.Int32ul),
-    lambda c, _: FuncInfoRecord(c.insn_off, c.type_id),
-    lambda record, _: vars(record),
-)
+FUNC_INFO_RECORD = _abi_record(BpfFuncInfo, FuncInfoRecord)
 
 
 @dataclasses.dataclass
@@ -380,16 +403,7 @@ class LineInfoRecord:
     line_col: int
 
 
-LINE_INFO_RECORD: cs.Construct[LineInfoRecord, LineInfoRecord] = cs.ExprAdapter(
-    cs.Struct(
-        "insn_off" / cs.Int32ul,
-        "file_name_off" / cs.Int32ul,
-        "line_off" / cs.Int32ul,
-        "line_col" / cs.Int32ul,
-    ),
-    lambda c, _: LineInfoRecord(c.insn_off, c.file_name_off, c.line_off, c.line_col),
-    lambda record, _: vars(record),
-)
+LINE_INFO_RECORD = _abi_record(BpfLineInfo, LineInfoRecord)
 
 
 @dataclasses.dataclass
@@ -402,13 +416,7 @@ class CoreReloRecord:
     kind: int
 
 
-CORE_RELO_RECORD: cs.Construct[CoreReloRecord, CoreReloRecord] = cs.ExprAdapter(
-    cs.Struct(
-        "insn_off" / cs.Int32ul, "type_id" / cs.Int32ul, "access_str_off" / cs.Int32ul, "kind" / cs.Int32ul
-    ),
-    lambda c, _: CoreReloRecord(c.insn_off, c.type_id, c.access_str_off, c.kind),
-    lambda record, _: vars(record),
-)
+CORE_RELO_RECORD = _abi_record(BpfCoreRelo, CoreReloRecord)
 
 
 @dataclasses.dataclass

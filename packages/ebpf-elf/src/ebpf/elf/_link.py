@@ -10,13 +10,13 @@ relocations of every copied function follow it to its new place.
 
 from __future__ import annotations
 
-import struct
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from ebpf.asm import PseudoLoad
 from ebpf.btf import BtfExt, CoreRelo, LineInfo, StringTable, TypeGraph
+from ebpf.syscall.abi import BpfFuncInfo, BpfLineInfo
 from ebpf.syscall.errors import ParseError
 
 from ._relocate import (
@@ -30,9 +30,6 @@ from ._relocate import (
 )
 
 __all__ = ["Function", "LinkedProgram", "link_program"]
-
-_FUNC_INFO = struct.Struct("<II")
-_LINE_INFO = struct.Struct("<IIII")
 
 
 @dataclass(frozen=True)
@@ -64,7 +61,7 @@ class LinkedProgram:
 
     def func_info_bytes(self) -> bytes:
         """``struct bpf_func_info`` records (instruction index, FUNC type id)."""
-        return b"".join(_FUNC_INFO.pack(index, type_id) for index, type_id in self.func_info)
+        return b"".join(bytes(BpfFuncInfo(index, type_id)) for index, type_id in self.func_info)
 
     def line_info_bytes(self, graph: TypeGraph) -> bytes:
         """``struct bpf_line_info`` records, with string offsets into ``graph``'s strings.
@@ -82,8 +79,10 @@ class LinkedProgram:
             return found
 
         return b"".join(
-            _LINE_INFO.pack(
-                index, offset(info.file_name), offset(info.line_text), info.line << 10 | info.column
+            bytes(
+                BpfLineInfo(
+                    index, offset(info.file_name), offset(info.line_text), info.line << 10 | info.column
+                )
             )
             for index, info in self.line_info
         )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ctypes
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from ebpf.syscall import AttachType, ProgLoadFlags, ProgType
+from ebpf.syscall.abi import BpfFuncInfo, BpfLineInfo
 from ebpf.syscall.commands import check_object_name
 
 from ._section_names import parse_section
@@ -14,8 +16,8 @@ from ._section_names import parse_section
 __all__ = ["EncodableInstruction", "ProgramSpec"]
 
 #: ``sizeof(struct bpf_func_info)`` and ``sizeof(struct bpf_line_info)``.
-FUNC_INFO_SIZE = 8
-LINE_INFO_SIZE = 16
+FUNC_INFO_SIZE = ctypes.sizeof(BpfFuncInfo)
+LINE_INFO_SIZE = ctypes.sizeof(BpfLineInfo)
 
 
 @runtime_checkable

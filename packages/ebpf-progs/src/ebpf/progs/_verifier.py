@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ebpf.btf import TypeGraph, from_bytes
 from ebpf.syscall import ParseError, VerifierError
+from ebpf.syscall.abi import BpfLineInfo
 
 __all__ = ["ProgramVerifierError", "SourceLine", "failing_instruction", "source_line"]
 
@@ -16,7 +16,6 @@ __all__ = ["ProgramVerifierError", "SourceLine", "failing_instruction", "source_
 # "<index>: (<opcode>) <disassembly>"; the last one printed before the
 # verdict is the one it rejected.
 _INSN_LINE = re.compile(r"^(\d+): \([0-9a-f]{2}\)")
-_LINE_INFO = struct.Struct("<IIII")
 
 
 @dataclass(frozen=True)
@@ -56,14 +55,14 @@ def source_line(btf: bytes, line_info: bytes, rec_size: int, instruction: int) -
     A record applies from its ``insn_off`` to the next record's, so the one
     with the greatest ``insn_off`` not after ``instruction`` wins.
     """
-    best: tuple[int, int, int, int] | None = None
+    best: BpfLineInfo | None = None
     for pos in range(0, len(line_info) - rec_size + 1, rec_size):
-        record = _LINE_INFO.unpack_from(line_info, pos)
-        if record[0] <= instruction and (best is None or record[0] >= best[0]):
+        record = BpfLineInfo.from_buffer_copy(line_info, pos)
+        if record.insn_off <= instruction and (best is None or record.insn_off >= best.insn_off):
             best = record
     if best is None:
         return None
-    _insn, file_off, line_off, line_col = best
+    file_off, line_off, line_col = best.file_name_off, best.line_off, best.line_col
     try:
         graph: TypeGraph | None = from_bytes(btf, name="program BTF")
     except ParseError:

@@ -9,13 +9,12 @@ older kernel before it loads BTF.
 from __future__ import annotations
 
 import errno
-import struct
 from collections.abc import Mapping
 from types import MappingProxyType
 
 from ebpf.syscall import _probes_btf as _blobs
 from ebpf.syscall import _probes_sys as _sys
-from ebpf.syscall._generated import ProgType
+from ebpf.syscall._generated import BpfCoreRelo, BpfFuncInfo, CoreReloKind, ProgType
 from ebpf.syscall.fd import FD
 
 from ._framework import Feature, Probe, register, verdict
@@ -130,8 +129,7 @@ BTF_GLOBAL_FUNC = register(Feature("BTF global function linkage", "5.6", _probe_
 
 def func_info_record(func_id: int) -> bytes:
     """A packed ``struct bpf_func_info`` for the function ``func_id`` at instruction 0."""
-    # struct bpf_func_info: insn_off, type_id.
-    return struct.pack("=II", 0, func_id)
+    return bytes(BpfFuncInfo(insn_off=0, type_id=func_id))
 
 
 def _probe_btf_func_info() -> bool:
@@ -159,7 +157,7 @@ def _probe_core_relocations() -> bool:
     # reads core_relos together with func info (check_btf_info), and fails with
     # EINVAL before 5.17, which did not have the fields.
     blob, func_id, int_id, access = _blobs.core_relo_blob()
-    relo = struct.pack("=IIII", 0, int_id, access, 6)  # struct bpf_core_relo, BPF_CORE_TYPE_ID_LOCAL
+    relo = bytes(BpfCoreRelo(0, int_id, access, CoreReloKind.TYPE_ID_LOCAL))
     code = _sys.insn(0xB7, imm=int_id) + _sys.EXIT
     with btf_fd(blob, "BTF for a CO-RE relocation") as btf:
         result = _sys.load_program(
