@@ -150,6 +150,20 @@ def sample(target: TypeGraph) -> Struct:
 # ------------------------------------------------------------------- names
 
 
+def test_core_kinds_are_the_kernels() -> None:
+    """``ebpf.asm.CoreKind`` (the one hand-written table) matches the generated ABI enum."""
+    assert {kind.name: int(kind) for kind in CoreKind} == {kind.name: int(kind) for kind in CoreReloKind}
+    assert [kind.name for kind in CoreKind if kind.is_field] == [
+        name for name in CoreReloKind.__members__ if name.startswith("FIELD_")
+    ]
+    assert [kind.name for kind in CoreKind if kind.is_type] == [
+        name for name in CoreReloKind.__members__ if name.startswith("TYPE_")
+    ]
+    assert [kind.name for kind in CoreKind if kind.is_enum_value] == [
+        name for name in CoreReloKind.__members__ if name.startswith("ENUMVAL_")
+    ]
+
+
 @pytest.mark.parametrize(
     ("name", "essential"),
     [

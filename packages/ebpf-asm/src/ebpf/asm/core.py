@@ -8,7 +8,9 @@ against the running kernel's BTF when the program is loaded and writes the
 answer into the instruction's ``imm`` (or ``offset`` for loads and stores).
 
 The kinds and their numbers are those of ``enum bpf_core_relo_kind`` in
-``linux/bpf.h``.
+``linux/bpf.h``; [`CoreKind`][ebpf.asm.CoreKind] is the library's one table of them
+(``ebpf.btf`` reads ``.BTF.ext`` records into it), and a test holds it equal to
+the generated ``ebpf.syscall.abi.CoreReloKind``.
 """
 
 from __future__ import annotations
@@ -47,6 +49,11 @@ class CoreKind(IntEnum):
     def is_field(self) -> bool:
         """True for the kinds about a field of a struct or union."""
         return self <= CoreKind.FIELD_RSHIFT_U64
+
+    @property
+    def is_type(self) -> bool:
+        """True for the kinds about a whole type (its id, existence, size or match)."""
+        return CoreKind.TYPE_ID_LOCAL <= self <= CoreKind.TYPE_SIZE or self == CoreKind.TYPE_MATCHES
 
     @property
     def is_enum_value(self) -> bool:

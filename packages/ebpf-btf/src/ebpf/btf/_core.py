@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
-from ebpf.asm import CoreRelocation
+from ebpf.asm import CoreKind, CoreRelocation
 from ebpf.syscall.abi import CoreReloKind
 from ebpf.syscall.errors import NotSupportedError, ParseError
 
@@ -36,9 +36,6 @@ from ._core_spec import (
     CoreError,
     Spec,
     format_path,
-    is_enum_kind,
-    is_field_kind,
-    is_type_kind,
     match_spec,
     parse_spec,
     path_to_access,
@@ -51,7 +48,7 @@ from ._types import Composite, Enum, Int, Kind, Pointer, Type
 
 __all__ = ["CoreError", "CoreRelocator", "CoreResult"]
 
-_K = CoreReloKind
+_K = CoreKind
 # kinds a placeholder's type name may denote, by its C keyword, in order of preference
 _KEYWORD_KINDS: dict[str, tuple[tuple[Kind, ...], ...]] = {
     "struct": ((Kind.STRUCT,),),
@@ -123,7 +120,7 @@ class _Value:
 # ---------------------------------------------------------------- values
 
 
-def _field_value(kind: CoreReloKind, spec: Spec | None, where: str) -> _Value | None:
+def _field_value(kind: CoreKind, spec: Spec | None, where: str) -> _Value | None:
     """libbpf's ``bpf_core_calc_field_relo``; None asks for poisoning."""
     if kind == _K.FIELD_EXISTS:
         return _Value(1 if spec is not None else 0)
@@ -182,7 +179,7 @@ def _field_value(kind: CoreReloKind, spec: Spec | None, where: str) -> _Value | 
     return _Value(64 - bit_size)
 
 
-def _type_value(kind: CoreReloKind, spec: Spec | None) -> _Value:
+def _type_value(kind: CoreKind, spec: Spec | None) -> _Value:
     """libbpf's ``bpf_core_calc_type_relo``: a missing type gives 0, never poison."""
     if spec is None:
         return _Value(0)
@@ -200,7 +197,7 @@ def _type_value(kind: CoreReloKind, spec: Spec | None) -> _Value:
         raise CoreError(f"TYPE_SIZE of {spec.graph[spec.root_id]}: {exc}") from None
 
 
-def _enum_value(kind: CoreReloKind, spec: Spec | None) -> _Value | None:
+def _enum_value(kind: CoreKind, spec: Spec | None) -> _Value | None:
     """libbpf's ``bpf_core_calc_enumval_relo``; None asks for poisoning."""
     if kind == _K.ENUMVAL_EXISTS:
         return _Value(1 if spec is not None else 0)
@@ -212,10 +209,10 @@ def _enum_value(kind: CoreReloKind, spec: Spec | None) -> _Value | None:
     return _Value(enum.values[accessor.index].value)
 
 
-def _value(kind: CoreReloKind, spec: Spec | None, where: str) -> _Value | None:
-    if is_field_kind(kind):
+def _value(kind: CoreKind, spec: Spec | None, where: str) -> _Value | None:
+    if kind.is_field:
         return _field_value(kind, spec, where)
-    if is_enum_kind(kind):
+    if kind.is_enum_value:
         return _enum_value(kind, spec)
     return _type_value(kind, spec)
 
@@ -227,7 +224,7 @@ def _resize_is_safe(local: Type | None, target: Type | None) -> bool:
     return isinstance(local, Int) and isinstance(target, Int) and not local.signed and not target.signed
 
 
-def _fixup(kind: CoreReloKind, local: _Value | None, target: _Value | None) -> Fixup:
+def _fixup(kind: CoreKind, local: _Value | None, target: _Value | None) -> Fixup:
     """Combine both sides (``local`` None: a placeholder with no local type, nothing to check)."""
     if target is None:
         return Fixup(local.value if local is not None else 0, 0, poison=True)
@@ -312,7 +309,7 @@ class CoreRelocator:
         self._targets: list[TypeGraph] | None = list(targets) if targets is not None else None
         self._kernel = kernel
         self._candidates: dict[object, list[_Candidate]] = {}
-        self._resolved: dict[tuple[int, str, CoreReloKind], tuple[str, str, Fixup, str | None]] = {}
+        self._resolved: dict[tuple[int, str, CoreKind], tuple[str, str, Fixup, str | None]] = {}
 
     # ------------------------------------------------------------ targets
 
@@ -372,20 +369,21 @@ class CoreRelocator:
             raise ParseError(f"CO-RE: {len(buf)} bytes of instructions is not a whole number of 8-byte slots")
         results = []
         for number, relo in enumerate(relocations):
-            where = f"CO-RE relocation #{number} ({relo.kind.name} at byte {relo.insn_off})"
+            kind = CoreKind(relo.kind)
+            where = f"CO-RE relocation #{number} ({kind.name} at byte {relo.insn_off})"
             if relo.insn_off % 8 or not 0 <= relo.insn_off < len(buf):
                 raise ParseError(f"{where}: the offset is not an instruction of the {len(buf)} bytes given")
             index = relo.insn_off // 8
             # Programs that inline the same helpers repeat the same records:
             # each distinct one is resolved once (the candidates of its type
             # only narrow afterwards, to targets that gave the same answer).
-            key = (relo.type_id, relo.access, relo.kind)
+            key = (relo.type_id, relo.access, kind)
             resolved = self._resolved.get(key)
             if resolved is None:
-                local_spec = parse_spec(self.local, relo.type_id, relo.access, relo.kind)
+                local_spec = parse_spec(self.local, relo.type_id, relo.access, kind)
                 resolved = self._resolve(local_spec, relo.access, validate=True, where=where)
                 self._resolved[key] = resolved
-            results.append(self._patch(buf, index, relo.kind, *resolved, where))
+            results.append(self._patch(buf, index, kind, *resolved, where))
         return bytes(buf), results
 
     def relocate_placeholders(
@@ -418,7 +416,7 @@ class CoreRelocator:
             where = f"CO-RE placeholder '{record}' at instruction {index}"
             if not 0 <= index < len(buf) // 8:
                 raise ValueError(f"{where}: the index is outside the {len(buf) // 8} instructions given")
-            kind = CoreReloKind(int(record.kind))
+            kind = CoreKind(int(record.kind))
             keyword, name = _c_keyword(record.type_name)
             local = self._local_type(keyword, name)
             if local is None:
@@ -444,10 +442,7 @@ class CoreRelocator:
         """
         kind = local_spec.kind
         root = type_at(self.local, local_spec.root_id, where)
-        if is_type_kind(kind):
-            readable = access
-        else:
-            readable = f"{access} ({format_path(local_spec, root.name or '<anon>')})"
+        readable = access if kind.is_type else f"{access} ({format_path(local_spec, root.name or '<anon>')})"
         if kind == _K.TYPE_ID_LOCAL:
             # the local id itself: no target involved, and linking may have renumbered it
             fixup = Fixup(local_spec.root_id, local_spec.root_id, validate=False)
@@ -474,7 +469,7 @@ class CoreRelocator:
         return str(root), readable, fixup, described
 
     def _apply_by_name(
-        self, buf: bytearray, index: int, kind: CoreReloKind, keyword: str, name: str, access: str, where: str
+        self, buf: bytearray, index: int, kind: CoreKind, keyword: str, name: str, access: str, where: str
     ) -> CoreResult:
         """Resolve a placeholder whose type the local BTF lacks by names, in the target types themselves."""
         if kind in (_K.TYPE_ID_LOCAL, _K.TYPE_MATCHES):
@@ -553,7 +548,7 @@ class CoreRelocator:
     def _patch(
         buf: bytearray,
         index: int,
-        kind: CoreReloKind,
+        kind: CoreKind,
         local_type: str,
         access: str,
         fixup: Fixup,
@@ -563,7 +558,7 @@ class CoreRelocator:
         poisoned = patch_instruction(buf, index, fixup, where)
         return CoreResult(
             insn_index=index,
-            kind=kind,
+            kind=CoreReloKind(kind),
             local_type=local_type,
             access=access,
             target=target,

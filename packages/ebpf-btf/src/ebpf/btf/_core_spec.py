@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ebpf.syscall.abi import CoreReloKind
+from ebpf.asm import CoreKind
 from ebpf.syscall.errors import EbpfError, ParseError
 
 from ._core_compat import essential_name, fields_are_compatible, type_at, types_are_compatible, types_match
@@ -40,9 +40,6 @@ __all__ = [
     "CoreError",
     "Spec",
     "format_path",
-    "is_enum_kind",
-    "is_field_kind",
-    "is_type_kind",
     "match_spec",
     "parse_spec",
     "path_to_access",
@@ -68,21 +65,6 @@ class CoreError(EbpfError):
     """
 
 
-def is_field_kind(kind: CoreReloKind) -> bool:
-    """FIELD_BYTE_OFFSET .. FIELD_RSHIFT_U64."""
-    return kind <= CoreReloKind.FIELD_RSHIFT_U64
-
-
-def is_type_kind(kind: CoreReloKind) -> bool:
-    """TYPE_ID_LOCAL, TYPE_ID_TARGET, TYPE_EXISTS, TYPE_SIZE, TYPE_MATCHES."""
-    return CoreReloKind.TYPE_ID_LOCAL <= kind <= CoreReloKind.TYPE_SIZE or kind == CoreReloKind.TYPE_MATCHES
-
-
-def is_enum_kind(kind: CoreReloKind) -> bool:
-    """ENUMVAL_EXISTS, ENUMVAL_VALUE."""
-    return kind in (CoreReloKind.ENUMVAL_EXISTS, CoreReloKind.ENUMVAL_VALUE)
-
-
 @dataclass(frozen=True)
 class Accessor:
     """One meaningful step of an access.
@@ -105,7 +87,7 @@ class Spec:
 
     graph: TypeGraph
     root_id: int
-    kind: CoreReloKind
+    kind: CoreKind
     raw: list[int] = field(default_factory=list)
     accessors: list[Accessor] = field(default_factory=list)
     bit_offset: int = 0
@@ -133,7 +115,7 @@ def _is_flex_array(graph: TypeGraph, last: Accessor | None, array: Array) -> boo
     return isinstance(holder, Composite) and last.index == len(holder.members) - 1
 
 
-def parse_spec(graph: TypeGraph, root_id: int, access: str, kind: CoreReloKind) -> Spec:
+def parse_spec(graph: TypeGraph, root_id: int, access: str, kind: CoreKind) -> Spec:
     """Parse ``access`` for a relocation of ``kind`` rooted at type ``root_id`` of ``graph``.
 
     Raises:
@@ -145,7 +127,7 @@ def parse_spec(graph: TypeGraph, root_id: int, access: str, kind: CoreReloKind) 
     where = f"CO-RE {kind.name} relocation of type id {root_id} with access {access!r}"
     root = type_at(graph, root_id, where)
     spec = Spec(graph, root_id, kind)
-    if is_type_kind(kind):
+    if kind.is_type:
         # type-based relocations carry no field access, only "0"
         if access != "0":
             raise ParseError(f"{graph.name}: {where}: a type relocation's access string must be '0'")
@@ -157,7 +139,7 @@ def parse_spec(graph: TypeGraph, root_id: int, access: str, kind: CoreReloKind) 
         raise ParseError(f"{graph.name}: {where}: more than {MAX_SPEC_LEN} indexes")
     spec.raw = raw
     current = graph.resolve(root)
-    if is_enum_kind(kind):
+    if kind.is_enum_value:
         if not isinstance(current, Enum) or len(raw) != 1 or raw[0] >= len(current.values):
             raise ParseError(f"{graph.name}: {where}: not the index of an enumerator of an enum")
         spec.accessors.append(Accessor(current.id, raw[0], current.values[raw[0]].name))
@@ -206,13 +188,13 @@ def match_spec(local: Spec, target: TypeGraph, target_id: int) -> Spec | None:
     """
     where = f"CO-RE {local.kind.name} relocation candidate"
     spec = Spec(target, target_id, local.kind)
-    if is_type_kind(local.kind):
-        if local.kind == CoreReloKind.TYPE_MATCHES:
+    if local.kind.is_type:
+        if local.kind == CoreKind.TYPE_MATCHES:
             found = types_match(local.graph, local.root_id, target, target_id)
         else:
             found = types_are_compatible(local.graph, local.root_id, target, target_id)
         return spec if found else None
-    if is_enum_kind(local.kind):
+    if local.kind.is_enum_value:
         current = target.resolve(type_at(target, target_id, where))
         wanted = local.accessors[0].name or ""
         if not isinstance(current, Enum):
@@ -288,7 +270,7 @@ def _match_member(
     return None
 
 
-def path_to_access(graph: TypeGraph, root_id: int, kind: CoreReloKind, path: str) -> str | None:
+def path_to_access(graph: TypeGraph, root_id: int, kind: CoreKind, path: str) -> str | None:
     """The raw access string for a named ``path`` in type ``root_id``, or None if a name is missing.
 
     ``path`` is what ``ebpf.asm`` placeholders carry: ``"pid"``,
@@ -300,11 +282,11 @@ def path_to_access(graph: TypeGraph, root_id: int, kind: CoreReloKind, path: str
     Raises:
         ParseError: the graph is malformed.
     """
-    if _ACCESS.match(path) or is_type_kind(kind):
+    if _ACCESS.match(path) or kind.is_type:
         return path
     where = f"CO-RE path {path!r}"
     current = graph.resolve(type_at(graph, root_id, where))
-    if is_enum_kind(kind):
+    if kind.is_enum_value:
         if not isinstance(current, Enum):
             return None
         names = [value.name for value in current.values]
@@ -346,9 +328,9 @@ def _find_member(graph: TypeGraph, current: Type, name: str, depth: int) -> list
 
 def format_path(spec: Spec, root_name: str) -> str:
     """A C-like view of the access: ``task_struct.pid``, ``x[2].a[3]``, ``pid_type::PIDTYPE_PGID``."""
-    if is_type_kind(spec.kind) or not spec.accessors:
+    if spec.kind.is_type or not spec.accessors:
         return root_name
-    if is_enum_kind(spec.kind):
+    if spec.kind.is_enum_value:
         return f"{root_name}::{spec.accessors[0].name}"
     text = root_name
     for position, accessor in enumerate(spec.accessors):
