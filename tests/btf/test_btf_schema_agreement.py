@@ -10,12 +10,13 @@ from typing import Any
 import construct as cs
 import pytest
 
-from ebpf.btf import BtfBuilder, StringTable, TypeGraph, load_file
+from ebpf.btf import BtfBuilder, Kind, StringTable, TypeGraph, load_file
 from ebpf.btf import _schema as schema
 from ebpf.btf._elf_sections import elf_section
 from ebpf.btf._encode import encode_record
 from ebpf.btf._ext import _parse as _parse_ext
 from ebpf.btf._layout import KIND_STRUCT
+from ebpf.syscall.abi import BTF_KINDS, BTF_TRAILER_SIZES
 from tests.btf._btf_support import BPF_DIR, compile_c
 
 
@@ -155,3 +156,9 @@ def test_btf_ext_struct_path_reads_what_the_schemas_read(source: str) -> None:
     assert fast.line_info
     if source != "core/btf_kinds.c":
         assert fast.core_relos
+
+
+def test_the_public_kind_enum_has_the_layouts_numbers() -> None:
+    """``ebpf.btf.Kind`` names the ``BTF_KIND_*`` numbers of the one raw-BTF layout (``ebpf.syscall.abi``)."""
+    assert {kind.name: int(kind) for kind in Kind if kind != Kind.UNKN} == BTF_KINDS
+    assert set(BTF_TRAILER_SIZES) == set(BTF_KINDS.values())

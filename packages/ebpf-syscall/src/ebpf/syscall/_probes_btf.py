@@ -1,16 +1,20 @@
 """Tiny BTF blobs for the feature probes, and a function lookup in vmlinux BTF.
 
-``ebpf.btf`` is the real BTF library, but ``ebpf.syscall`` sits below it and
-cannot import it. The probes need only a handful of hand-made types (an
-``int``, a function prototype, one type of each kind) and, for iterator
-links, the id of one ``FUNC`` in ``/sys/kernel/btf/vmlinux``; both are small
-enough to write out here with `struct`.
+``ebpf.btf`` is the real BTF library (its ``BtfBuilder``
+encodes whole type graphs), but ``ebpf.syscall`` sits below it and cannot
+import it. The probes need only a handful of hand-made types (an ``int``, a
+function prototype, one type of each kind) and, for iterator links, the id of
+one ``FUNC`` in ``/sys/kernel/btf/vmlinux``; both are small enough to write
+out here with `struct`: `RawBtfBlob` appends raw ``struct btf_type`` records,
+`find_func` walks them.
 
-The layouts are those of ``include/uapi/linux/btf.h``, in the host's byte
-order (the kernel only reads BTF of its own endianness): a 24-byte header,
-then the type section (each type a 12-byte ``struct btf_type`` followed by
-a kind-specific tail), then the string section, which starts with an empty
-string so that name offset 0 means "anonymous".
+The layout facts (magic, header size, kind numbers, trailer sizes, the
+``info`` word) are ``_btf_layout``'s, shared with ``ebpf.btf``; the bytes are in
+the host's byte order (the kernel only reads BTF of its own endianness): a
+24-byte header, then the type section (each type a 12-byte
+``struct btf_type`` followed by a kind-specific tail), then the string
+section, which starts with an empty string so that name offset 0 means
+"anonymous".
 """
 
 from __future__ import annotations
@@ -20,12 +24,21 @@ import struct
 from collections.abc import Callable
 from pathlib import Path
 
+from ._btf_layout import (
+    BTF_KINDS,
+    BTF_MAGIC,
+    BTF_TRAILER_SIZES,
+    BTF_VERSION,
+    btf_info,
+    btf_info_kind,
+    btf_info_vlen,
+)
+from ._generated import FuncLinkage
 from .errors import ParseError
 
 __all__ = [
-    "BTF_KINDS",
     "KIND_BLOBS",
-    "BtfBuilder",
+    "RawBtfBlob",
     "attribute_tag_blob",
     "core_relo_blob",
     "func_blob",
@@ -33,43 +46,21 @@ __all__ = [
     "vmlinux_func_id",
 ]
 
-BTF_MAGIC = 0xEB9F
 _HEADER = struct.Struct("=HBBIIIII")
 _TYPE = struct.Struct("=III")
 
-#: ``BTF_KIND_*`` numbers by name.
-BTF_KINDS: dict[str, int] = {
-    "INT": 1,
-    "PTR": 2,
-    "ARRAY": 3,
-    "STRUCT": 4,
-    "UNION": 5,
-    "ENUM": 6,
-    "FWD": 7,
-    "TYPEDEF": 8,
-    "VOLATILE": 9,
-    "CONST": 10,
-    "RESTRICT": 11,
-    "FUNC": 12,
-    "FUNC_PROTO": 13,
-    "VAR": 14,
-    "DATASEC": 15,
-    "FLOAT": 16,
-    "DECL_TAG": 17,
-    "TYPE_TAG": 18,
-    "ENUM64": 19,
-}
 _K = BTF_KINDS
 
 # BTF_INT_SIGNED, in bits 24..27 of an INT's encoding word.
 _INT_SIGNED = 1 << 24
-# FUNC linkage, in the vlen bits of a FUNC.
-LINKAGE_STATIC = 0
-LINKAGE_GLOBAL = 1
 
 
-class BtfBuilder:
-    """Append-only builder of a raw BTF blob; type ids start at 1 in the order added."""
+class RawBtfBlob:
+    """Append-only writer of a raw BTF blob for probes; type ids start at 1 in the order added.
+
+    Not a BTF library: callers give kind numbers, ``vlen`` and packed tails
+    themselves. Whole type graphs are ``ebpf.btf.BtfBuilder``'s job.
+    """
 
     def __init__(self) -> None:
         self._types = bytearray()
@@ -97,7 +88,7 @@ class BtfBuilder:
         kind_flag: bool = False,
     ) -> int:
         """Append one ``struct btf_type`` (and its tail) and return its type id."""
-        info = (kind_flag << 31) | (kind << 24) | vlen
+        info = btf_info(kind, vlen, kind_flag)
         self._types += _TYPE.pack(self.string(name), info, size_or_type) + tail
         self._count += 1
         return self._count
@@ -111,32 +102,32 @@ class BtfBuilder:
         tail = b"".join(struct.pack("=II", self.string(name), type_id) for name, type_id in params)
         return self.add(_K["FUNC_PROTO"], "", len(params), ret, tail)
 
-    def func(self, name: str, proto: int, linkage: int = LINKAGE_STATIC) -> int:
-        """A function named ``name`` of prototype ``proto``."""
+    def func(self, name: str, proto: int, linkage: int = FuncLinkage.STATIC) -> int:
+        """A function named ``name`` of prototype ``proto``; ``linkage`` (`FuncLinkage`) goes in vlen."""
         return self.add(_K["FUNC"], name, linkage, proto)
 
     def build(self) -> bytes:
         """The blob: header, types, strings."""
         header = _HEADER.pack(
-            BTF_MAGIC, 1, 0, _HEADER.size, 0, len(self._types), len(self._types), len(self._strings)
+            BTF_MAGIC, BTF_VERSION, 0, _HEADER.size, 0, len(self._types), len(self._types), len(self._strings)
         )
         return header + bytes(self._types) + bytes(self._strings)
 
 
 def int_blob() -> bytes:
     """``[1] INT int`` (4 bytes, signed): the smallest blob every BTF-capable kernel accepts."""
-    b = BtfBuilder()
+    b = RawBtfBlob()
     b.int_()
     return b.build()
 
 
-def func_blob(linkage: int = LINKAGE_STATIC, with_ctx: bool = False) -> tuple[bytes, int]:
+def func_blob(linkage: int = FuncLinkage.STATIC, with_ctx: bool = False) -> tuple[bytes, int]:
     """A blob describing one function ``int probe(void)`` (or ``int probe(void *ctx)``).
 
     Returns the blob and the type id of the ``FUNC``, for ``func_info``
     records (``insn_off`` 0) or as an fentry target.
     """
-    b = BtfBuilder()
+    b = RawBtfBlob()
     int_id = b.int_()
     params: list[tuple[str, int]] = []
     if with_ctx:
@@ -152,7 +143,7 @@ def core_relo_blob() -> tuple[bytes, int, int, int]:
     Returns the blob, the ``FUNC`` id, the id of ``int`` (1) and the string
     offset of ``"0"``.
     """
-    b = BtfBuilder()
+    b = RawBtfBlob()
     int_id = b.int_()
     func_id = b.func("probe", b.func_proto(int_id, []))
     access = b.string("0")
@@ -161,7 +152,7 @@ def core_relo_blob() -> tuple[bytes, int, int, int]:
 
 def _kind_blob(kind: str) -> bytes:
     """A valid blob that uses one type of ``kind`` (and an ``int`` it can refer to)."""
-    b = BtfBuilder()
+    b = RawBtfBlob()
     i = b.int_()
     k = _K[kind]
     if kind == "PTR":
@@ -206,7 +197,7 @@ def _kind_blob(kind: str) -> bytes:
 
 def attribute_tag_blob() -> bytes:
     """A variable with a ``DECL_TAG`` whose ``kind_flag`` makes it a C attribute (``aligned(8)``, 6.13)."""
-    b = BtfBuilder()
+    b = RawBtfBlob()
     var = b.add(_K["VAR"], "v", 0, b.int_(), struct.pack("=I", 1))
     b.add(_K["DECL_TAG"], "aligned(8)", 0, var, struct.pack("=i", -1), kind_flag=True)
     return b.build()
@@ -219,29 +210,6 @@ KIND_BLOBS: dict[str, Callable[[], bytes]] = {kind: functools.partial(_kind_blob
 # ------------------------------------------------------------------ vmlinux
 
 VMLINUX_BTF = Path("/sys/kernel/btf/vmlinux")
-
-# Bytes after the 12-byte struct btf_type, per kind: (fixed, per vlen item).
-_TAILS: dict[int, tuple[int, int]] = {
-    _K["INT"]: (4, 0),
-    _K["PTR"]: (0, 0),
-    _K["ARRAY"]: (12, 0),
-    _K["STRUCT"]: (0, 12),
-    _K["UNION"]: (0, 12),
-    _K["ENUM"]: (0, 8),
-    _K["FWD"]: (0, 0),
-    _K["TYPEDEF"]: (0, 0),
-    _K["VOLATILE"]: (0, 0),
-    _K["CONST"]: (0, 0),
-    _K["RESTRICT"]: (0, 0),
-    _K["FUNC"]: (0, 0),
-    _K["FUNC_PROTO"]: (0, 8),
-    _K["VAR"]: (4, 0),
-    _K["DATASEC"]: (0, 12),
-    _K["FLOAT"]: (0, 0),
-    _K["DECL_TAG"]: (4, 0),
-    _K["TYPE_TAG"]: (0, 0),
-    _K["ENUM64"]: (0, 12),
-}
 
 
 def find_func(blob: bytes, name: str, source: str = "BTF") -> int | None:
@@ -272,19 +240,19 @@ def find_func(blob: bytes, name: str, source: str = "BTF") -> int | None:
         return None
     func = _K["FUNC"]
     unpack = _TYPE.unpack_from
-    tails = _TAILS
+    tails = BTF_TRAILER_SIZES
     offset = types_start
     type_id = 0
     while offset < types_end:
         name_off, info, _size = unpack(blob, offset)
         type_id += 1
-        kind = (info >> 24) & 0x1F
+        kind = btf_info_kind(info)
         if kind == func and name_off in wanted:
             return type_id
         tail = tails.get(kind)
         if tail is None:
             raise ParseError(f"{source}: type [{type_id}] has unknown kind {kind}")
-        offset += 12 + tail[0] + tail[1] * (info & 0xFFFF)
+        offset += _TYPE.size + tail[0] + tail[1] * btf_info_vlen(info)
     return None
 
 

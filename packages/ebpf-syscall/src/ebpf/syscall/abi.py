@@ -5,11 +5,23 @@ through public names": sibling packages use these ``ctypes`` structures to
 build attrs on hot paths (map element access, ring buffer setup). Field names
 match ``linux/bpf.h``; class names follow the command (``MapCreateAttr`` is
 the ``BPF_MAP_CREATE`` member of ``union bpf_attr``) or the C struct
-(``BpfProgInfo`` is ``struct bpf_prog_info``).
+(``BpfProgInfo`` is ``struct bpf_prog_info``). The layout of raw BTF (magic,
+header size, ``BTF_KIND_*`` numbers, type trailers) is written by hand, once,
+for the probes' blobs and ``ebpf.btf`` alike.
 
 Regenerate with ``make regen`` (``tools/gen_abi.py``).
 """
 
+from ._btf_layout import (
+    BTF_HEADER_SIZE,
+    BTF_KINDS,
+    BTF_MAGIC,
+    BTF_TRAILER_SIZES,
+    BTF_VERSION,
+    btf_info,
+    btf_info_kind,
+    btf_info_vlen,
+)
 from ._generated import (
     ATTR_CLASSES,
     INFO_CLASSES,
@@ -61,6 +73,11 @@ from ._generated import (
 
 __all__ = [
     "ATTR_CLASSES",
+    "BTF_HEADER_SIZE",
+    "BTF_KINDS",
+    "BTF_MAGIC",
+    "BTF_TRAILER_SIZES",
+    "BTF_VERSION",
     "INFO_CLASSES",
     "AttachType",
     "BpfBtfInfo",
@@ -106,4 +123,7 @@ __all__ = [
     "TaskFdQueryAttr",
     "TaskFdType",
     "TokenCreateAttr",
+    "btf_info",
+    "btf_info_kind",
+    "btf_info_vlen",
 ]

@@ -14,7 +14,8 @@ from types import MappingProxyType
 
 from ebpf.syscall import _probes_btf as _blobs
 from ebpf.syscall import _probes_sys as _sys
-from ebpf.syscall._generated import BpfCoreRelo, BpfFuncInfo, CoreReloKind, ProgType
+from ebpf.syscall._btf_layout import BTF_KINDS
+from ebpf.syscall._generated import BpfCoreRelo, BpfFuncInfo, CoreReloKind, FuncLinkage, ProgType
 from ebpf.syscall.fd import FD
 
 from ._framework import Feature, Probe, register, verdict
@@ -87,7 +88,7 @@ _BTF_KIND_FEATURES: dict[str, Feature] = {
     kind: register(Feature(f"BTF kind {kind}", v, _btf_kind_probe(kind)), "btf")
     for kind, v in BTF_KIND_VERSIONS.items()
 }
-_BTF_KIND_NAMES = {number: name for name, number in _blobs.BTF_KINDS.items()}
+_BTF_KIND_NAMES = {number: name for name, number in BTF_KINDS.items()}
 
 
 def btf_kind_feature(kind: str | int) -> Feature:
@@ -120,7 +121,7 @@ def _probe_btf_global_func() -> bool:
     if not BTF.supported():
         return False
     # A FUNC's vlen holds its linkage; before 5.6 only static (0) was valid.
-    blob, _ = _blobs.func_blob(_blobs.LINKAGE_GLOBAL)
+    blob, _ = _blobs.func_blob(FuncLinkage.GLOBAL)
     return verdict(_sys.load_btf(blob), "BPF_BTF_LOAD", "loading BTF with a global function")
 
 
