@@ -35,23 +35,21 @@ probe can tell (a verifier change, a fixed bug): it skips with "needs Linux
 
 Versions are parsed by the library's one parser,
 ``ebpf.syscall.KernelVersion.parse()`` (its unit tests hold it to the
-release strings of every distribution). The kernel configuration is read
-here with a tiny local parser: ``integration/syscall/test_features.py``
-checks the library's reader against it. The probes themselves are the
-library's, and that file holds each one to the same rule.
+release strings of every distribution), and the kernel configuration by
+its one reader, ``ebpf.syscall.features.kernel_config_values()`` (its unit
+tests hold it to a configuration file). The probes themselves are the
+library's, and ``integration/syscall/test_features.py`` holds each one to the
+same rule.
 """
 
 from __future__ import annotations
 
-import functools
-import gzip
 import os
-import re
-from pathlib import Path
+from collections.abc import Mapping
 
 import pytest
 
-from ebpf.syscall import EbpfError, KernelVersion, PermissionDeniedError
+from ebpf.syscall import EbpfError, KernelVersion, PermissionDeniedError, features
 from ebpf.syscall.features import Feature
 
 __all__ = [
@@ -99,22 +97,10 @@ def requires_kernel(version: str, feature: str) -> pytest.MarkDecorator:
 # --------------------------------------------------------------------------- kernel configuration
 
 
-@functools.cache
-def kernel_config() -> dict[str, str] | None:
-    """``CONFIG_X -> value`` of the running kernel, or ``None`` when no configuration can be read."""
-    try:
-        with gzip.open("/proc/config.gz", "rt", encoding="utf-8", errors="replace") as f:
-            text = f.read()
-    except OSError:
-        try:
-            text = Path(f"/boot/config-{kernel_release()}").read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return None
-    table: dict[str, str] = {}
-    for line in text.splitlines():
-        if match := re.fullmatch(r"(CONFIG_\w+)=(.*)", line.strip()):
-            table[match.group(1)] = match.group(2)
-    return table
+def kernel_config() -> Mapping[str, str] | None:
+    """``CONFIG_X -> value`` of the running kernel as written (strings quoted), or ``None`` when no
+    configuration can be read: the library's reader, ``features.kernel_config_values()``."""
+    return features.kernel_config_values()
 
 
 def config_off(options: tuple[str, ...]) -> list[str]:

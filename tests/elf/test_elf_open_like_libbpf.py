@@ -17,7 +17,7 @@ from ebpf.elf._attach import attach_all
 from ebpf.elf._programs import libbpf_section
 from ebpf.maps import BytesCodec, LpmKeyCodec
 from ebpf.progs import Link, LinkInfo, Program
-from ebpf.syscall import AttachType, MapType, ProgLoadFlags, ProgType
+from ebpf.syscall import AttachType, MapType, ProgLoadFlags, ProgType, features
 from ebpf.syscall.errors import EbpfError, LibraryLimitError, NotSupportedError
 from tests.elf._elf_corpus import spec_of
 
@@ -173,7 +173,7 @@ def test_a_program_turned_off_needs_no_type() -> None:
 def fake_config(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """The kernel configuration resolve_kconfig reads, as the test sets it."""
     config: dict[str, str] = {}
-    monkeypatch.setattr(externs, "_kernel_config", lambda: config)
+    monkeypatch.setattr(features, "kernel_config_values", lambda: config)
     return config
 
 

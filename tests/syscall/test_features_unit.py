@@ -35,6 +35,7 @@ from ebpf.syscall.features import (
     parse_kernel_config,
     parse_version,
     prog_type_feature,
+    unquote_config_value,
 )
 from ebpf.syscall.maptypes import MAP_TYPE_RULES, map_type_rule
 
@@ -415,6 +416,25 @@ def test_parse_kernel_config() -> None:
         "CONFIG_LOG_BUF_SHIFT": "17",
         "CONFIG_FPROBE": "n",
     }
+
+
+def test_parse_kernel_config_raw_keeps_string_quotes() -> None:
+    raw = parse_kernel_config(_CONFIG, raw=True)
+    assert raw["CONFIG_LSM"] == '"landlock,lockdown,bpf"'
+    assert raw["CONFIG_KPROBES"] == "n"
+    assert {name: unquote_config_value(value) for name, value in raw.items()} == parse_kernel_config(_CONFIG)
+    assert unquote_config_value('"x"') == "x"
+    assert unquote_config_value('"') == '"'
+    assert unquote_config_value("17") == "17"
+
+
+def test_kernel_config_unquotes_the_raw_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_kconfig, "kernel_config_values", lambda: parse_kernel_config(_CONFIG, raw=True))
+    assert _kconfig.kernel_config("LSM") == "landlock,lockdown,bpf"
+    assert _kconfig.kernel_config("CONFIG_KPROBES") == "n"
+    assert _kconfig.kernel_config("CONFIG_NOT_THERE") == "n"
+    monkeypatch.setattr(_kconfig, "kernel_config_values", lambda: None)
+    assert _kconfig.kernel_config("BPF") is None
 
 
 def test_kernel_config_answers_consistently() -> None:

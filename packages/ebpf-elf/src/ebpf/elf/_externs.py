@@ -3,8 +3,10 @@
 ``extern int CONFIG_HZ __kconfig;`` lives in the ``.kconfig`` DATASEC of the
 object's BTF. Like libbpf, every such extern gets a slot in one read-only
 ``.kconfig`` array map (aligned for its type) and programs read that slot;
-the values come from the kernel's configuration (``/proc/config.gz`` or
-``/boot/config-$(uname -r)``) and from libbpf's ``LINUX_*`` names at load.
+the values come from the kernel's configuration (read by
+``ebpf.syscall.features.kernel_config_values()``, raw: a string keeps its
+quotes, which is how ``_encode`` tells it from a number) and from libbpf's
+``LINUX_*`` names at load.
 An unknown ``__weak`` extern is 0; an unknown strong one fails the load.
 
 ``.ksyms`` externs (``__ksym``: kernel symbols, variables and functions)
@@ -14,15 +16,13 @@ kernel at load.
 
 from __future__ import annotations
 
-import gzip
 import logging
-import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 from ebpf.btf import Datasec, Enum, Func, Int, IntEncoding, Kind, TypeGraph, Var, Void
 from ebpf.maps import MapSpec
+from ebpf.syscall import features
 from ebpf.syscall.abi import MapType
 from ebpf.syscall.errors import NotSupportedError, ParseError
 from ebpf.syscall.flags import MapFlags
@@ -146,25 +146,6 @@ def ksym_externs(graph: TypeGraph | None, symbols: Iterable[ElfSymbol]) -> tuple
 # ------------------------------------------------------------------ load time
 
 
-def _kernel_config() -> dict[str, str] | None:
-    """``{"CONFIG_HZ": "250", ...}`` from ``/proc/config.gz`` or ``/boot/config-<release>``, or None."""
-    release = os.uname().release
-    for path in (Path("/proc/config.gz"), Path(f"/boot/config-{release}")):
-        try:
-            raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-        except OSError:
-            continue
-        values = {}
-        for line in raw.decode("utf-8", "replace").splitlines():
-            if line.startswith("CONFIG_") and "=" in line:
-                key, _, value = line.partition("=")
-                values[key] = value
-            elif line.startswith("# CONFIG_") and line.endswith(" is not set"):
-                values[line[2:].split()[0]] = "n"
-        return values
-    return None
-
-
 def _linux_value(name: str) -> int | None:
     """libbpf's built-in ``LINUX_*`` externs."""
     if name == "LINUX_KERNEL_VERSION":
@@ -225,14 +206,14 @@ def resolve_kconfig(graph: TypeGraph, layout: KconfigLayout) -> bytes:
         ValueError: a value that does not fit the extern's type.
     """
     data = bytearray(max(layout.size, 1))
-    config: dict[str, str] | None = None
+    config: Mapping[str, str] | None = None
     for ext in layout.externs:
         builtin = _linux_value(ext.name)
         if builtin is not None:
             data[ext.offset : ext.offset + ext.size] = builtin.to_bytes(ext.size, "little")
             continue
         if config is None:
-            config = _kernel_config()
+            config = features.kernel_config_values()
             if config is None:
                 if ext.weak:
                     continue

@@ -52,7 +52,7 @@ from ._btf import (
 )
 from ._framework import Feature, Probe, all_features, declare, parse_version
 from ._helpers import helper_feature, helper_supported
-from ._kconfig import kernel_config, parse_kernel_config
+from ._kconfig import kernel_config, kernel_config_values, parse_kernel_config, unquote_config_value
 from ._links import (
     BPF_LINK,
     KPROBE_MULTI,
@@ -136,6 +136,7 @@ __all__ = [
     "helper_feature",
     "helper_supported",
     "kernel_config",
+    "kernel_config_values",
     "link_type_feature",
     "link_type_supported",
     "map_type_feature",
@@ -144,4 +145,5 @@ __all__ = [
     "parse_version",
     "prog_type_feature",
     "prog_type_supported",
+    "unquote_config_value",
 ]
