@@ -332,3 +332,16 @@ def test_disassemble_verifier_style_and_without_bytes() -> None:
 def test_undecodable_encodings_print_as_llvm_does() -> None:
     assert format_instruction(Instruction(0xFF)) == "<unknown>"
     assert format_verifier(Instruction(0xFD)) == "(fd) BUG_fd"
+
+
+def test_ebpf_asm_core_is_a_deprecated_alias_of_co_re() -> None:
+    import importlib
+    import sys
+
+    from ebpf.asm import co_re
+
+    sys.modules.pop("ebpf.asm.core", None)
+    with pytest.warns(DeprecationWarning, match=r"ebpf\.asm\.core is deprecated"):
+        core = importlib.import_module("ebpf.asm.core")
+    assert core.CoreKind is co_re.CoreKind
+    assert core.CoreRelocation is co_re.CoreRelocation

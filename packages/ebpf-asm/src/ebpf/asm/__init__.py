@@ -22,7 +22,7 @@ text clang's ``llvm-objdump`` prints::
 Modules: [`instruction`][ebpf.asm.instruction] (the model and encoding),
 [`builders`][ebpf.asm.builders] (the DSL), [`assembler`][ebpf.asm.assembler],
 [`disassembler`][ebpf.asm.disassembler], [`helper_registry`][ebpf.asm.helper_registry] (the helper
-registry), [`actions`][ebpf.asm.actions] (return codes), [`core`][ebpf.asm.core]
+registry), [`actions`][ebpf.asm.actions] (return codes), [`co_re`][ebpf.asm.co_re]
 (CO-RE relocation records) and [`opcodes`][ebpf.asm.opcodes].
 """
 
@@ -157,7 +157,7 @@ from .builders import (
     xor,
     xor32,
 )
-from .core import (
+from .co_re import (
     CoreKind,
     CoreRelocation,
 )

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
 from .builders import HasFileno, Label
-from .core import CoreRelocation
+from .co_re import CoreRelocation
 from .disassembler import format_instruction
 from .instruction import Instruction, encode
 from .opcodes import InsnClass, JmpOp, PseudoCall, PseudoLoad

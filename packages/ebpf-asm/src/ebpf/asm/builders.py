@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from .core import CoreKind, CoreRelocation
+from .co_re import CoreKind, CoreRelocation
 from .helper_registry import Helper, helper
 from .instruction import LDDW, Instruction, Reg
 from .opcodes import AluOp, AtomicOp, InsnClass, JmpOp, Mode, PseudoCall, PseudoLoad, Size, Source

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-from .core import CoreRelocation
+from .co_re import CoreRelocation
 from .opcodes import InsnClass
 
 __all__ = [

@@ -20,9 +20,8 @@ Malformed input raises ``ebpf.syscall.errors.ParseError`` and nothing else.
 """
 
 from ._c_dump import dump_c
-from ._compat import BtfFeatures, load_btf, probe_btf_features, sanitize_btf
-from ._core import CoreError, CoreRelocator, CoreResult
-from ._core_compat import essential_name, types_are_compatible
+from ._co_re import CoreError, CoreRelocator, CoreResult
+from ._co_re_compat import essential_name, types_are_compatible
 from ._encode import BtfBuilder, StringTable
 from ._ext import BtfExt, CoreRelo, FuncInfo, LineInfo, parse_btf_ext
 from ._graph import MAX_RESOLVE_DEPTH, TypeGraph
@@ -36,6 +35,7 @@ from ._load import (
     load_vmlinux,
 )
 from ._raw_dump import dump_raw
+from ._sanitize import BtfFeatures, load_btf, probe_btf_features, sanitize_btf
 from ._types import (
     Array,
     Composite,

@@ -71,7 +71,7 @@ _NOT_NAME = frozenset(b"_\0")
 
 
 def _essential_name(name: str) -> str:
-    """``name`` without its CO-RE flavour (see ``_core_compat.essential_name``, which is this)."""
+    """``name`` without its CO-RE flavour (see ``_co_re_compat.essential_name``, which is this)."""
     for i in range(len(name) - 5, -1, -1):
         if name[i] != "_" and name[i + 1 : i + 4] == "___" and name[i + 4] != "_":
             return name[: i + 1]

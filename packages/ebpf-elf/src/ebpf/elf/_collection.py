@@ -28,7 +28,7 @@ from ebpf.syscall.errors import BpfSyscallError
 from ebpf.syscall.fd import FD
 
 from ._attach import Links, attach_all
-from ._core import CoreRelocations
+from ._co_re import CoreRelocations
 from ._externs import KCONFIG, resolve_kconfig
 from ._ksyms import resolve_ksyms
 from ._relocate import apply_references

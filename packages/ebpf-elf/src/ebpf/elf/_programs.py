@@ -22,7 +22,7 @@ from ebpf.syscall import ProgType
 from ebpf.syscall.errors import ParseError
 
 from ._elf import ElfFile, ElfRelocation, ElfSection, ElfSymbol, SymbolType
-from ._link import Function
+from ._linker import Function
 from ._relocate import INSN_SIZE, Reference, ReferenceKind, is_call, is_ld_imm64, read_insn, write_imm
 
 __all__ = ["NO_AUTOLOAD", "TEXT", "functions_of", "libbpf_section", "program_spec", "section_references"]

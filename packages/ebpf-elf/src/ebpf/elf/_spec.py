@@ -22,7 +22,7 @@ from ebpf.syscall.errors import ParseError
 from ._btf import fixup_btf
 from ._elf import ElfFile, ElfSymbol, SymbolType
 from ._externs import KCONFIG, Extern, KconfigLayout, kconfig_layout, ksym_externs
-from ._link import Function, link_program
+from ._linker import Function, link_program
 from ._maps import ParsedMap, btf_maps, data_map, kernel_name, legacy_maps
 from ._programs import NO_AUTOLOAD, TEXT, functions_of, program_spec, section_references
 from ._relocate import Reference

@@ -58,7 +58,7 @@ from ebpf.syscall.errors import ParseError
 from ebpf.syscall.flags import MapFlags
 
 from ._elf import ElfFile, ElfRelocation, ElfSection, ElfSymbol, SymbolType
-from ._link import Function
+from ._linker import Function
 from ._maps import kernel_name
 from ._variables import Value, codec_for
 

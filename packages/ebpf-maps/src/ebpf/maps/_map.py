@@ -40,8 +40,8 @@ from ebpf.syscall.objects import MapInfo, describe_fd, get_map_info, object_kind
 from ebpf.syscall.system import possible_cpus
 
 from ._codecs import CodecSource
+from ._not_supported import map_type_name, not_supported_error
 from ._spec import _KNOWN_MAP_FLAGS, MapSpec, PinType
-from ._support import map_type_name, not_supported_error
 
 __all__ = ["DEFAULT_PIN_ROOT", "Map"]
 

@@ -30,7 +30,7 @@ from ebpf.syscall.maptypes import MAP_TYPE_RULES, MaxEntriesRule, map_type_rule
 
 from ._codecs import BytesCodec, Codec, CodecSource, FdCodec, StructCodec, as_codec, u32
 from ._ipcodecs import LpmKeyCodec
-from ._support import map_type_name
+from ._not_supported import map_type_name
 
 __all__ = ["MapSpec", "PinType"]
 

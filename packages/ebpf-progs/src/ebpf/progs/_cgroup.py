@@ -22,9 +22,9 @@ from ebpf.syscall.flags import QueryFlags
 
 from ._checks import require_type
 from ._link import BpfLink, Link, ProgAttachLink
+from ._link_support import has_link_type
 from ._program import Program
 from ._section_names import parse_attach_type
-from ._support import has_link_type
 
 __all__ = [
     "CGROUP_ATTACH_TYPES",

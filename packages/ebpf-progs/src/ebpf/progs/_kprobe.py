@@ -12,10 +12,10 @@ from ebpf.syscall.flags import LinkFlags
 
 from ._checks import require_attach_type, require_type
 from ._link import BpfLink, Link
+from ._link_support import require_link_type
 from ._perf_event import attach_to_event
 from ._probe_events import open_probe_event
 from ._program import Program
-from ._support import require_link_type
 
 __all__ = ["attach_kprobe", "attach_kprobe_multi", "syscall_function", "syscall_prefix"]
 

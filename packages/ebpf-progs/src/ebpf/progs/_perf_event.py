@@ -19,8 +19,8 @@ from ebpf.syscall import (
 
 from ._checks import require_type
 from ._link import BpfLink, Link, PerfEventLink
+from ._link_support import has_link_type
 from ._program import Program
-from ._support import has_link_type
 
 __all__ = ["attach_perf_event", "attach_to_event"]
 

@@ -20,9 +20,9 @@ from ebpf.syscall import (
 
 from ._checks import require_type
 from ._link import BpfLink, Link, ProgAttachLink, SocketFilterLink, set_socket_program
+from ._link_support import has_link_type
 from ._program import Program
 from ._section_names import parse_attach_type
-from ._support import has_link_type
 
 __all__ = ["SOCKMAP_ATTACH_TYPES", "attach_socket_filter", "attach_sockmap"]
 

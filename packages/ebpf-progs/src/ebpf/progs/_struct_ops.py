@@ -38,7 +38,7 @@ from ebpf.syscall import (
 )
 
 from ._link import BpfLink, HeldDescriptorLink, Link
-from ._support import require_link_type
+from ._link_support import require_link_type
 
 __all__ = ["StructOpsLink", "attach_struct_ops"]
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from ebpf.asm import CoreKind
 from ebpf.syscall.errors import EbpfError, ParseError
 
-from ._core_compat import essential_name, fields_are_compatible, type_at, types_are_compatible, types_match
+from ._co_re_compat import essential_name, fields_are_compatible, type_at, types_are_compatible, types_match
 from ._graph import TypeGraph
 from ._types import Array, Composite, Enum, Type
 

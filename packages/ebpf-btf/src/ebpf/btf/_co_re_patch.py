@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from ebpf.asm import LDDW, InsnClass, JmpOp, Size, Source
 
-from ._core_spec import CoreError
+from ._co_re_spec import CoreError
 
 __all__ = ["POISON_HELPER", "Fixup", "patch_instruction"]
 

@@ -54,7 +54,7 @@ from ebpf.syscall import features
 from ebpf.syscall.abi import CoreReloKind, ProgType
 from ebpf.syscall.flags import ProgLoadFlags
 from tests.btf._btf_support import VMLINUX
-from tests.btf.test_btf_core_objects import (
+from tests.btf.test_btf_co_re_objects import (
     bitfield_load,
     core_bits_expectations,
     core_object,

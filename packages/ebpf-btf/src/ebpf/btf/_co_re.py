@@ -3,21 +3,21 @@
 
 For each relocation (libbpf's ``bpf_core_calc_relo_insn``):
 
-1. The access is parsed against the local BTF (``_core_spec.parse_spec``).
+1. The access is parsed against the local BTF (``_co_re_spec.parse_spec``).
 2. Candidates are the target types whose *essential* name (the name without
    a ``___flavor`` suffix) equals the local type's, of a compatible kind.
    They are looked up in the main target (vmlinux) first and only when it
    has none in the other targets (kernel modules), and are cached per local
    type: each relocation that matches keeps only the candidates it matched,
    so all relocations of one local type settle on the same target type(s).
-3. Each candidate is matched (``_core_spec.match_spec``, with the
-   compatibility rules of ``_core_compat``) and the relocation's value is
+3. Each candidate is matched (``_co_re_spec.match_spec``, with the
+   compatibility rules of ``_co_re_compat``) and the relocation's value is
    computed for it. Several candidates may match, for instance duplicates
    left by BTF deduplication, but they must agree on the field's bit offset,
    the value and whether to poison; otherwise the relocation is ambiguous
    and [`CoreError`][ebpf.btf.CoreError] is raised.
 4. When nothing matches, existence checks give 0, type relocations give 0,
-   and everything else poisons its instruction (``_core_patch``) so that
+   and everything else poisons its instruction (``_co_re_patch``) so that
    the verifier rejects it only if it can be reached.
 """
 
@@ -30,9 +30,9 @@ from ebpf.asm import CoreKind, CoreRelocation
 from ebpf.syscall.abi import CoreReloKind
 from ebpf.syscall.errors import NotSupportedError, ParseError
 
-from ._core_compat import essential_name, type_at
-from ._core_patch import Fixup, patch_instruction
-from ._core_spec import (
+from ._co_re_compat import essential_name, type_at
+from ._co_re_patch import Fixup, patch_instruction
+from ._co_re_spec import (
     CoreError,
     Spec,
     format_path,

@@ -47,7 +47,7 @@ from ebpf.btf import (
     TypeGraph,
     Union,
 )
-from ebpf.btf._core_compat import essential_name
+from ebpf.btf._co_re_compat import essential_name
 from ebpf.syscall.abi import CoreReloKind
 from ebpf.syscall.errors import ParseError
 
