@@ -16,7 +16,8 @@ load leaves nothing behind (no descriptor, no new pin). Malformed input
 raises ``ebpf.syscall.errors.ParseError`` saying what and where.
 
 Also: ELF64 reading ([`ElfFile`][ebpf.elf.ElfFile]), symbol lookup for uprobes
-([`uprobe_target()`][ebpf.elf.uprobe_target], [`find_library()`][ebpf.elf.find_library]), BPF C compilation
+([`uprobe_target()`][ebpf.elf.uprobe_target], [`find_library()`][ebpf.elf.find_library]), USDT probes of
+executables and libraries ([`usdt_probes()`][ebpf.elf.usdt_probes]), BPF C compilation
 ([`CollectionSpec.from_c()`][ebpf.elf.CollectionSpec.from_c]) and a human-readable summary
 ([`inspect()`][ebpf.elf.inspect]). Importing this package has no side effects.
 """
@@ -41,6 +42,8 @@ from ._spec import CollectionSpec
 from ._struct_ops import StructOpsSpec
 from ._symbols import find_library, symbol_offset, uprobe_target
 from ._uprobes import attach_uprobe_symbol
+from ._usdt import UsdtProbe, usdt_probes
+from ._usdt_args import UsdtArgKind, UsdtArgument, encode_usdt_spec, parse_usdt_arguments
 from ._variables import Value, Variable, VariableSpec
 
 __all__ = [
@@ -60,15 +63,21 @@ __all__ = [
     "StructOpsSpec",
     "SymbolBinding",
     "SymbolType",
+    "UsdtArgKind",
+    "UsdtArgument",
+    "UsdtProbe",
     "Value",
     "Variable",
     "VariableSpec",
     "__version__",
     "attach_uprobe_symbol",
+    "encode_usdt_spec",
     "find_library",
     "inspect",
+    "parse_usdt_arguments",
     "symbol_offset",
     "uprobe_target",
+    "usdt_probes",
 ]
 
 

@@ -2,9 +2,10 @@
 
 The layouts are those of ``<elf.h>`` (``Elf64_Ehdr``, ``Elf64_Shdr``,
 ``Elf64_Phdr``, ``Elf64_Sym``, ``Elf64_Rel``, ``Elf64_Rela``, ``Elf64_Verdef``,
-``Elf64_Verdaux``). Every integer field takes its byte order from the
-``little`` parameter of ``parse(data, little=...)``, read from ``e_ident``
-first, so one schema describes both little- and big-endian files.
+``Elf64_Verdaux``, ``Elf64_Nhdr``) and the fixed head of a SystemTap SDT note.
+Every integer field takes its byte order from the ``little`` parameter of
+``parse(data, little=...)``, read from ``e_ident`` first, so one schema
+describes both little- and big-endian files.
 
 Symbol tables of large binaries (tens of thousands of symbols) are also
 unpacked by a ``struct`` fast path in `_elf`, checked against
@@ -26,19 +27,23 @@ __all__ = [
     "ELF_MAGIC",
     "FILE_HEADER",
     "IDENT",
+    "NOTE_HEADER",
     "PROGRAM_HEADER",
     "REL",
     "RELA",
     "SECTION_HEADER",
+    "STAPSDT_ADDRESSES",
     "SYMBOL",
     "VERDAUX",
     "VERDEF",
     "ElfIdent",
     "FileHeader",
+    "NoteHeader",
     "ProgramHeader",
     "Rel",
     "Rela",
     "SectionHeader",
+    "StapsdtAddresses",
     "Symbol",
     "Verdaux",
     "Verdef",
@@ -309,4 +314,40 @@ VERDAUX: cs.Construct[Verdaux, Verdaux] = cs.ExprAdapter(
     cs.Struct("name" / _u(4), "next" / _u(4)),
     lambda c, _: Verdaux(c.name, c.next),
     lambda verdaux, _: vars(verdaux),
+)
+
+
+@dataclasses.dataclass
+class NoteHeader:
+    """``Elf64_Nhdr``: the sizes of a note's name and descriptor (each padded to 4 bytes) and its type."""
+
+    namesz: int
+    descsz: int
+    type: int
+
+
+NOTE_HEADER: cs.Construct[NoteHeader, NoteHeader] = cs.ExprAdapter(
+    cs.Struct("namesz" / _u(4), "descsz" / _u(4), "type" / _u(4)),
+    lambda c, _: NoteHeader(c.namesz, c.descsz, c.type),
+    lambda header, _: vars(header),
+)
+
+
+@dataclasses.dataclass
+class StapsdtAddresses:
+    """The three addresses that open an ``NT_STAPSDT`` descriptor (before provider, name and arguments).
+
+    ``location`` is the probe's ``nop``, ``base`` the link-time address of
+    ``.stapsdt.base``, ``semaphore`` the probe's 2-byte counter (0: none).
+    """
+
+    location: int
+    base: int
+    semaphore: int
+
+
+STAPSDT_ADDRESSES: cs.Construct[StapsdtAddresses, StapsdtAddresses] = cs.ExprAdapter(
+    cs.Struct("location" / _u(8), "base" / _u(8), "semaphore" / _u(8)),
+    lambda c, _: StapsdtAddresses(c.location, c.base, c.semaphore),
+    lambda addresses, _: vars(addresses),
 )
