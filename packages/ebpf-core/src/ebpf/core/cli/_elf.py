@@ -1,4 +1,4 @@
-"""``ebpf elf inspect|disasm``: BPF object files, their programs, maps and variables."""
+"""``ebpf elf inspect|disasm|usdt``: BPF object files (programs, maps, variables); USDT probes of binaries."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 from ._output import CliError, print_json, type_name
 
 if TYPE_CHECKING:
-    from ebpf.elf import CollectionSpec
+    from ebpf.elf import CollectionSpec, UsdtProbe
 
-__all__ = ["cmd_elf_disasm", "cmd_elf_inspect"]
+__all__ = ["cmd_elf_disasm", "cmd_elf_inspect", "cmd_elf_usdt"]
 
 
 def _object(path: str) -> CollectionSpec:
@@ -68,4 +68,51 @@ def cmd_elf_disasm(args: argparse.Namespace) -> int:
         print(f"{name} (section {spec.sections.get(name, '?')}):")
         print(text)
         print()
+    return 0
+
+
+def _usdt_row(probe: UsdtProbe) -> dict[str, object]:
+    """One probe site as ``ebpf elf usdt --json`` prints it."""
+    return {
+        "provider": probe.provider,
+        "name": probe.name,
+        "address": probe.address,
+        "file_offset": probe.file_offset,
+        "semaphore": probe.semaphore_address,
+        "semaphore_offset": probe.semaphore_offset,
+        "base": probe.base,
+        "argument_spec": probe.argument_spec,
+        "arguments": [
+            {
+                "spec": arg.text,
+                "type": arg.type_name,
+                "kind": type_name(arg.kind),
+                "register": arg.register,
+                "offset": arg.offset,
+                "value": arg.value,
+                "description": arg.describe(probe.machine),
+            }
+            for arg in probe.arguments
+        ],
+    }
+
+
+def cmd_elf_usdt(args: argparse.Namespace) -> int:
+    from ebpf.elf import usdt_probes
+
+    try:
+        probes = usdt_probes(args.file)
+    except FileNotFoundError:
+        raise CliError(f"{args.file}: no such file (nor a library the dynamic loader would find)") from None
+    if args.json:
+        print_json([_usdt_row(probe) for probe in probes])
+        return 0
+    print(f"{args.file}: {len(probes)} USDT probe{'' if len(probes) == 1 else 's'}")
+    for probe in probes:
+        where = f"{probe.qualified_name}  at {probe.address:#x} (file offset {probe.file_offset:#x})"
+        if probe.semaphore_address:
+            where += f", semaphore {probe.semaphore_address:#x} (file offset {probe.semaphore_offset:#x})"
+        print(where)
+        for line in probe.describe() or ["no arguments"]:
+            print(f"  {line}")
     return 0

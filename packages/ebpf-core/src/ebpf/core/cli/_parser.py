@@ -10,7 +10,7 @@ from ._asm import cmd_asm_disasm, cmd_asm_helpers
 from ._btf import cmd_btf_dump, cmd_btf_list
 from ._catalogue import cmd_catalogue_list, cmd_catalogue_show
 from ._demo import cmd_demo
-from ._elf import cmd_elf_disasm, cmd_elf_inspect
+from ._elf import cmd_elf_disasm, cmd_elf_inspect, cmd_elf_usdt
 from ._links import cmd_link_list, cmd_link_show
 from ._maps import cmd_map_delete, cmd_map_dump, cmd_map_list, cmd_map_lookup, cmd_map_show, cmd_map_update
 from ._output import Handler
@@ -133,10 +133,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo = leaf(groups, "demo", cmd_demo, "live demo: count syscalls per process and log execve calls")
     demo.add_argument("--seconds", type=float, default=2.0, help="how long to trace (default 2)")
     demo.add_argument("--top", type=int, default=10, help="how many processes to show")
-    elf = group("elf", "BPF object files (clang -O2 -g -target bpf)")
+    elf = group("elf", "ELF files: BPF objects (clang -O2 -g -target bpf), USDT probes of binaries")
     leaf(elf, "inspect", cmd_elf_inspect, "list the programs, maps and variables").add_argument("file")
     elf_disasm = leaf(elf, "disasm", cmd_elf_disasm, "disassemble the programs as linked for loading")
     elf_disasm.add_argument("file")
     elf_disasm.add_argument("--program", help="only this program (its function name)")
     elf_disasm.add_argument("--style", choices=("llvm", "verifier"), default="llvm")
+    leaf(elf, "usdt", cmd_elf_usdt, "list the USDT probes of an executable or shared library").add_argument(
+        "file", help="a path, or a library name as the dynamic loader finds it (libc.so.6)"
+    )
     return parser
