@@ -59,7 +59,7 @@ def _run(name: str, data: bytes) -> None:
 def test_every_target_is_registered() -> None:
     """Every parser of outside input the hardening issue names has a target."""
     wanted = {"fuzz_btf", "fuzz_btf_ext", "fuzz_btf_elf", "fuzz_elf", "fuzz_insns", "fuzz_verifier_log"}
-    assert wanted | {"fuzz_event_records"} <= set(TARGETS)
+    assert wanted | {"fuzz_event_records", "fuzz_usdt"} <= set(TARGETS)
 
 
 @pytest.mark.parametrize("name", TARGETS)
