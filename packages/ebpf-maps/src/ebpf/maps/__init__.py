@@ -11,6 +11,9 @@ in the kernel and returns the live object of the class that fits its type:
 [`LocalStorageMap`][ebpf.maps.LocalStorageMap], or plain [`Map`][ebpf.maps.Map] (ring buffers, arenas,
 struct_ops). Codecs (`u32`, `u64`, ``struct`` formats, ``ctypes`` types, construct-like schemas, IP addresses
 and prefixes, BTF types with [`BtfCodec`][ebpf.maps.BtfCodec], your own) convert keys and values.
+[`log2_histogram()`][ebpf.maps.log2_histogram] and [`linear_histogram()`][ebpf.maps.linear_histogram]
+(per key: [`log2_histograms()`][ebpf.maps.log2_histograms]) read the slot counts of histogram maps
+into a [`Histogram`][ebpf.maps.Histogram], which prints as bcc does.
 
 Lifecycle: a live map owns one descriptor, released by ``close()``, a
 ``with`` block, or garbage collection. Element operations of one map object
@@ -48,6 +51,19 @@ from ._codecs import (
     u64,
 )
 from ._fdmaps import DescriptorMap, LocalStorageMap, MapOfMaps, ProgramArray
+from ._histogram import (
+    MSECS,
+    NSECS,
+    USECS,
+    Bucket,
+    Histogram,
+    HistogramUnit,
+    format_histograms,
+    linear_histogram,
+    linear_histograms,
+    log2_histogram,
+    log2_histograms,
+)
 from ._ipcodecs import IPv4Codec, IPv6Codec, LpmKey, LpmKeyCodec, ipv4, ipv6, lpm_ipv4, lpm_ipv6
 from ._keyvalue import KeyValueMap
 from ._map import DEFAULT_PIN_ROOT, Map
@@ -63,9 +79,13 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_PIN_ROOT",
+    "MSECS",
+    "NSECS",
+    "USECS",
     "ArrayMap",
     "BloomFilterMap",
     "BtfCodec",
+    "Bucket",
     "BytesCodec",
     "Codec",
     "CodecLike",
@@ -75,6 +95,8 @@ __all__ = [
     "CtypesCodec",
     "DescriptorMap",
     "FdCodec",
+    "Histogram",
+    "HistogramUnit",
     "IPv4Codec",
     "IPv6Codec",
     "IntCodec",
@@ -102,12 +124,17 @@ __all__ = [
     "be16",
     "be32",
     "be64",
+    "format_histograms",
     "i8",
     "i16",
     "i32",
     "i64",
     "ipv4",
     "ipv6",
+    "linear_histogram",
+    "linear_histograms",
+    "log2_histogram",
+    "log2_histograms",
     "lpm_ipv4",
     "lpm_ipv6",
     "percpu_avg",
