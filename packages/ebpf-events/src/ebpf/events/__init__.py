@@ -14,6 +14,8 @@ Readers map the kernel's buffers and wait with epoll:
 - [`as_decoder()`][ebpf.events.as_decoder] turns ``[u32, u64, "char[16]"]``, ``struct`` formats,
   ``ctypes`` structures, ``ebpf.maps`` codecs, or anything with ``size`` and
   ``decode`` into an [`EventDecoder`][ebpf.events.EventDecoder].
+- [`TracePipe`][ebpf.events.TracePipe] reads what ``bpf_trace_printk()`` prints, from tracefs
+  ``trace_pipe``, as [`TraceLine`][ebpf.events.TraceLine] s (iterator, ``poll()``, ``async for``).
 
 Lifecycle: a reader owns a duplicate of the map's descriptor, its mappings,
 an epoll descriptor and (perf buffers) one perf event per CPU; ``close()``,
@@ -32,9 +34,12 @@ from ._poller import Poller
 from ._ringbuf import RINGBUF_BUSY_BIT, RINGBUF_DISCARD_BIT, RINGBUF_HEADER_SIZE, RingBuffer
 from ._source import EventSource
 from ._stats import Stats
+from ._trace_line import BPF_TRACE_PRINTK, TraceLine, parse_lost_events, parse_trace_line
+from ._trace_pipe import TracePipe
 from ._userringbuf import UserRingBuffer
 
 __all__ = [
+    "BPF_TRACE_PRINTK",
     "PERF_RECORD_LOST",
     "PERF_RECORD_SAMPLE",
     "RINGBUF_BUSY_BIT",
@@ -52,10 +57,14 @@ __all__ = [
     "Poller",
     "RingBuffer",
     "Stats",
+    "TraceLine",
+    "TracePipe",
     "UserRingBuffer",
     "__version__",
     "as_decoder",
     "cstring",
+    "parse_lost_events",
+    "parse_trace_line",
 ]
 
 
