@@ -18,8 +18,9 @@ raises ``ebpf.syscall.errors.ParseError`` saying what and where.
 Also: ELF64 reading ([`ElfFile`][ebpf.elf.ElfFile]), symbol lookup for uprobes
 ([`uprobe_target()`][ebpf.elf.uprobe_target], [`find_library()`][ebpf.elf.find_library]), USDT probes of
 executables and libraries ([`usdt_probes()`][ebpf.elf.usdt_probes]), BPF C compilation
-([`CollectionSpec.from_c()`][ebpf.elf.CollectionSpec.from_c]) and a human-readable summary
-([`inspect()`][ebpf.elf.inspect]). Importing this package has no side effects.
+([`CollectionSpec.from_c()`][ebpf.elf.CollectionSpec.from_c]), a human-readable summary
+([`inspect()`][ebpf.elf.inspect]), and stack symbolization ([`Symbolizer`][ebpf.elf.Symbolizer],
+[`folded()`][ebpf.elf.folded]). Importing this package has no side effects.
 """
 
 from ._attach import Links
@@ -36,11 +37,16 @@ from ._elf import (
     SymbolBinding,
     SymbolType,
 )
+from ._folded import folded
 from ._inspect import inspect
+from ._kernel_symbols import KernelSymbols
+from ._procmaps import Mapping, parse_proc_maps, process_mappings
 from ._relocate import Reference, ReferenceKind
 from ._spec import CollectionSpec
 from ._struct_ops import StructOpsSpec
+from ._symbolize import Frame, Symbolizer
 from ._symbols import find_library, symbol_offset, uprobe_target
+from ._symtab import FileSymbols
 from ._uprobes import attach_uprobe_symbol
 from ._usdt import UsdtProbe, usdt_probes
 from ._usdt_args import UsdtArgKind, UsdtArgument, encode_usdt_spec, parse_usdt_arguments
@@ -55,7 +61,11 @@ __all__ = [
     "ElfSection",
     "ElfSegment",
     "ElfSymbol",
+    "FileSymbols",
+    "Frame",
+    "KernelSymbols",
     "Links",
+    "Mapping",
     "Reference",
     "ReferenceKind",
     "SectionFlags",
@@ -63,6 +73,7 @@ __all__ = [
     "StructOpsSpec",
     "SymbolBinding",
     "SymbolType",
+    "Symbolizer",
     "UsdtArgKind",
     "UsdtArgument",
     "UsdtProbe",
@@ -73,8 +84,11 @@ __all__ = [
     "attach_uprobe_symbol",
     "encode_usdt_spec",
     "find_library",
+    "folded",
     "inspect",
+    "parse_proc_maps",
     "parse_usdt_arguments",
+    "process_mappings",
     "symbol_offset",
     "uprobe_target",
     "usdt_probes",
