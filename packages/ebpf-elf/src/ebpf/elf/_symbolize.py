@@ -252,20 +252,26 @@ class Symbolizer:
         return Frame(address, self._demangled(name), offset, path)
 
     def _file(self, pid: int, mapping: Mapping) -> FileSymbols | None:
-        """The symbol table of the file of ``mapping`` as the process sees it (in its root or the mapping)."""
+        """The symbol table of the file of ``mapping`` as the process sees it.
+
+        In order: the path in the process's root (containers) or as it is,
+        when it is still the mapped inode; the mapping itself
+        (``map_files``: the file even if deleted or replaced, readable with
+        ``CAP_SYS_ADMIN``); the path whatever its inode (overlayfs shows
+        another inode in the maps than ``stat`` does).
+        """
         path = mapping.path.removesuffix(" (deleted)")
-        candidates = [
-            f"/proc/{pid}/root{path}",
-            path,
-            f"/proc/{pid}/map_files/{mapping.start:x}-{mapping.end:x}",
-        ]
-        for candidate in candidates:
+        named = [f"/proc/{pid}/root{path}", path]
+        candidates = [(name, True) for name in named]
+        candidates.append((f"/proc/{pid}/map_files/{mapping.start:x}-{mapping.end:x}", False))
+        candidates += [(name, False) for name in named]
+        for candidate, same_inode in candidates:
             try:
                 stat = os.stat(candidate)
             except OSError:
                 continue
-            if stat.st_ino != mapping.inode:
-                continue  # another file now has the name (the mapped one was replaced)
+            if same_inode and stat.st_ino != mapping.inode:
+                continue
             key = (stat.st_dev, stat.st_ino, stat.st_mtime_ns)
             if key not in self._files:
                 try:

@@ -19,7 +19,7 @@ from pathlib import Path
 from ebpf.syscall.errors import ParseError
 
 from ._debuginfo import DEBUG_ROOT, debug_file
-from ._elf import PT_LOAD, ElfFile, ElfSegment, ElfSymbol, SymbolBinding, SymbolType
+from ._elf import PT_LOAD, ElfFile, ElfSegment, ElfSymbol, SectionType, SymbolBinding, SymbolType
 
 __all__ = ["FileSymbols"]
 
@@ -86,23 +86,30 @@ class FileSymbols:
     def from_file(
         cls, path: str | os.PathLike[str], *, debug_roots: Sequence[Path] = (DEBUG_ROOT,)
     ) -> FileSymbols:
-        """Read ``.symtab`` and ``.dynsym`` of the file at ``path``, and ``.symtab`` of its debug file.
+        """Read the symbols of the file at ``path``: ``.symtab`` (its own and its debug file's), else ``.dynsym``.
 
-        The debug file is found by build id or ``.gnu_debuglink`` under
-        ``debug_roots``; one that cannot be read is skipped (logged).
+        A linker's ``.symtab`` holds every function of ``.dynsym`` and the
+        static ones; ``.dynsym`` alone is read only when there is no
+        ``.symtab`` (a stripped file without debug file). The debug file is
+        found by build id or ``.gnu_debuglink`` under ``debug_roots``; one
+        that cannot be read is skipped (logged).
 
         Raises:
             OSError: the file cannot be read.
             ParseError: it is not a valid ELF64 file.
         """
         elf = ElfFile.from_file(path)
-        symbols = [*elf.symbols, *elf.dynamic_symbols]
+        symbols = list(elf.symbols)
         debug = debug_file(Path(path), elf, debug_roots)
         if debug is not None:
             try:
                 symbols += ElfFile.from_file(debug).symbols
             except (OSError, ParseError) as exc:
                 logger.debug("%s: debug file %s skipped: %s", path, debug, exc)
+        if not symbols:
+            dynsym = next((sec for sec in elf.sections if sec.type == SectionType.DYNSYM), None)
+            # the table without GNU versions: only names and addresses are needed here
+            symbols = elf.symbol_table(dynsym) if dynsym is not None else []
         return cls(os.fspath(path), symbols, elf.segments)
 
     def __len__(self) -> int:
