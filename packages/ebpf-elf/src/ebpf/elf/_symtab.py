@@ -86,7 +86,7 @@ class FileSymbols:
     def from_file(
         cls, path: str | os.PathLike[str], *, debug_roots: Sequence[Path] = (DEBUG_ROOT,)
     ) -> FileSymbols:
-        """Read the symbols of the file at ``path``: ``.symtab`` (its own and its debug file's), else ``.dynsym``.
+        """The functions of the file at ``path``: its and its debug file's ``.symtab``, else ``.dynsym``.
 
         A linker's ``.symtab`` holds every function of ``.dynsym`` and the
         static ones; ``.dynsym`` alone is read only when there is no
