@@ -323,3 +323,43 @@ def test_demangle_hook_applies_to_user_names(built: dict[str, Path]) -> None:
 
     assert Symbolizer(demangle=str.upper).user(os.getpid(), address).symbol == "LIB_FUNCTION"
     assert Symbolizer(demangle=fails).user(os.getpid(), address).symbol == "lib_function"
+
+
+def test_debuglink_under_a_debug_root_seen_through_proc_root(tmp_path: Path) -> None:
+    gcc = _gcc()
+    (tmp_path / "main.c").write_text(
+        PROGRAM.replace("lib_function(x)", "x").replace("lib_helper_address()", "0")
+    )
+    binary = tmp_path / "main"
+    cmd = [
+        gcc,
+        "-O0",
+        "-fno-inline",
+        "-g",
+        "-Wl,--build-id=none",
+        "-o",
+        str(binary),
+        str(tmp_path / "main.c"),
+    ]
+    subprocess.run(cmd, check=True)
+    hidden = _nm(binary)["hidden_function"]
+    root = tmp_path / "debug"
+    debug = root / tmp_path.relative_to("/") / "main.debug"  # /usr/lib/debug/<binary's directory>/<link>
+    debug.parent.mkdir(parents=True)
+    _objcopy("--only-keep-debug", str(binary), str(debug))
+    _objcopy("--strip-all", f"--add-gnu-debuglink={debug}", str(binary))
+    # a process's files are read through /proc/PID/root; the debug root mirrors the path inside it
+    seen = Path(f"/proc/{os.getpid()}/root{binary}")
+    assert FileSymbols.from_file(seen, debug_roots=[root]).lookup(hidden) == ("hidden_function", 0)
+    assert FileSymbols.from_file(seen, debug_roots=[tmp_path / "none"]).lookup(hidden) is None
+
+
+def test_cxx_names_stay_mangled_without_a_demangler(tmp_path: Path) -> None:
+    gxx = shutil.which("g++") or pytest.skip("no C++ compiler (g++)")
+    (tmp_path / "lib.cc").write_text(
+        "namespace app { __attribute__((noinline)) int compute(int x) { return x; } }\n"
+    )
+    library = tmp_path / "libapp.so"
+    subprocess.run([gxx, "-O0", "-shared", "-fPIC", "-o", str(library), str(tmp_path / "lib.cc")], check=True)
+    address = _nm(library)["_ZN3app7computeEi"]
+    assert FileSymbols.from_file(library).lookup(address) == ("_ZN3app7computeEi", 0)

@@ -13,6 +13,7 @@ A stripped executable or library keeps only ``.dynsym``; its ``.symtab``
 from __future__ import annotations
 
 import logging
+import re
 import struct
 import zlib
 from collections.abc import Sequence
@@ -30,6 +31,7 @@ logger = logging.getLogger("ebpf.elf")
 DEBUG_ROOT = Path("/usr/lib/debug")
 #: ``NT_GNU_BUILD_ID``: the note whose descriptor is the build id.
 NT_GNU_BUILD_ID = 3
+_PROC_ROOT = re.compile(r"^/proc/\d+/root/")
 _NOTE_HEADER = {True: struct.Struct("<III"), False: struct.Struct(">III")}  # Elf64_Nhdr: namesz, descsz, type
 
 
@@ -111,7 +113,9 @@ def debug_file(path: Path, elf: ElfFile, roots: Sequence[Path] = (DEBUG_ROOT,)) 
     name, crc = link
     directory = path.parent
     candidates = [directory / name, directory / ".debug" / name]
-    candidates += [root / directory.relative_to(directory.anchor) / name for root in roots]
+    # under a debug root, the directory as the binary's own system names it (not /proc/PID/root/...)
+    inside = _PROC_ROOT.sub("/", directory.as_posix())
+    candidates += [root / inside.lstrip("/") / name for root in roots]
     for candidate in candidates:
         if candidate.is_file() and candidate.resolve() != path.resolve():
             if _crc32(candidate) == crc:
