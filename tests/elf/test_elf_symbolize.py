@@ -128,6 +128,8 @@ def test_this_process_libc_function() -> None:
     assert "libc" in frame.module
     assert symbolizer.user(os.getpid(), address + 2).offset == 2
     assert symbolizer.user(os.getpid(), 8).module is None  # in no mapping
+    with pytest.raises(ValueError, match="pid"):
+        symbolizer.stack(None, [address])
 
 
 # ------------------------------------------------------------------ ELF files built here

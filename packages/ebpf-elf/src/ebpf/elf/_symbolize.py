@@ -185,6 +185,7 @@ class Symbolizer:
         Raises:
             OSError: ``/proc/kallsyms`` cannot be read (kernel stacks).
             PermissionError: the caller may not read the process's map (user stacks).
+            ValueError: a user stack (``kernel=False``) without a ``pid``.
         """
         if kernel:
             return self._kernel_stack(addresses)
