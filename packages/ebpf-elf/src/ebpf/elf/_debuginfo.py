@@ -22,6 +22,7 @@ from pathlib import Path
 from ebpf.syscall.errors import ParseError
 
 from ._elf import ElfFile, SectionType
+from ._notes import notes_of
 
 __all__ = ["DEBUG_ROOT", "build_id", "debug_file", "debuglink"]
 
@@ -32,7 +33,6 @@ DEBUG_ROOT = Path("/usr/lib/debug")
 #: ``NT_GNU_BUILD_ID``: the note whose descriptor is the build id.
 NT_GNU_BUILD_ID = 3
 _PROC_ROOT = re.compile(r"^/proc/\d+/root/")
-_NOTE_HEADER = {True: struct.Struct("<III"), False: struct.Struct(">III")}  # Elf64_Nhdr: namesz, descsz, type
 
 
 def _align4(n: int) -> int:
@@ -45,24 +45,16 @@ def build_id(elf: ElfFile) -> bytes | None:
     A malformed note is treated as absent: a build id only finds a debug
     file, it is never required.
     """
-    header = _NOTE_HEADER[elf.little_endian]
     for section in elf.sections:
         if section.type != SectionType.NOTE:
             continue
         try:
-            data = elf.section_data(section)
+            notes = notes_of(elf, section)
         except ParseError:
             continue
-        at = 0
-        while at + header.size <= len(data):
-            namesz, descsz, kind = header.unpack_from(data, at)
-            name_at = at + header.size
-            desc_at = name_at + _align4(namesz)
-            if desc_at + descsz > len(data):
-                break
-            if kind == NT_GNU_BUILD_ID and data[name_at : name_at + namesz] == b"GNU\0":
-                return data[desc_at : desc_at + descsz] or None
-            at = desc_at + _align4(descsz)
+        for note in notes:
+            if note.type == NT_GNU_BUILD_ID and note.owner == b"GNU":
+                return note.descriptor or None
     return None
 
 

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from ebpf.syscall.errors import ParseError
 
 from . import _schema as s
-from ._elf import PT_LOAD, ElfFile, ElfSection, ElfSegment, SectionType
+from ._elf import PT_LOAD, ElfFile, ElfSegment, SectionType
+from ._notes import notes_of
 from ._symbols import find_library
 from ._usdt_args import UsdtArgument, encode_usdt_spec, parse_usdt_arguments
 
@@ -38,7 +39,6 @@ NT_STAPSDT = 3
 _OWNER = b"stapsdt"
 _NOTE_SECTION = ".note.stapsdt"
 _BASE_SECTION = ".stapsdt.base"
-_NHDR_SIZE = 12
 _ADDRESSES_SIZE = 24
 #: ``PF_X``: an executable segment.
 _PF_X = 1
@@ -134,7 +134,7 @@ def usdt_probes(binary: str | os.PathLike[str] | ElfFile) -> list[UsdtProbe]:
     base_addr = base_section.addr if base_section is not None else 0
     loads = [seg for seg in elf.segments if seg.type == PT_LOAD]
     probes = []
-    for at, owner, note_type, desc in _notes(elf, notes):
+    for at, owner, note_type, desc in notes_of(elf, notes):
         if owner != _OWNER or note_type != NT_STAPSDT:
             continue
         where = f"{elf.name}: {notes} note at offset {at}"
@@ -167,40 +167,6 @@ def usdt_probes(binary: str | os.PathLike[str] | ElfFile) -> list[UsdtProbe]:
             )
         )
     return probes
-
-
-def _align4(n: int) -> int:
-    return (n + 3) & ~3
-
-
-def _notes(elf: ElfFile, section: ElfSection) -> list[tuple[int, bytes, int, bytes]]:
-    """``(offset, owner, type, descriptor)`` of each note of ``section`` (owner without its NUL).
-
-    Raises:
-        ParseError: a note header, name or descriptor runs past the section.
-    """
-    data = elf.section_data(section)
-    notes = []
-    at = 0
-    while at < len(data):
-        if at + _NHDR_SIZE > len(data):
-            raise ParseError(
-                f"{elf.name}: {section}: note header at offset {at} ({_NHDR_SIZE} bytes) runs past "
-                f"the section ({len(data)} bytes)"
-            )
-        header: s.NoteHeader = s.NOTE_HEADER.parse(data[at : at + _NHDR_SIZE], little=elf.little_endian)
-        name_at = at + _NHDR_SIZE
-        desc_at = name_at + _align4(header.namesz)
-        end = desc_at + _align4(header.descsz)
-        if desc_at + header.descsz > len(data):
-            raise ParseError(
-                f"{elf.name}: {section}: note at offset {at} (name {header.namesz} bytes, descriptor "
-                f"{header.descsz} bytes) runs past the section ({len(data)} bytes)"
-            )
-        owner = data[name_at : name_at + header.namesz].rstrip(b"\0")
-        notes.append((at, owner, header.type, data[desc_at : desc_at + header.descsz]))
-        at = end
-    return notes
 
 
 def _stapsdt(elf: ElfFile, desc: bytes, where: str) -> tuple[s.StapsdtAddresses, str, str, str]:
