@@ -3,12 +3,14 @@ binary built here; a tracepoint's kernel stack goes through the syscall entry.""
 
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _kernel_markers import skip_reason
 from progs._progs_support import gcc_or_skip
 
 from ebpf.asm import DW, R0, R1, R2, R3, R4, R6, R10, W, add, assemble, call, exit_, ld_map_fd, mov, store
@@ -16,6 +18,8 @@ from ebpf.elf import Symbolizer, attach_uprobe_symbol, folded
 from ebpf.maps import ArrayMap, MapSpec, StackTraceMap, u64
 from ebpf.progs import Program, ProgramSpec, attach_tracepoint
 from ebpf.syscall import MapType
+
+_KSTACKS = "kernel stacks at syscall tracepoints"
 
 #: ``BPF_F_USER_STACK``: bpf_get_stackid records the user stack.
 USER_STACK = 1 << 8
@@ -122,6 +126,9 @@ def test_tracepoint_kernel_stack_goes_through_the_syscall_entry(
     ):
         os.getpid()
     stack_id = ids[0]
+    if stack_id >= 2**63 and stack_id - 2**64 == -errno.EFAULT and (reason := skip_reason("6.2", _KSTACKS)):
+        # Linux 6.1 records no kernel callchain at syscall tracepoints (EFAULT); no probe tells
+        pytest.skip(reason)
     assert stack_id < 2**63, f"bpf_get_stackid failed: {stack_id - 2**64}"
     frames = Symbolizer().stack(None, stacks.stack(stack_id), kernel=True)
     names = [frame.name for frame in frames]
