@@ -189,10 +189,23 @@ class TracePipe:
         self._interrupted = True
         self._res.wake()
 
-    def _step(self, deadline: float | None) -> float:
-        if deadline is None:
-            return self._flush_interval
-        return min(self._flush_interval, deadline - time.monotonic())
+    def _lines_or_step(self, deadline: float | None) -> list[TraceLine] | float:
+        """One round of a poll: the lines to return now (``[]`` when closed, interrupted or out of
+        time), or how many seconds to wait before the next round."""
+        if self._closed:
+            return []
+        lines = self.read()
+        if lines:
+            return lines
+        if self._interrupted:
+            self._interrupted = False
+            return []
+        step = (
+            self._flush_interval
+            if deadline is None
+            else min(self._flush_interval, deadline - time.monotonic())
+        )
+        return [] if step <= 0 else float(step)
 
     def _wait(self, step: float) -> None:
         """Block up to ``step`` seconds for ``trace_pipe`` or a wake-up (under the lock, as reads)."""
@@ -215,19 +228,9 @@ class TracePipe:
         """
         self._check_open()
         deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            if self._closed:
-                return []
-            lines = self.read()
-            if lines:
-                return lines
-            if self._interrupted:
-                self._interrupted = False
-                return []
-            step = self._step(deadline)
-            if step <= 0:
-                return []
+        while isinstance(step := self._lines_or_step(deadline), float):
             self._wait(step)
+        return step
 
     async def apoll(self, timeout: float | None = None) -> list[TraceLine]:
         """[`poll()`][ebpf.events.TracePipe.poll] for asyncio: waits with the running loop, not blocking it.
@@ -238,20 +241,10 @@ class TracePipe:
         """
         self._check_open()
         deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            if self._closed:
-                return []
-            lines = self.read()
-            if lines:
-                return lines
-            if self._interrupted:
-                self._interrupted = False
-                return []
-            step = self._step(deadline)
-            if step <= 0:
-                return []
+        while isinstance(step := self._lines_or_step(deadline), float):
             if await wait_readable(self.fileno(), step):
                 self._res.clear_wake()
+        return step
 
     def __iter__(self) -> Iterator[TraceLine]:
         """Lines as they come, blocking in between; ends when the reader is closed or interrupted."""
