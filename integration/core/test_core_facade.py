@@ -238,21 +238,26 @@ def test_load_object_and_inspect_object() -> None:
         assert coll.programs["count"].test_run(bytes(64)).retval in (0, 1, 2, 3)
 
 
+def _count_hits() -> list[Item]:
+    """A program that adds one to element 0 of the map named ``hits`` each time it runs."""
+    return [
+        store(R10, -4, 0, W),
+        ld_map_fd(R1, "hits"),
+        mov(R2, R10),
+        add(R2, -4),
+        call("map_lookup_elem"),
+        jeq(R0, 0, "out"),
+        mov(R1, 1),
+        atomic_add(R0, 0, R1),
+        label("out"),
+        mov(R0, 0),
+        exit_(),
+    ]
+
+
 def test_attach_uprobe_symbol_counts_libc_calls() -> None:
     with bpf.array_map("u64", 1, name="uprobe_hits") as hits:
-        insns: list[Item] = [
-            store(R10, -4, 0, W),
-            ld_map_fd(R1, "hits"),
-            mov(R2, R10),
-            add(R2, -4),
-            call("map_lookup_elem"),
-            jeq(R0, 0, "out"),
-            mov(R1, 1),
-            atomic_add(R0, 0, R1),
-            label("out"),
-            mov(R0, 0),
-            exit_(),
-        ]
+        insns = _count_hits()
         prog = bpf.load_program(insns, "uprobe", maps={"hits": hits})
         with prog, bpf.attach_uprobe_symbol(prog, "libc.so.6", "getpid", pid=os.getpid()):
             for _ in range(10):
@@ -283,19 +288,7 @@ def test_attach_uprobe_symbol_with_an_offset_is_ebpf_elfs() -> None:
     # The facade once wrapped ebpf.elf's function and passed offset twice (TypeError).
     offset = _second_instruction("libc.so.6", "malloc")
     with bpf.array_map("u64", 1, name="malloc_hits") as hits:
-        insns: list[Item] = [
-            store(R10, -4, 0, W),
-            ld_map_fd(R1, "hits"),
-            mov(R2, R10),
-            add(R2, -4),
-            call("map_lookup_elem"),
-            jeq(R0, 0, "out"),
-            mov(R1, 1),
-            atomic_add(R0, 0, R1),
-            label("out"),
-            mov(R0, 0),
-            exit_(),
-        ]
+        insns = _count_hits()
         with (
             bpf.load_program(insns, "uprobe", maps={"hits": hits}) as prog,
             bpf.attach_uprobe_symbol(prog, "libc.so.6", "malloc", offset=offset, pid=os.getpid()),
