@@ -201,6 +201,32 @@ def test_argument_sizes_and_kinds_of_the_test_program(built: dict[str, Path]) ->
 # ---------------------------------------------------------------- argument specs
 
 
+def _check_form(
+    machine: str,
+    spec: str,
+    kind: UsdtArgKind,
+    size: int,
+    signed: bool,
+    register: str,
+    reg_off: int,
+    offset_or_value: int,
+    words: str,
+) -> None:
+    """One argument spec of ``machine`` parses into these fields and reads as ``words``."""
+    (arg,) = parse_usdt_arguments(spec, machine)
+    assert (arg.kind, arg.size, arg.signed, arg.register, arg.reg_off) == (
+        kind,
+        size,
+        signed,
+        register,
+        reg_off,
+    )
+    assert (arg.value if kind == UsdtArgKind.CONST else arg.offset) == offset_or_value
+    assert arg.text == spec
+    assert arg.bitshift == 64 - 8 * size
+    assert arg.describe(machine) == words
+
+
 @pytest.mark.parametrize(
     ("spec", "kind", "size", "signed", "register", "reg_off", "offset_or_value", "words"),
     [
@@ -231,18 +257,7 @@ def test_x86_64_argument_forms(
     offset_or_value: int,
     words: str,
 ) -> None:
-    (arg,) = parse_usdt_arguments(spec, "x86_64")
-    assert (arg.kind, arg.size, arg.signed, arg.register, arg.reg_off) == (
-        kind,
-        size,
-        signed,
-        register,
-        reg_off,
-    )
-    assert (arg.value if kind == UsdtArgKind.CONST else arg.offset) == offset_or_value
-    assert arg.text == spec
-    assert arg.bitshift == 64 - 8 * size
-    assert arg.describe("x86_64") == words
+    _check_form("x86_64", spec, kind, size, signed, register, reg_off, offset_or_value, words)
 
 
 @pytest.mark.parametrize(
@@ -269,16 +284,7 @@ def test_aarch64_argument_forms(
     offset_or_value: int,
     words: str,
 ) -> None:
-    (arg,) = parse_usdt_arguments(spec, "aarch64")
-    assert (arg.kind, arg.size, arg.signed, arg.register, arg.reg_off) == (
-        kind,
-        size,
-        signed,
-        register,
-        reg_off,
-    )
-    assert (arg.value if kind == UsdtArgKind.CONST else arg.offset) == offset_or_value
-    assert arg.describe("aarch64") == words
+    _check_form("aarch64", spec, kind, size, signed, register, reg_off, offset_or_value, words)
 
 
 def test_argument_lists_split_like_libbpf() -> None:
