@@ -289,7 +289,9 @@ def test_stripped_binary_uses_its_debug_file_by_build_id(tmp_path: Path) -> None
     assert FileSymbols.from_file(binary, debug_roots=[root]).lookup(hidden) == ("hidden_function", 0)
 
 
-def test_stripped_binary_uses_its_debug_file_by_debuglink(tmp_path: Path) -> None:
+def _without_build_id(tmp_path: Path) -> tuple[Path, int]:
+    """The test program alone (no library), with debug information and no build id: the binary and
+    the address of ``hidden_function`` in it."""
     gcc = _gcc()
     (tmp_path / "main.c").write_text(
         PROGRAM.replace("lib_function(x)", "x").replace("lib_helper_address()", "0")
@@ -306,7 +308,11 @@ def test_stripped_binary_uses_its_debug_file_by_debuglink(tmp_path: Path) -> Non
         str(tmp_path / "main.c"),
     ]
     subprocess.run(cmd, check=True)
-    hidden = _nm(binary)["hidden_function"]
+    return binary, _nm(binary)["hidden_function"]
+
+
+def test_stripped_binary_uses_its_debug_file_by_debuglink(tmp_path: Path) -> None:
+    binary, hidden = _without_build_id(tmp_path)
     debug = tmp_path / "main.debug"
     _objcopy("--only-keep-debug", str(binary), str(debug))
     _objcopy("--strip-all", f"--add-gnu-debuglink={debug}", str(binary))
@@ -328,23 +334,7 @@ def test_demangle_hook_applies_to_user_names(built: dict[str, Path]) -> None:
 
 
 def test_debuglink_under_a_debug_root_seen_through_proc_root(tmp_path: Path) -> None:
-    gcc = _gcc()
-    (tmp_path / "main.c").write_text(
-        PROGRAM.replace("lib_function(x)", "x").replace("lib_helper_address()", "0")
-    )
-    binary = tmp_path / "main"
-    cmd = [
-        gcc,
-        "-O0",
-        "-fno-inline",
-        "-g",
-        "-Wl,--build-id=none",
-        "-o",
-        str(binary),
-        str(tmp_path / "main.c"),
-    ]
-    subprocess.run(cmd, check=True)
-    hidden = _nm(binary)["hidden_function"]
+    binary, hidden = _without_build_id(tmp_path)
     root = tmp_path / "debug"
     debug = root / tmp_path.relative_to("/") / "main.debug"  # /usr/lib/debug/<binary's directory>/<link>
     debug.parent.mkdir(parents=True)
