@@ -13,9 +13,19 @@ import errno
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from . import commands
-from ._generated import BpfBtfInfo, BpfLinkInfo, BpfProgInfo, LinkType, MapType, ProgType
+from ._generated import (
+    BpfBtfInfo,
+    BpfFuncInfo,
+    BpfLineInfo,
+    BpfLinkInfo,
+    BpfProgInfo,
+    LinkType,
+    MapType,
+    ProgType,
+)
 from .errors import BpfSyscallError
 from .fd import FD, HasFileno, fileno_of
 
@@ -28,6 +38,7 @@ __all__ = [
     "btf_ids",
     "describe_fd",
     "expect_kind",
+    "fd_info",
     "get_btf_info",
     "get_link_info",
     "get_map_info",
@@ -40,12 +51,15 @@ __all__ = [
     "map_ids",
     "object_kind",
     "prog_ids",
+    "program_func_info",
     "program_jited_insns",
+    "program_line_info",
     "program_map_ids",
     "program_xlated_insns",
 ]
 
 FdLike = int | HasFileno
+_Record = TypeVar("_Record", BpfFuncInfo, BpfLineInfo)
 
 
 # What `readlink /proc/self/fd/N` shows for each kind of BPF object: the name of its anonymous
@@ -259,6 +273,65 @@ def _prog_array(
 def program_map_ids(fd: FdLike) -> tuple[int, ...]:
     """Ids of the maps a program uses."""
     return _prog_array(fd, "nr_map_ids", "map_ids", ctypes.c_uint32)
+
+
+def _prog_records(
+    fd: FdLike, count_field: str, pointer_field: str, size_field: str, record: type[_Record]
+) -> list[_Record]:
+    # Like _prog_array, for records whose size the kernel states (func and line info): the
+    # kernel fills min(its size, ours) bytes of each, so ours is what we hand it.
+    info = BpfProgInfo()
+    commands.obj_get_info_by_fd(fd, info)
+    count = int(getattr(info, count_field))
+    if not count:
+        return []
+    arr = (record * count)()
+    info = BpfProgInfo()
+    setattr(info, count_field, count)
+    setattr(info, size_field, ctypes.sizeof(record))
+    setattr(info, pointer_field, ctypes.addressof(arr))
+    commands.obj_get_info_by_fd(fd, info)
+    return list(arr)
+
+
+def program_func_info(fd: FdLike) -> list[tuple[int, int]]:
+    """``(insn_off, btf type id of the FUNC)`` of each function of the program, from its BTF func info.
+
+    Empty for a program loaded without BTF. The type ids are in the program's BTF object
+    (``ProgramInfo.btf_id``).
+    """
+    return [
+        (int(r.insn_off), int(r.type_id))
+        for r in _prog_records(fd, "nr_func_info", "func_info", "func_info_rec_size", BpfFuncInfo)
+    ]
+
+
+def program_line_info(fd: FdLike) -> list[tuple[int, int, int, int]]:
+    """``(insn_off, file_name_off, line_off, line_col)`` of each BTF line info record of the program.
+
+    The offsets are in the string section of the program's BTF object; ``line_col`` packs the
+    line number (upper 22 bits) and the column (lower 10 bits), as ``struct bpf_line_info`` does.
+    Empty for a program loaded without line info.
+    """
+    return [
+        (int(r.insn_off), int(r.file_name_off), int(r.line_off), int(r.line_col))
+        for r in _prog_records(fd, "nr_line_info", "line_info", "line_info_rec_size", BpfLineInfo)
+    ]
+
+
+def fd_info(fd: FdLike) -> dict[str, str]:
+    """The fields of ``/proc/self/fdinfo/FD`` (``memlock``, ``frozen``, ``map_type``...), as text.
+
+    Raises:
+        OSError: the descriptor is not open.
+    """
+    fields: dict[str, str] = {}
+    with open(f"/proc/self/fdinfo/{fileno_of(fd)}", encoding="utf-8") as lines:
+        for line in lines:
+            name, sep, value = line.partition(":")
+            if sep:
+                fields[name.strip()] = value.strip()
+    return fields
 
 
 def _prog_bytes(fd: FdLike, len_field: str, pointer_field: str) -> bytes:

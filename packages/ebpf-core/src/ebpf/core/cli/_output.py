@@ -5,9 +5,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
-__all__ = ["CliError", "Handler", "print_json", "show", "table", "type_name"]
+__all__ = [
+    "CliError",
+    "Handler",
+    "hex_bytes",
+    "print_json",
+    "print_json_stream",
+    "show",
+    "table",
+    "type_name",
+]
 
 #: A command's handler: the parsed arguments in, the exit status out.
 Handler = Callable[[argparse.Namespace], int]
@@ -34,6 +43,29 @@ def print_json(data: object) -> None:
     """Print ``data`` as indented JSON (what ``--json`` gives); values JSON lacks become strings."""
     json.dump(data, sys.stdout, indent=2, default=str)
     print()
+
+
+def print_json_stream(items: Iterable[object]) -> int:
+    """Print ``items`` as one indented JSON array, each item as soon as it comes; returns how many.
+
+    The output is the same as ``print_json(list(items))`` but nothing waits for the last
+    item, so a reader sees the first entries of a large map at once and memory stays flat.
+    """
+    count = 0
+    for item in items:
+        body = json.dumps(item, indent=2, default=str).replace("\n", "\n  ")
+        sys.stdout.write(("[\n  " if count == 0 else ",\n  ") + body)
+        count += 1
+        if count % 256 == 0:
+            sys.stdout.flush()
+    sys.stdout.write("\n]\n" if count else "[]\n")
+    sys.stdout.flush()
+    return count
+
+
+def hex_bytes(raw: bytes) -> list[str]:
+    """Raw bytes as bpftool's JSON shows them: ``b"\\x03\\x00"`` -> ``["0x03", "0x00"]``."""
+    return [f"0x{byte:02x}" for byte in raw]
 
 
 def type_name(value: object) -> str:

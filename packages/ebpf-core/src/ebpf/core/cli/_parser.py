@@ -83,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     dump.add_argument(
         "--style", choices=("verifier", "llvm"), default="verifier", help="xlated listing style"
     )
+    dump.add_argument(
+        "--linum", action="store_true", help="with each source line, its file, line and column (BTF)"
+    )
+    dump.add_argument("--opcodes", action="store_true", help="with each instruction, its raw bytes")
 
     maps = group("map", "maps")
     leaf(maps, "list", cmd_map_list, "list maps")

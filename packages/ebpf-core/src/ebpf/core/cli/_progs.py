@@ -8,13 +8,14 @@ import subprocess
 import tempfile
 from typing import TYPE_CHECKING
 
-from ._objects import open_by_id, resolve_id
+from ._objects import kernel_btf, open_by_id, resolve_id
 from ._output import CliError, print_json, show, table, type_name
+from ._xlated import xlated_entries, xlated_text
 
 if TYPE_CHECKING:
     from ebpf.syscall.objects import ProgramInfo
 
-__all__ = ["cmd_prog_dump", "cmd_prog_list", "cmd_prog_show"]
+__all__ = ["cmd_prog_dump", "cmd_prog_list", "cmd_prog_show", "full_name"]
 
 
 def _program_info(ref: str) -> ProgramInfo:
@@ -24,22 +25,85 @@ def _program_info(ref: str) -> ProgramInfo:
         return objects.get_program_info(fd)
 
 
+def full_name(info: ProgramInfo) -> str:
+    """The program's whole name, as bpftool shows it.
+
+    The kernel keeps 15 characters of a name; when a name fills them and the program
+    has BTF func info, the name of its first function (its entry) is the whole one.
+    """
+    from ebpf.syscall import BpfSyscallError, objects
+
+    if len(info.name) < 15 or not info.btf_id:
+        return info.name
+    try:
+        with open_by_id("prog", info.id) as fd:
+            funcs = objects.program_func_info(fd)
+        if not funcs:
+            return info.name
+        name = kernel_btf(info.btf_id)[funcs[0][1]].name
+    except (CliError, BpfSyscallError, KeyError, ValueError):  # gone meanwhile, or odd BTF
+        return info.name
+    return name if name.startswith(info.name) else info.name
+
+
+def _loaded_at(load_time_ns: int) -> int:
+    """Seconds since the epoch from the kernel's boot-time nanoseconds, as bpftool computes them."""
+    import time
+
+    since_boot = time.clock_gettime_ns(time.CLOCK_REALTIME) // 10**9 - (
+        time.clock_gettime_ns(time.CLOCK_BOOTTIME) // 10**9
+    )
+    return since_boot + load_time_ns // 10**9
+
+
+def _memlock(kind: str, object_id: int) -> int | None:
+    """``memlock`` of the object's fdinfo (bytes charged to it), None when the kernel has none."""
+    from ebpf.syscall import objects
+
+    try:
+        with open_by_id(kind, object_id) as fd:
+            value = objects.fd_info(fd).get("memlock")
+    except (CliError, OSError):
+        return None
+    return int(value) if value and value.isdigit() else None
+
+
 def _prog_row(info: ProgramInfo) -> dict[str, object]:
-    return {
+    """The program as ``bpftool -j prog show`` has it: its fields, names and presence rules.
+
+    Differences (docs/cli.md): ``name`` is always there ("" for none) and
+    ``verified_insns`` is added.
+    """
+    row: dict[str, object] = {
         "id": info.id,
         "type": type_name(info.type),
-        "name": info.name,
+        "name": full_name(info),
         "tag": info.tag,
         "gpl_compatible": info.gpl_compatible,
-        "map_ids": list(info.map_ids),
-        "btf_id": info.btf_id,
-        "xlated_size": info.xlated_size,
-        "jited_size": info.jited_size,
-        "verified_insns": info.verified_insns,
-        "run_count": info.run_count,
-        "run_time_ns": info.run_time_ns,
-        "created_by_uid": info.created_by_uid,
     }
+    if info.run_time_ns:
+        row["run_time_ns"] = info.run_time_ns
+        row["run_cnt"] = info.run_count
+    if info.recursion_misses:
+        row["recursion_misses"] = info.recursion_misses
+    if info.ifindex:
+        row["ifindex"] = info.ifindex
+    if info.load_time_ns:
+        row["loaded_at"] = _loaded_at(info.load_time_ns)
+        row["uid"] = info.created_by_uid
+    row["bytes_xlated"] = info.xlated_size
+    row["jited"] = bool(info.jited_size)
+    if info.jited_size:
+        row["bytes_jited"] = info.jited_size
+    memlock = _memlock("prog", info.id)
+    if memlock is not None:
+        row["bytes_memlock"] = memlock
+    if info.map_ids:
+        row["map_ids"] = list(info.map_ids)
+    if info.btf_id:
+        row["btf_id"] = info.btf_id
+    row["verified_insns"] = info.verified_insns
+    return row
 
 
 def cmd_prog_list(args: argparse.Namespace) -> int:
@@ -50,7 +114,8 @@ def cmd_prog_list(args: argparse.Namespace) -> int:
         print_json([_prog_row(info) for info in infos])
         return 0
     cells = [
-        (i.id, type_name(i.type), i.name or "-", i.tag, ",".join(map(str, i.map_ids)) or "-") for i in infos
+        (i.id, type_name(i.type), full_name(i) or "-", i.tag, ",".join(map(str, i.map_ids)) or "-")
+        for i in infos
     ]
     print(table(("ID", "TYPE", "NAME", "TAG", "MAPS"), cells))
     return 0
@@ -83,27 +148,26 @@ def _native_listing(code: bytes) -> str:
     return "\n".join(f"{off:8x}:  {code[off : off + 16].hex(' ')}" for off in range(0, len(code), 16))
 
 
-def _xlated_listing(code: bytes) -> str:
-    """The verifier's form, with map references as bpftool shows them (``r1 = map[id:42]``).
+def _xlated(info: ProgramInfo, code: bytes, args: argparse.Namespace) -> list[dict[str, object]]:
+    """bpftool's objects of the program's translated instructions, with its BTF when it has some."""
+    from ebpf.syscall import objects
 
-    In translated instructions the kernel replaces each map pointer of an
-    ``ld_imm64`` by the map's id, and keeps the pseudo source register that
-    says whether it is the map (``BPF_PSEUDO_MAP_FD``) or an address in its
-    value (``BPF_PSEUDO_MAP_VALUE``, offset in the upper half).
-    """
-    from ebpf.asm import LDDW, PseudoLoad, decode, format_verifier
-
-    lines = []
-    slot = 0
-    for insn in decode(code):
-        text = format_verifier(insn)
-        if insn.opcode == LDDW and insn.src in (PseudoLoad.MAP_FD, PseudoLoad.MAP_VALUE):
-            map_id, offset = insn.imm & 0xFFFFFFFF, (insn.imm >> 32) & 0xFFFFFFFF
-            where = f"map[id:{map_id}]" if insn.src == PseudoLoad.MAP_FD else f"map[id:{map_id}][0]+{offset}"
-            text = f"({insn.opcode:02x}) r{insn.dst} = {where}"
-        lines.append(f"{slot}: {text}")
-        slot += 2 if insn.opcode == LDDW else 1
-    return "\n".join(lines)
+    graph = None
+    func_info: list[tuple[int, int]] = []
+    line_info: list[tuple[int, int, int, int]] = []
+    if info.btf_id:
+        with open_by_id("prog", info.id) as fd:
+            func_info = objects.program_func_info(fd)
+            line_info = objects.program_line_info(fd)
+        graph = kernel_btf(info.btf_id)
+    return xlated_entries(
+        code,
+        graph=graph,
+        func_info=func_info,
+        line_info=line_info,
+        linum=args.linum,
+        opcodes=args.opcodes,
+    )
 
 
 def cmd_prog_dump(args: argparse.Namespace) -> int:
@@ -122,9 +186,16 @@ def cmd_prog_dump(args: argparse.Namespace) -> int:
         else:
             print(_native_listing(code))
         return 0
-    text = _xlated_listing(code) if args.style == "verifier" else disassemble(code)
+    if args.style == "llvm":
+        text = disassemble(code)
+        if args.json:
+            print_json({"id": info.id, "insns": text.splitlines()})
+        else:
+            print(text)
+        return 0
+    entries = _xlated(info, code, args)
     if args.json:
-        print_json({"id": info.id, "insns": text.splitlines()})
+        print_json(entries)
     else:
-        print(text)
+        print(xlated_text(entries))
     return 0
