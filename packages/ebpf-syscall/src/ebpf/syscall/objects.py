@@ -44,6 +44,7 @@ __all__ = [
     "get_map_info",
     "get_program_info",
     "link_ids",
+    "link_tracepoint_name",
     "list_btfs",
     "list_links",
     "list_maps",
@@ -402,6 +403,25 @@ def get_link_info(fd: FdLike) -> LinkInfo:
         prog_id=int(info.prog_id),
         raw=info,
     )
+
+
+def link_tracepoint_name(fd: FdLike) -> str:
+    """The tracepoint a ``raw_tracepoint`` link is attached to ("" for other links).
+
+    Raises:
+        TypeError: ``fd`` is not a link.
+    """
+    expect_kind(fd, "link")
+    info = commands.link_info(fd)
+    size = int(info.raw_tracepoint.tp_name_len)
+    if info.type != LinkType.RAW_TRACEPOINT or not size:
+        return ""
+    buf = ctypes.create_string_buffer(size)
+    info = BpfLinkInfo()
+    info.raw_tracepoint.tp_name = ctypes.addressof(buf)
+    info.raw_tracepoint.tp_name_len = size
+    commands.obj_get_info_by_fd(fd, info)
+    return buf.value.decode("utf-8", "replace")
 
 
 def get_btf_info(fd: FdLike) -> BtfInfo:

@@ -12,16 +12,43 @@ from ._output import CliError, print_json, table
 __all__ = ["cmd_btf_dump", "cmd_btf_list"]
 
 
-def cmd_btf_list(args: argparse.Namespace) -> int:
+def _btf_rows() -> list[dict[str, object]]:
+    """BTF objects as ``bpftool -j btf show`` has them: with the programs and maps that use each.
+
+    Differences (docs/cli.md): ``name`` is always there ("" for none); ``prog_ids`` and
+    ``map_ids`` are sorted.
+    """
     from ebpf.syscall import objects
 
-    rows = [
-        {"id": b.id, "name": b.name, "size": b.size, "kernel_btf": b.kernel_btf} for b in objects.list_btfs()
-    ]
+    users: dict[int, tuple[list[int], list[int]]] = {}
+    for prog in objects.list_programs():
+        if prog.btf_id:
+            users.setdefault(prog.btf_id, ([], []))[0].append(prog.id)
+    for m in objects.list_maps():
+        if m.btf_id:
+            users.setdefault(m.btf_id, ([], []))[1].append(m.id)
+    rows: list[dict[str, object]] = []
+    for b in objects.list_btfs():
+        progs, maps = users.get(b.id, ([], []))
+        rows.append(
+            {
+                "id": b.id,
+                "size": b.size,
+                "prog_ids": sorted(progs),
+                "map_ids": sorted(maps),
+                "kernel": b.kernel_btf,
+                "name": b.name,
+            }
+        )
+    return rows
+
+
+def cmd_btf_list(args: argparse.Namespace) -> int:
+    rows = _btf_rows()
     if args.json:
         print_json(rows)
     else:
-        cells = [(r["id"], r["name"] or "-", r["size"], "kernel" if r["kernel_btf"] else "-") for r in rows]
+        cells = [(r["id"], r["name"] or "-", r["size"], "kernel" if r["kernel"] else "-") for r in rows]
         print(table(("ID", "NAME", "SIZE", "KIND"), cells))
     return 0
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from ._objects import kernel_btf, open_by_id, resolve_id
-from ._output import CliError, print_json, show, table, type_name
+from ._output import CliError, hex_bytes, print_json, print_json_stream, show, table, type_name
 
 if TYPE_CHECKING:
-    from ebpf.maps import BtfCodec, Map
+    from ebpf.btf import TypeGraph
+    from ebpf.maps import Map
     from ebpf.syscall.objects import MapInfo
 
 __all__ = [
@@ -33,16 +34,37 @@ def _map_info(ref: str) -> MapInfo:
 
 
 def _map_row(info: MapInfo) -> dict[str, object]:
-    return {
-        "id": info.id,
-        "type": type_name(info.type),
-        "name": info.name,
-        "key_size": info.key_size,
-        "value_size": info.value_size,
-        "max_entries": info.max_entries,
-        "flags": info.flags,
-        "btf_id": info.btf_id,
-    }
+    """The map as ``bpftool -j map show`` has it: its fields, names and presence rules.
+
+    Differences (docs/cli.md): ``name`` is always there ("" for none).
+    """
+    from ebpf.syscall import MapType, ProgType, objects
+
+    row: dict[str, object] = {"id": info.id, "type": type_name(info.type), "name": info.name}
+    if info.ifindex:
+        row["ifindex"] = info.ifindex
+    row.update(
+        flags=info.flags,
+        bytes_key=info.key_size,
+        bytes_value=info.value_size,
+        max_entries=info.max_entries,
+    )
+    try:
+        with open_by_id("map", info.id) as fd:
+            fdinfo = objects.fd_info(fd)
+    except (CliError, OSError):  # gone meanwhile
+        fdinfo = {}
+    if fdinfo.get("memlock", "").isdigit():
+        row["bytes_memlock"] = int(fdinfo["memlock"])
+    if info.type == MapType.PROG_ARRAY and fdinfo.get("owner_prog_type", "").isdigit():
+        owner = int(fdinfo["owner_prog_type"])
+        row["owner_prog_type"] = type_name(ProgType(owner)) if owner in ProgType._value2member_map_ else owner
+        row["owner_jited"] = fdinfo.get("owner_jited") == "1"
+    if fdinfo.get("frozen", "").isdigit():
+        row["frozen"] = int(fdinfo["frozen"])
+    if info.btf_id:
+        row["btf_id"] = info.btf_id
+    return row
 
 
 def _map_label(info: MapInfo) -> str:
@@ -61,10 +83,10 @@ def cmd_map_list(args: argparse.Namespace) -> int:
             r["id"],
             r["type"],
             r["name"] or "-",
-            r["key_size"],
-            r["value_size"],
+            r["bytes_key"],
+            r["bytes_value"],
             r["max_entries"],
-            r["btf_id"] or "-",
+            r.get("btf_id", "-"),
         )
         for r in rows
     ]
@@ -77,32 +99,79 @@ def cmd_map_show(args: argparse.Namespace) -> int:
 
 
 class _Decoder:
-    """Shows a map's raw keys and values: decoded with the map's BTF when it has some, else as hex."""
+    """Turns a map's raw keys and values into bpftool's ``map dump -j`` entries.
+
+    Each entry has ``key`` and ``value`` (``values`` per CPU: ``[{"cpu": 0, "value": ...}]``)
+    as lists of ``"0x.."`` bytes, and, when the map has BTF, ``formatted``: the same
+    decoded with it. A data section's value (``.rodata``, ``.data``, ``.bss``) is formatted
+    as bpftool does: ``{".rodata": [{"var": value}, ...]}``.
+    """
 
     def __init__(self, info: MapInfo) -> None:
-        from ebpf.maps import BtfCodec
-
         self.info = info
-        self.key_codec: BtfCodec | None = None
-        self.value_codec: BtfCodec | None = None
+        self.key_format: Callable[[bytes], object] | None = None
+        self.value_format: Callable[[bytes], object] | None = None
         if info.btf_id and (info.btf_key_type_id or info.btf_value_type_id):
             graph = kernel_btf(info.btf_id)
             if info.btf_key_type_id:
-                self.key_codec = BtfCodec(graph, info.btf_key_type_id)
+                self.key_format = _btf_format(graph, info.btf_key_type_id)
             if info.btf_value_type_id:
-                self.value_codec = BtfCodec(graph, info.btf_value_type_id)
+                self.value_format = _btf_format(graph, info.btf_value_type_id)
+
+    def entry(self, key: bytes, value: bytes | list[bytes]) -> dict[str, object]:
+        """bpftool's JSON entry of one element."""
+        entry: dict[str, object] = {"key": hex_bytes(key)}
+        formatted: dict[str, object] = {}
+        if self.key_format is not None:
+            formatted["key"] = self.key_format(key)
+        if isinstance(value, list):  # per-CPU
+            entry["values"] = [{"cpu": cpu, "value": hex_bytes(v)} for cpu, v in enumerate(value)]
+            if self.value_format is not None:
+                fmt = self.value_format
+                formatted["values"] = [{"cpu": cpu, "value": fmt(v)} for cpu, v in enumerate(value)]
+        else:
+            entry["value"] = hex_bytes(value)
+            if self.value_format is not None:
+                formatted["value"] = self.value_format(value)
+        if formatted:
+            entry["formatted"] = formatted
+        return entry
 
     @staticmethod
-    def _decode(codec: BtfCodec | None, raw: bytes) -> object:
-        return raw.hex(" ") if codec is None else codec.decode(raw)
+    def text(entry: dict[str, object]) -> str:
+        """One line of the text dump: the formatted key and value when there is BTF, else hex bytes."""
+        shown = entry.get("formatted", entry)
+        assert isinstance(shown, dict)
+        parts = []
+        for field in ("key", "value", "values"):
+            if field in shown:
+                parts.append(f"{field}: {_fmt(shown[field])}")
+        return "  ".join(parts)
 
-    def key(self, raw: bytes) -> object:
-        return self._decode(self.key_codec, raw)
 
-    def value(self, raw: bytes | list[bytes]) -> object:
-        if isinstance(raw, list):  # per-CPU
-            return [self._decode(self.value_codec, v) for v in raw]
-        return self._decode(self.value_codec, raw)
+def _btf_format(graph: TypeGraph, type_id: int) -> Callable[[bytes], object]:
+    """How bpftool formats bytes of BTF type ``type_id``: decoded, a data section as its variables."""
+    from ebpf.btf import Datasec, Var
+    from ebpf.maps import BtfCodec
+
+    section = graph.resolve(type_id)
+    if not isinstance(section, Datasec):
+        return BtfCodec(graph, type_id).decode
+    variables = []
+    for place in section.vars:
+        var = graph[place.type_id]
+        name = var.name if isinstance(var, Var) else ""
+        codec = BtfCodec(graph, var.type_id if isinstance(var, Var) else place.type_id)
+        variables.append((name, place.offset, place.size, codec))
+
+    def decode(raw: bytes) -> object:
+        return {
+            section.name: [
+                {name: codec.decode(raw[offset : offset + size])} for name, offset, size, codec in variables
+            ]
+        }
+
+    return decode
 
 
 def _open_raw(info: MapInfo) -> Map:
@@ -122,24 +191,29 @@ def _open_raw(info: MapInfo) -> Map:
 
 
 def cmd_map_dump(args: argparse.Namespace) -> int:
+    """Print every element as it is read (a chunk of keys at a time), so memory stays flat."""
     from ebpf.maps import KeyValueMap
 
     info = _map_info(args.map)
     decoder = _Decoder(info)
     with _open_raw(info) as m:
         assert isinstance(m, KeyValueMap)
-        entries = [{"key": decoder.key(k), "value": decoder.value(v)} for k, v in m.iter_items()]
-    if args.json:
-        print_json(entries)
-        return 0
-    for entry in entries:
-        print(f"key: {_fmt(entry['key'])}  value: {_fmt(entry['value'])}")
-    print(f"Found {len(entries)} element{'s' if len(entries) != 1 else ''}")
+        entries = (decoder.entry(k, v) for k, v in m.iter_items())
+        if args.json:
+            print_json_stream(entries)
+            return 0
+        count = 0
+        for entry in entries:
+            print(decoder.text(entry))
+            count += 1
+    print(f"Found {count} element{'s' if count != 1 else ''}")
     return 0
 
 
 def _fmt(value: object) -> str:
-    return value if isinstance(value, str) else json.dumps(value, default=str)
+    if isinstance(value, list) and all(isinstance(v, str) and v.startswith("0x") for v in value):
+        return " ".join(v[2:] for v in value)  # raw bytes, as bpftool's text shows them
+    return json.dumps(value, default=str)
 
 
 def parse_bytes(tokens: Sequence[str], size: int, what: str) -> bytes:
@@ -178,11 +252,11 @@ def cmd_map_lookup(args: argparse.Namespace) -> int:
             value = m.lookup(key)
         except KeyNotFoundError:
             raise CliError(f"key {_key_text(args.key, key)} is not in map {_map_label(info)}") from None
-    entry = {"key": decoder.key(key), "value": decoder.value(value)}
+    entry = decoder.entry(key, value)
     if args.json:
         print_json(entry)
     else:
-        print(f"key: {_fmt(entry['key'])}  value: {_fmt(entry['value'])}")
+        print(decoder.text(entry))
     return 0
 
 
