@@ -56,6 +56,7 @@ __all__ = [
     "program_jited_insns",
     "program_line_info",
     "program_map_ids",
+    "program_subprog_tags",
     "program_xlated_insns",
 ]
 
@@ -318,6 +319,24 @@ def program_line_info(fd: FdLike) -> list[tuple[int, int, int, int]]:
         (int(r.insn_off), int(r.file_name_off), int(r.line_off), int(r.line_col))
         for r in _prog_records(fd, "nr_line_info", "line_info", "line_info_rec_size", BpfLineInfo)
     ]
+
+
+def program_subprog_tags(fd: FdLike) -> list[str]:
+    """The tag (hex) of each function of the program, the entry first, as the kernel computed them.
+
+    The kernel names a JIT-compiled function ``bpf_prog_<tag>_<name>`` in /proc/kallsyms.
+    """
+    info = BpfProgInfo()
+    commands.obj_get_info_by_fd(fd, info)
+    count = int(info.nr_prog_tags)
+    if not count:
+        return []
+    tags = ((ctypes.c_uint8 * 8) * count)()
+    info = BpfProgInfo()
+    info.nr_prog_tags = count
+    info.prog_tags = ctypes.addressof(tags)
+    commands.obj_get_info_by_fd(fd, info)
+    return [bytes(tag).hex() for tag in tags]
 
 
 def fd_info(fd: FdLike) -> dict[str, str]:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from ._objects import kernel_btf, open_by_id, resolve_id
 from ._output import CliError, print_json, show, table, type_name
-from ._xlated import xlated_entries, xlated_text
+from ._xlated import jited_function_names, xlated_entries, xlated_text
 
 if TYPE_CHECKING:
     from ebpf.syscall.objects import ProgramInfo
@@ -155,16 +155,20 @@ def _xlated(info: ProgramInfo, code: bytes, args: argparse.Namespace) -> list[di
     graph = None
     func_info: list[tuple[int, int]] = []
     line_info: list[tuple[int, int, int, int]] = []
+    functions: list[str] = []
     if info.btf_id:
         with open_by_id("prog", info.id) as fd:
             func_info = objects.program_func_info(fd)
             line_info = objects.program_line_info(fd)
+            tags = objects.program_subprog_tags(fd) if info.jited_size else []
         graph = kernel_btf(info.btf_id)
+        functions = jited_function_names(graph, func_info, tags)
     return xlated_entries(
         code,
         graph=graph,
         func_info=func_info,
         line_info=line_info,
+        functions=functions,
         linum=args.linum,
         opcodes=args.opcodes,
     )

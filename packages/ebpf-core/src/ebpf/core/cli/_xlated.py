@@ -18,13 +18,14 @@ if TYPE_CHECKING:
     from ebpf.asm import Instruction
     from ebpf.btf import TypeGraph
 
-__all__ = ["call_targets", "func_prototype", "xlated_entries", "xlated_text"]
+__all__ = ["call_targets", "func_prototype", "jited_function_names", "xlated_entries", "xlated_text"]
 
 # ``BPF_PSEUDO_CALL`` (1, a call of another function of the program) is left as the verifier
 # prints it; helper calls (0) and kfunc calls (2) carry, once verified, the address of the
 # kernel function as an offset from ``__bpf_call_base`` (kernel/bpf/verifier.c, do_misc_fixups
 # and fixup_kfunc_call), which /proc/kallsyms names, as bpftool does.
 _KERNEL_CALLS = (0, 2)
+_PSEUDO_CALL = 1
 _CALL = 0x85
 
 
@@ -64,8 +65,8 @@ def func_prototype(graph: TypeGraph, type_id: int) -> str:
     return f"{ret} {func.name}({params})"
 
 
-def _verifier_text(insn: Instruction, calls: Mapping[int, str]) -> str:
-    """bpftool's ``disasm``: map references by id, kernel functions by name."""
+def _verifier_text(insn: Instruction, calls: Mapping[int, str], functions: Sequence[str]) -> str:
+    """bpftool's ``disasm``: map references by id, kernel functions and the program's own by name."""
     from ebpf.asm import LDDW, PseudoLoad, format_verifier
 
     if insn.opcode == LDDW and insn.src in (PseudoLoad.MAP_FD, PseudoLoad.MAP_VALUE):
@@ -75,6 +76,11 @@ def _verifier_text(insn: Instruction, calls: Mapping[int, str]) -> str:
         return f"({insn.opcode:02x}) r{insn.dst} = {where}"
     if insn.opcode == _CALL and insn.src in _KERNEL_CALLS and insn.imm in calls:
         return f"({insn.opcode:02x}) call {calls[insn.imm]}#{insn.imm}"
+    if insn.opcode == _CALL and insn.src == _PSEUDO_CALL:
+        # Once JIT-compiled, a call of another function of the program holds its relative
+        # offset in ``off`` and the function's index in ``imm`` (verifier.c, jit_subprogs).
+        name = f"#{functions[insn.imm]}" if 0 <= insn.imm < len(functions) else ""
+        return f"({insn.opcode:02x}) call pc{insn.offset:+d}{name}"
     return format_verifier(insn)
 
 
@@ -95,13 +101,16 @@ def xlated_entries(
     graph: TypeGraph | None = None,
     func_info: Iterable[tuple[int, int]] = (),
     line_info: Iterable[tuple[int, int, int, int]] = (),
+    functions: Sequence[str] = (),
     linum: bool = False,
     opcodes: bool = False,
 ) -> list[dict[str, object]]:
     """One bpftool ``--json`` object per instruction of ``code`` (translated instructions).
 
     ``func_info`` and ``line_info`` are the program's records (``ebpf.syscall.objects``) and
-    ``graph`` its BTF; without a graph no prototype or source line is shown.
+    ``graph`` its BTF; without a graph no prototype or source line is shown. ``functions``
+    are the kernel's symbol names of the program's JIT-compiled functions, by index
+    (``jited_function_names``), for the calls between them.
 
     Raises:
         ParseError: the BTF does not have a type or string the records name.
@@ -127,12 +136,25 @@ def xlated_entries(
                 entry["file"] = graph.string(file_off)
                 entry["line_num"] = line_col >> 10
                 entry["line_col"] = line_col & 0x3FF
-        entry["disasm"] = _verifier_text(insn, calls)
+        entry["disasm"] = _verifier_text(insn, calls, functions)
         if opcodes:
             entry["opcodes"] = _opcodes(code[slot * 8 : slot * 8 + size])
         entries.append(entry)
         slot += size // 8
     return entries
+
+
+def jited_function_names(
+    graph: TypeGraph, func_info: Sequence[tuple[int, int]], tags: Sequence[str]
+) -> list[str]:
+    """``bpf_prog_<tag>_<name>``: what /proc/kallsyms calls each JIT-compiled function of a program with BTF.
+
+    The kernel names them so (kernel/bpf/core.c, bpf_prog_ksym_set_name) from each function's
+    tag and its name in the program's BTF func info.
+    """
+    return [
+        f"bpf_prog_{tag}_{graph[type_id].name}" for tag, (_, type_id) in zip(tags, func_info, strict=False)
+    ]
 
 
 def xlated_text(entries: Sequence[Mapping[str, object]]) -> str:
