@@ -75,6 +75,22 @@ def _by_id(rows: list[dict[str, object]]) -> dict[object, dict[str, object]]:
     return {row["id"]: row for row in rows}
 
 
+#: Fields bpftool adds that `ebpf` leaves out: the pins and processes holding each object.
+_BPFTOOL_ONLY = {"pinned", "pids"}
+
+
+def _same_fields(ours: dict[str, Any], theirs: dict[str, Any], added: set[str]) -> None:
+    """Every field bpftool shows, ours has with the same value; ours adds only ``added`` (docs/cli.md)."""
+    for field, value in theirs.items():
+        if field in _BPFTOOL_ONLY:
+            continue
+        if field == "loaded_at":  # seconds since the epoch, from two readings of the clocks
+            assert abs(ours[field] - value) <= 1, (ours["id"], field)
+        else:
+            assert ours[field] == value, (ours["id"], field, ours.get(field), value)
+    assert set(ours) - set(theirs) <= added, (ours["id"], set(ours) - set(theirs))
+
+
 def test_prog_list_matches_bpftool(program: tuple[Program, ArrayMap[Any]]) -> None:
     prog, counts = program
     ours = _by_id(ebpf_json("prog", "list"))
@@ -83,6 +99,9 @@ def test_prog_list_matches_bpftool(program: tuple[Program, ArrayMap[Any]]) -> No
     assert ours[prog.id]["map_ids"] == theirs[prog.id]["map_ids"] == [counts.id]
     both = ours.keys() & theirs.keys()  # programs may come and go between the two listings
     for prog_id in both:
+        # run_time_ns/run_cnt move while programs run: compare the listings of the idle ones.
+        if "run_cnt" not in theirs[prog_id]:
+            _same_fields(ours[prog_id], theirs[prog_id], {"name", "verified_insns"})
         for field in ("name", "type", "tag", "gpl_compatible"):
             assert ours[prog_id][field] == theirs[prog_id].get(field, ""), (prog_id, field)
     table = ebpf("prog", "list").stdout.splitlines()
@@ -138,18 +157,20 @@ def test_map_list_matches_bpftool(typed_map: Map) -> None:
         # bpftool leaves "name" out for unnamed maps.
         assert ours[map_id]["name"] == theirs[map_id].get("name", ""), map_id
         assert ours[map_id]["type"] == theirs[map_id]["type"], map_id
-        assert ours[map_id]["key_size"] == theirs[map_id]["bytes_key"]
-        assert ours[map_id]["value_size"] == theirs[map_id]["bytes_value"]
+        assert ours[map_id]["bytes_key"] == theirs[map_id]["bytes_key"]
+        assert ours[map_id]["bytes_value"] == theirs[map_id]["bytes_value"]
         assert ours[map_id]["max_entries"] == theirs[map_id]["max_entries"]
+        _same_fields(ours[map_id], theirs[map_id], {"name"})
 
 
 def test_map_dump_decodes_values_with_btf_like_bpftool(typed_map: Map) -> None:
     ours = ebpf_json("map", "dump", str(typed_map.id))
     theirs = bpftool_json("map", "dump", "id", str(typed_map.id))
-    assert ours == [theirs[0]["formatted"]]
-    assert ours == [
+    assert ours == theirs
+    assert [entry["formatted"] for entry in ours] == [
         {"key": 1, "value": {"count": 7, "delta": -3, "name": "abc", "history": [1, 2, 3], "on": True}}
     ]
+    assert ours[0]["key"] == ["0x01", "0x00", "0x00", "0x00"]
     text = ebpf("map", "dump", "cli_typed").stdout
     assert '"name": "abc"' in text
     assert text.rstrip().endswith("Found 1 element")
@@ -163,10 +184,14 @@ def test_map_lookup_update_delete_without_btf(program: tuple[Program, ArrayMap[A
     assert counts[3] == 1
     found = ebpf_json("map", "lookup", str(counts.id), "--key", "2")
     theirs = bpftool_json("map", "lookup", "id", str(counts.id), "key", "2", "0", "0", "0")
-    assert found == {"key": "02 00 00 00", "value": "22 11 00 00 00 00 00 00"}
-    assert found["value"].split() == [byte.removeprefix("0x") for byte in theirs["value"]]
+    assert found == {
+        "key": ["0x02", "0x00", "0x00", "0x00"],
+        "value": ["0x22", "0x11", "0x00", "0x00", "0x00", "0x00", "0x00", "0x00"],
+    }
+    assert found == theirs
     dump = ebpf_json("map", "dump", str(counts.id))
     assert len(dump) == 4
+    assert dump == bpftool_json("map", "dump", "id", str(counts.id))
     result = ebpf("map", "delete", str(counts.id), "--key", "1", check=False)
     assert result.returncode == 1  # arrays cannot delete
     assert result.stderr.count("\n") == 1
@@ -179,11 +204,17 @@ def test_link_list_matches_bpftool() -> None:
         ours = _by_id(ebpf_json("link", "list"))
         theirs = _by_id(bpftool_json("link", "list"))
         shown = ebpf_json("link", "show", str(link_id))
-    assert ours[link_id] == {"id": link_id, "type": "raw_tracepoint", "prog_id": theirs[link_id]["prog_id"]}
+    assert ours[link_id] == {
+        "id": link_id,
+        "type": "raw_tracepoint",
+        "prog_id": theirs[link_id]["prog_id"],
+        "tp_name": "sys_enter",
+    }
     assert shown == ours[link_id]
     for lid in ours.keys() & theirs.keys():
         assert ours[lid]["type"] == theirs[lid]["type"]
         assert ours[lid]["prog_id"] == theirs[lid]["prog_id"]
+        _same_fields(ours[lid], theirs[lid], set())
 
 
 def test_btf_dump_raw_matches_bpftool() -> None:
@@ -198,6 +229,13 @@ def test_btf_list_and_dump_by_id(typed_map: Map) -> None:
     btf_id = typed_map.info().btf_id
     rows = _by_id(ebpf_json("btf", "list"))
     assert btf_id in rows
+    assert rows[btf_id]["map_ids"] == [typed_map.id]
+    theirs = _by_id(bpftool_json("btf", "show"))
+    for row_id in rows.keys() & theirs.keys():
+        # bpftool lists the users of an object in hash order; ours are sorted.
+        for field in ("prog_ids", "map_ids"):
+            theirs[row_id][field] = sorted(theirs[row_id][field])
+        _same_fields(rows[row_id], theirs[row_id], {"name"})
     raw = ebpf("btf", "dump", "--id", str(btf_id)).stdout
     assert "STRUCT 'Value'" in raw
 

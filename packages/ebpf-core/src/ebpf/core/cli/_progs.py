@@ -47,13 +47,15 @@ def full_name(info: ProgramInfo) -> str:
 
 
 def _loaded_at(load_time_ns: int) -> int:
-    """Seconds since the epoch from the kernel's boot-time nanoseconds, as bpftool computes them."""
+    """Seconds since the epoch of a load time in the kernel's nanoseconds since boot.
+
+    bpftool truncates the two clocks to seconds before subtracting, so its figure may be one
+    second less; this one stays the same from one call to the next.
+    """
     import time
 
-    since_boot = time.clock_gettime_ns(time.CLOCK_REALTIME) // 10**9 - (
-        time.clock_gettime_ns(time.CLOCK_BOOTTIME) // 10**9
-    )
-    return since_boot + load_time_ns // 10**9
+    boot_ns = time.clock_gettime_ns(time.CLOCK_REALTIME) - time.clock_gettime_ns(time.CLOCK_BOOTTIME)
+    return (boot_ns + load_time_ns) // 10**9
 
 
 def _memlock(kind: str, object_id: int) -> int | None:
