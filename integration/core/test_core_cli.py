@@ -71,7 +71,7 @@ def program() -> Iterator[tuple[Program, ArrayMap[Any]]]:
             yield prog, counts
 
 
-def _by_id(rows: list[dict[str, object]]) -> dict[object, dict[str, object]]:
+def _by_id(rows: list[dict[str, Any]]) -> dict[object, dict[str, Any]]:
     return {row["id"]: row for row in rows}
 
 

@@ -26,7 +26,7 @@ def _printed(action: object, data: object) -> str:
     "items", [[], [1], [{"key": ["0x01"], "formatted": {"value": {"s": "a\nb"}}}, "x", [1, [2]]]]
 )
 def test_a_streamed_array_is_the_same_json(items: list[object]) -> None:
-    streamed = _printed(lambda data: print_json_stream(iter(data)), items)  # type: ignore[arg-type]
+    streamed = _printed(lambda data: print_json_stream(iter(data)), items)
     assert streamed == _printed(print_json, items)
     assert json.loads(streamed) == items
 
