@@ -41,3 +41,19 @@ def test_object_listing_matches_bpftool(source: Path) -> None:
     obj = compile_c(source, name=source.stem)
     graph = load_file(obj)
     assert dump_raw(graph) == _bpftool_raw(obj)
+
+
+def _decoded_listing(graph: TypeGraph) -> str:
+    """The listing from every type decoded (``format_type``), not read from the words."""
+    from ebpf.btf._raw_dump import format_type
+
+    return "".join(format_type(t, graph) + "\n" for t in graph)
+
+
+def test_words_and_decoded_types_give_the_same_listing(vmlinux: TypeGraph) -> None:
+    # dump_raw reads structs, unions, prototypes, functions, references and arrays from the
+    # words of their records; format_type from decoded types: both on every kind of a kernel.
+    assert dump_raw(vmlinux) == _decoded_listing(vmlinux)
+    for source in CORE_SOURCES:
+        graph = load_file(compile_c(source, name=source.stem))
+        assert dump_raw(graph) == _decoded_listing(graph), source.name

@@ -388,17 +388,22 @@ class TypeTable:
             return Array(type_id, name, ref(w[at], where), ref(w[at + 1], where), w[at + 2], graph=graph)
         if kind in (s.KIND_STRUCT, s.KIND_UNION):
             members = []
+            # The common case (a cached name, an id in range) costs no message: those are
+            # formatted only when a check fails.
+            names, last = self._names, self.last_id
             for i in range(vlen):
                 m_name, m_type, m_off = w[at], w[at + 1], w[at + 2]
                 at += 3
-                m_where = f"{where} member {i}"
                 if kind_flag:  # BTF_MEMBER_BITFIELD_SIZE / BTF_MEMBER_BIT_OFFSET
                     bits, bitfield = m_off & 0xFFFFFF, m_off >> 24
                 else:
                     bits, bitfield = m_off, 0
-                members.append(
-                    Member(string(m_name, m_where), ref(m_type, m_where), bits, bitfield, graph=graph)
-                )
+                member_name = names.get(m_name) if m_name >= self.first_string else None
+                if member_name is None:
+                    member_name = string(m_name, f"{where} member {i}")
+                if m_type > last:
+                    ref(m_type, f"{where} member {i}")
+                members.append(Member(member_name, m_type, bits, bitfield, graph=graph))
             cls = Struct if kind == s.KIND_STRUCT else Union
             return cls(type_id, name, size_or_type, tuple(members), kind_flag, graph=graph)
         if kind == s.KIND_ENUM:
@@ -438,9 +443,15 @@ class TypeTable:
             return Func(type_id, name, ref(size_or_type, where), FuncLinkage(vlen), graph=graph)
         if kind == s.KIND_FUNC_PROTO:
             params = []
+            names, last = self._names, self.last_id
             for i in range(vlen):
-                p_where = f"{where} parameter {i}"
-                params.append(Param(string(w[at], p_where), ref(w[at + 1], p_where), graph=graph))
+                p_name, p_type = w[at], w[at + 1]
+                param_name = names.get(p_name) if p_name >= self.first_string else None
+                if param_name is None:
+                    param_name = string(p_name, f"{where} parameter {i}")
+                if p_type > last:
+                    ref(p_type, f"{where} parameter {i}")
+                params.append(Param(param_name, p_type, graph=graph))
                 at += 2
             return FuncProto(type_id, name, ref(size_or_type, where), tuple(params), graph=graph)
         if kind == s.KIND_VAR:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ebpf.syscall.abi import BTF_KINDS
+
+from . import _layout as s
+from ._decode import TypeTable
 from ._graph import TypeGraph
 from ._types import (
     Array,
@@ -43,14 +47,108 @@ def _name(name: str) -> str:
     return name or "(anon)"
 
 
+#: Kinds whose record is one reference, printed ``type_id=N``, by kind number.
+_REF_KINDS = {
+    BTF_KINDS[name]: name for name in ("PTR", "TYPEDEF", "VOLATILE", "CONST", "RESTRICT", "TYPE_TAG")
+}
+_FUNC_LINKAGE = ("static", "global", "extern")
+
+
 def raw_lines(graph: TypeGraph) -> Iterator[str]:
     """One string per type (with its members on following lines), as bpftool prints them.
+
+    The kinds that make most of a kernel's records (structs, unions, function prototypes,
+    functions, pointers and the other references, arrays) are formatted straight from
+    their words (``_WordsReader``), the others from their decoded type: building a
+    ``Member`` per line costs more than the line. The two agree (tests/btf compares the
+    listing of real files both ways).
 
     Raises:
         ParseError: a record of the graph is malformed.
     """
-    for t in graph:
-        yield format_type(t, graph)
+    table = graph._table
+    reader = _WordsReader(table)
+    for index, at in enumerate(table.offsets):
+        type_id = table.first_id + index
+        entry = reader.entry(type_id, at)
+        yield entry if entry is not None else format_type(graph[type_id], graph)
+
+
+class _WordsReader:
+    """Raw entries read from a type table's words, with decoding's checks and messages."""
+
+    def __init__(self, table: TypeTable) -> None:
+        self.table = table
+        self.words = table.words
+        self.names = table._names
+        self.first_string = table.first_string
+        self.last = table.last_id
+
+    def name(self, offset: int, type_id: int) -> str:
+        """The name at string ``offset``, ``(anon)`` for none.
+
+        Raises:
+            ParseError: the offset is outside the string section.
+        """
+        text = self.names.get(offset) if offset >= self.first_string else None
+        if text is None:
+            text = self.table.string(offset, f"type id {type_id}")
+        return text or "(anon)"
+
+    def ref(self, ref: int, type_id: int, part: str = "") -> int:
+        """``ref``, checked to be a type id of the table.
+
+        Raises:
+            ParseError: it is past the last id.
+        """
+        return ref if ref <= self.last else self.table._checked_ref(ref, f"type id {type_id}{part}")
+
+    def entry(self, type_id: int, at: int) -> str | None:
+        """The raw entry of the record of ``type_id`` at word ``at``, or None for a kind read decoded.
+
+        Raises:
+            ParseError: a string offset or a referenced type id is out of range.
+        """
+        w = self.words
+        info = w[at + 1]
+        kind, vlen = s.info_kind(info), s.info_vlen(info)
+        name, ref = self.name, self.ref
+        if kind in _REF_KINDS:
+            return (
+                f"[{type_id}] {_REF_KINDS[kind]} '{name(w[at], type_id)}' type_id={ref(w[at + 2], type_id)}"
+            )
+        if kind == s.KIND_FUNC and vlen < len(_FUNC_LINKAGE):  # a bad linkage is decoding's to report
+            target = ref(w[at + 2], type_id)
+            return f"[{type_id}] FUNC '{name(w[at], type_id)}' type_id={target} linkage={_FUNC_LINKAGE[vlen]}"
+        if kind == s.KIND_ARRAY:
+            elem, index = ref(w[at + 3], type_id), ref(w[at + 4], type_id)
+            head = f"[{type_id}] ARRAY '{name(w[at], type_id)}'"
+            return f"{head} type_id={elem} index_type_id={index} nr_elems={w[at + 5]}"
+        if kind == s.KIND_FUNC_PROTO:
+            ret = ref(w[at + 2], type_id)
+            lines = [f"[{type_id}] FUNC_PROTO '{name(w[at], type_id)}' ret_type_id={ret} vlen={vlen}"]
+            at += 3
+            for i in range(vlen):
+                param = ref(w[at + 1], type_id, f" parameter {i}")
+                lines.append(f"\t'{name(w[at], type_id)}' type_id={param}")
+                at += 2
+            return "\n".join(lines)
+        if kind not in (s.KIND_STRUCT, s.KIND_UNION):
+            return None
+        kind_name = "STRUCT" if kind == s.KIND_STRUCT else "UNION"
+        lines = [f"[{type_id}] {kind_name} '{name(w[at], type_id)}' size={w[at + 2]} vlen={vlen}"]
+        bitfields = info >> 31  # BTF_MEMBER_BITFIELD_SIZE / BTF_MEMBER_BIT_OFFSET in each offset
+        at += 3
+        for i in range(vlen):
+            m_type, m_off = ref(w[at + 1], type_id, f" member {i}"), w[at + 2]
+            m_name = name(w[at], type_id)
+            if bitfields and m_off >> 24:
+                bits = f"bits_offset={m_off & 0xFFFFFF} bitfield_size={m_off >> 24}"
+            else:
+                bits = f"bits_offset={m_off & 0xFFFFFF if bitfields else m_off}"
+            lines.append(f"\t'{m_name}' type_id={m_type} {bits}")
+            at += 3
+        return "\n".join(lines)
 
 
 def dump_raw(graph: TypeGraph) -> str:
