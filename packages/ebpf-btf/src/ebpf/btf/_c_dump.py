@@ -21,20 +21,19 @@ from __future__ import annotations
 
 import enum
 
+from ebpf.syscall.abi import BTF_KINDS
 from ebpf.syscall.errors import ParseError
 
+from . import _layout
 from ._c_decl import decl
 from ._graph import TypeGraph
 from ._types import (
     Array,
     Composite,
     Const,
-    Datasec,
-    DeclTag,
     Enum,
     Enum64,
     Float,
-    Func,
     FuncProto,
     Fwd,
     Int,
@@ -44,7 +43,6 @@ from ._types import (
     Type,
     Typedef,
     TypeTag,
-    Var,
     Volatile,
 )
 
@@ -69,6 +67,13 @@ _FOOTER = """\
 
 #: deepest chain of embedded types followed before calling the graph cyclic
 _MAX_DEPTH = 512
+#: Kinds that declare nothing in C (functions, variables, sections, tags).
+_DECLARE_NOTHING = frozenset(BTF_KINDS[k] for k in ("FUNC", "VAR", "DATASEC", "DECL_TAG"))
+#: Kinds whose record refers to one type (in its ``size_or_type`` word).
+_REFERS_ONCE = frozenset(
+    BTF_KINDS[k]
+    for k in ("PTR", "CONST", "VOLATILE", "RESTRICT", "TYPE_TAG", "TYPEDEF", "FUNC", "VAR", "DECL_TAG")
+)
 
 #: gaps wider than this (in bits) are padded with a char array rather than
 #: unnamed bitfields (bpftool would print one ``long: 64;`` per 8 bytes)
@@ -124,26 +129,33 @@ class _CDumper:
 
     def dump(self, guard: str) -> str:
         self._mark_referenced()
-        for t in self.graph:
-            self._order_type(t.id, through_ptr=False, depth=0)
+        table = self.graph._table
+        for type_id in range(self.graph.first_id, self.graph.last_id + 1):
+            # Functions, variables, sections and tags declare nothing: not even decoded.
+            if table.kind_of(type_id) not in _DECLARE_NOTHING:
+                self._order_type(type_id, through_ptr=False, depth=0)
         for type_id in self.queue:
             self._emit_type(type_id, 0, 0)
         return _HEADER.format(guard=guard) + "".join(self.out) + _FOOTER.format(guard=guard)
 
     def _mark_referenced(self) -> None:
-        for t in self.graph:
-            if isinstance(t, Composite):
-                self.referenced.update(m.type_id for m in t.members)
-            elif isinstance(t, FuncProto):
-                self.referenced.add(t.return_type_id)
-                self.referenced.update(p.type_id for p in t.params)
-            elif isinstance(t, Array):
-                self.referenced.add(t.type_id)
-                self.referenced.add(t.index_type_id)
-            elif isinstance(t, Datasec):
-                self.referenced.update(v.type_id for v in t.vars)
-            elif isinstance(t, (Pointer, Const, Volatile, Restrict, TypeTag, Typedef, Func, Var, DeclTag)):
-                self.referenced.add(t.type_id)
+        """Note every type id another record refers to, read from the records' words."""
+        table = self.graph._table
+        words, referenced = table.words, self.referenced
+        for at in table.offsets:
+            info = words[at + 1]
+            kind, vlen = _layout.info_kind(info), _layout.info_vlen(info)
+            if kind in (_layout.KIND_STRUCT, _layout.KIND_UNION):
+                referenced.update(words[at + 4 : at + 3 + 3 * vlen : 3])
+            elif kind == _layout.KIND_FUNC_PROTO:
+                referenced.add(words[at + 2])
+                referenced.update(words[at + 4 : at + 3 + 2 * vlen : 2])
+            elif kind == _layout.KIND_ARRAY:
+                referenced.update((words[at + 3], words[at + 4]))
+            elif kind == _layout.KIND_DATASEC:
+                referenced.update(words[at + 3 : at + 3 + 3 * vlen : 3])
+            elif kind in _REFERS_ONCE:
+                referenced.add(words[at + 2])
 
     # ---------------------------------------------------------- ordering
 

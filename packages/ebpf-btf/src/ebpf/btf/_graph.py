@@ -63,6 +63,7 @@ class TypeGraph:
         self.base = base
         self._table: TypeTable = TypeTable(data, base._table if base is not None else None, name)
         self._cache: dict[int, Type] = {}
+        self._aligns: dict[int, int] = {}  # align_of of each type asked, by id (types never change)
         self._void = Void(0, "", graph=self)
 
     # ------------------------------------------------------------- basics
@@ -257,6 +258,14 @@ class TypeGraph:
         if depth > MAX_RESOLVE_DEPTH:
             raise ParseError(f"{self.name}: type {t}: nesting is cyclic or too deep to align")
         current = self.resolve(t)
+        known = self._aligns.get(current.id)
+        if known is not None:
+            return known
+        align = self._align_of_resolved(current, depth)
+        self._aligns[current.id] = align
+        return align
+
+    def _align_of_resolved(self, current: Type, depth: int) -> int:
         if isinstance(current, (Int, Enum, Float)):
             return max(1, min(current.size, self.pointer_size))
         if isinstance(current, Pointer):
