@@ -46,8 +46,9 @@ STDLIB_ONLY = ("ebpf-syscall", "ebpf-asm")
 # construct alone, so construct-typing (and arrow, python-dateutil, tzdata, which
 # it pulls in) is a dependency of no distribution. Nothing accompanies the
 # third-party distributions of the table.
-# Optional extras the issues ask for (ebpf-events: batch decoding into NumPy arrays).
-EXTRAS: dict[str, set[str]] = {"ebpf-events": {"numpy"}}
+# Optional extras the issues ask for (ebpf-events: batch decoding into NumPy arrays;
+# ebpf-core: maps served as Prometheus metrics, through prometheus-client).
+EXTRAS: dict[str, set[str]] = {"ebpf-events": {"numpy"}, "ebpf-core": {"prometheus"}}
 # Third-party distribution -> the top-level modules it provides.
 IMPORT_NAMES: dict[str, set[str]] = {
     "construct": {"construct"},
