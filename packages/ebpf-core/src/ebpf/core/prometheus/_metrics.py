@@ -14,6 +14,8 @@ from typing import Any, Literal
 from ebpf.maps import (
     Histogram,
     HistogramUnit,
+    KeyValueMap,
+    Map,
     linear_histogram,
     linear_histograms,
     log2_histogram,
@@ -26,6 +28,17 @@ __all__ = ["CounterMetric", "GaugeMetric", "HistogramMetric", "HistogramSeries",
 
 #: One sample: its label values (in the metric's label order) and its value.
 Sample = tuple[tuple[str, ...], float]
+
+
+def _entries(source: Mapping[Any, Any] | Sequence[Any] | Map) -> Mapping[Any, Any] | Sequence[Any]:
+    """``source`` as something with entries: a live map must be a key-value one (array, hash, per-CPU).
+
+    Raises:
+        TypeError: a live map with no keys to read (a ring buffer, a queue...).
+    """
+    if isinstance(source, Map) and not isinstance(source, KeyValueMap):
+        raise TypeError(f"{source!r} has no keys and values to serve as metrics (use an array or hash map)")
+    return source
 
 
 @dataclass(frozen=True)
@@ -47,7 +60,7 @@ class CounterMetric:
     """
 
     name: str
-    map: Mapping[Any, Any]
+    map: Mapping[Any, Any] | Map
     help: str
     labels: Sequence[str] | None = ()
     key: KeyDecoder | None = None
@@ -57,14 +70,17 @@ class CounterMetric:
         """The label names and the samples, from the map as it is now.
 
         Raises:
-            TypeError: a value that is not a number (and no ``value=``), or
-                ``labels=None`` with keys that are not structs.
+            TypeError: a value that is not a number (and no ``value=``),
+                ``labels=None`` with keys that are not structs, or a map without keys.
             KeyError, ValueError: a key that does not give the labels (see ``label_values``).
             EbpfError: reading the map failed.
         """
         names: tuple[str, ...] | None = None if self.labels is None else tuple(self.labels)
         totals: dict[tuple[str, ...], float] = {}
-        for raw_key, raw_value in self.map.items():
+        entries = _entries(self.map)
+        if not isinstance(entries, Mapping):
+            raise TypeError(f"a counter's map has keys: {type(entries).__name__} has none")
+        for raw_key, raw_value in entries.items():
             key = raw_key if self.key is None else self.key(raw_key)
             if names is None:
                 names = label_names(key)
@@ -125,7 +141,7 @@ class HistogramMetric:
     """
 
     name: str
-    map: Mapping[Any, Any] | Sequence[Any]
+    map: Mapping[Any, Any] | Sequence[Any] | Map
     help: str
     kind: Literal["log2", "linear"] = "log2"
     unit: HistogramUnit | str = "value"
@@ -153,20 +169,20 @@ class HistogramMetric:
         """The map's histograms as ``ebpf.maps`` reads them: one per section, or ``{(): whole}``.
 
         Raises:
-            TypeError, ValueError: as ``ebpf.maps.log2_histogram`` and its siblings raise.
+            TypeError, ValueError: as ``ebpf.maps.log2_histogram`` and its siblings raise; a live map
+                that has no keys (a ring buffer...).
             EbpfError: reading the map failed.
         """
+        counts = _entries(self.map)
         if self.kind == "log2":
             if self.labels:
-                return dict(log2_histograms(self.map, unit=self.unit, layout=self.layout, split=self.split))
-            return {(): log2_histogram(self.map, unit=self.unit, layout=self.layout)}
+                return dict(log2_histograms(counts, unit=self.unit, layout=self.layout, split=self.split))
+            return {(): log2_histogram(counts, unit=self.unit, layout=self.layout)}
         if self.labels:
             return dict(
-                linear_histograms(
-                    self.map, unit=self.unit, start=self.start, step=self.step, split=self.split
-                )
+                linear_histograms(counts, unit=self.unit, start=self.start, step=self.step, split=self.split)
             )
-        return {(): linear_histogram(self.map, unit=self.unit, start=self.start, step=self.step)}
+        return {(): linear_histogram(counts, unit=self.unit, start=self.start, step=self.step)}
 
     def read(self) -> list[HistogramSeries]:
         """One series per histogram of the map as it is now (one, without labels, even when empty).
