@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from prometheus_client.core import Metric
     from prometheus_client.registry import CollectorRegistry
 
-__all__ = ["MapCollector", "Metric", "registry"]
+__all__ = ["AnyMetric", "MapCollector", "registry"]
 
 _log = logging.getLogger("ebpf.core")
 
