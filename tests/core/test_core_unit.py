@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import importlib
 import importlib.metadata
+import io
 import json
 import os
 import subprocess
@@ -277,3 +278,34 @@ def test_python_dash_m_runs_the_cli() -> None:
     assert "usage: ebpf" in result.stdout
     for command in ("check", "prog", "map", "link", "btf", "elf", "asm", "features", "catalogue", "demo"):
         assert command in result.stdout
+
+
+def test_cli_tables_fit_80_columns_without_cutting_words() -> None:
+    summary = "count the system calls of every process and print the ten busiest each second"
+    rows = [("syscall_counts", "tracepoint/raw_syscalls/sys_enter", summary), ("x", "xdp", "drop")]
+    lines = table(("NAME", "SECTION", "SUMMARY"), rows, width=80).splitlines()
+    assert all(len(ln) <= 80 for ln in lines)
+    assert lines[0].split() == ["NAME", "SECTION", "SUMMARY"]
+    assert lines[1].startswith("syscall_counts  tracepoint/raw_syscalls/sys_enter  count the")
+    start = lines[1].index("count the")
+    wrapped = lines[1:-1]
+    assert [ln[:start].strip() for ln in wrapped[1:]] == [""] * (len(wrapped) - 1)  # continuation lines
+    assert " ".join(ln[start:].strip() for ln in wrapped) == summary  # every word whole, in order
+    assert lines[-1].split() == ["x", "xdp", "drop"]
+
+
+def test_cli_tables_cut_a_word_too_long_for_its_column_with_an_ellipsis() -> None:
+    text = table(("ID", "DETAIL"), [(1, "x" * 100)], width=40)
+    assert text.splitlines() == ["ID  DETAIL", f" 1  {'x' * 35}…"]
+
+
+def test_cli_tables_are_not_wrapped_when_piped(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ebpf.core.cli._output import terminal_width
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    assert terminal_width() is None
+    monkeypatch.setenv("COLUMNS", "80")
+    assert terminal_width() == 80
+    long = "word " * 40
+    assert all(len(ln) <= 80 for ln in table(("ID", "TEXT"), [(1, long)]).splitlines())
