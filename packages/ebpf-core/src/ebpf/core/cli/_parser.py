@@ -11,13 +11,19 @@ from ._btf import cmd_btf_dump, cmd_btf_list
 from ._catalogue import cmd_catalogue_list, cmd_catalogue_show
 from ._demo import cmd_demo
 from ._elf import cmd_elf_disasm, cmd_elf_inspect, cmd_elf_usdt
-from ._links import cmd_link_list, cmd_link_show
+from ._links import cmd_link_detach, cmd_link_list, cmd_link_pin, cmd_link_show
+from ._map_verbs import cmd_map_create, cmd_map_freeze, cmd_map_pin
 from ._maps import cmd_map_delete, cmd_map_dump, cmd_map_list, cmd_map_lookup, cmd_map_show, cmd_map_update
 from ._output import Handler
+from ._prog_load import cmd_prog_load, cmd_prog_loadall, cmd_prog_pin
 from ._progs import cmd_prog_dump, cmd_prog_list, cmd_prog_show
 from ._system import cmd_check, cmd_features
 
 __all__ = ["build_parser"]
+
+_PROG_LOAD = "OBJ PATH [type TYPE] [map name NAME MAP] [pinmaps DIR]"
+_PROG_LOADALL = "OBJ DIR [type TYPE] [map name NAME MAP] [pinmaps DIR]"
+_MAP_CREATE = "PATH type TYPE key N value N entries N name NAME [flags F] [inner_map MAP]"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -64,6 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(handler=handler)
         return p
 
+    def words(sub: Any, name: str, handler: Handler, help_: str, usage: str) -> argparse.ArgumentParser:
+        """A command that takes bpftool's keyword words (``id 5``, ``type hash``...)."""
+        p = leaf(sub, name, handler, help_)
+        p.add_argument("words", nargs="*", metavar=usage, help="bpftool's words")
+        return p
+
     def group(name: str, help_: str) -> Any:
         p = groups.add_parser(name, help=help_, description=help_)
         return p.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=_Parser)
@@ -83,6 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
     dump.add_argument(
         "--style", choices=("verifier", "llvm"), default="verifier", help="xlated listing style"
     )
+    words(prog, "load", cmd_prog_load, "load a BPF object file, pin its first program", _PROG_LOAD)
+    words(
+        prog, "loadall", cmd_prog_loadall, "load a BPF object file, pin every program in DIR", _PROG_LOADALL
+    )
+    words(prog, "pin", cmd_prog_pin, "pin a loaded program", "PROG PATH")
 
     maps = group("map", "maps")
     leaf(maps, "list", cmd_map_list, "list maps")
@@ -96,16 +113,25 @@ def build_parser() -> argparse.ArgumentParser:
         ("delete", cmd_map_delete, "remove one element"),
     ):
         p = leaf(maps, name, handler, what)
-        p.add_argument("map", help="id, pinned path or name")
+        p.add_argument("map", help="id, pinned path or name (or bpftool's id N, pinned PATH, name NAME)")
         p.add_argument(
-            "--key", nargs="+", required=True, help="an integer, hex:<digits>, or one value per byte"
+            "words",
+            nargs="*",
+            metavar="key DATA" + (" value DATA [any|exist|noexist]" if name == "update" else ""),
+            help="bpftool's form of the key (and value): bytes, or hex followed by hex bytes",
         )
+        p.add_argument("--key", nargs="+", help="an integer, hex:<digits>, or one value per byte")
         if name == "update":
-            p.add_argument("--value", nargs="+", required=True, help="as --key")
+            p.add_argument("--value", nargs="+", help="as --key")
+    words(maps, "create", cmd_map_create, "create a map and pin it", _MAP_CREATE)
+    words(maps, "pin", cmd_map_pin, "pin a map", "MAP PATH")
+    words(maps, "freeze", cmd_map_freeze, "make a map read-only for user space", "MAP")
 
     links = group("link", "bpf_links")
     leaf(links, "list", cmd_link_list, "list links")
     leaf(links, "show", cmd_link_show, "show one link").add_argument("link", help="id or pinned path")
+    words(links, "pin", cmd_link_pin, "pin a link so the attachment outlives this process", "LINK PATH")
+    words(links, "detach", cmd_link_detach, "detach a link's program now, even if pinned", "LINK")
 
     btf = group("btf", "BTF type information")
     leaf(btf, "list", cmd_btf_list, "list BTF objects loaded in the kernel")
