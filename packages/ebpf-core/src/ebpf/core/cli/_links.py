@@ -6,7 +6,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from ._objects import open_by_id, pinned_id
-from ._output import CliError, print_json, show, table, type_name
+from ._output import print_json, show, table, type_name
 from ._words import Words, check_new_pin
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ def _link_words(args: argparse.Namespace, command: str) -> tuple[int, Words]:
 
     words = Words(args.words, command)
     if words.peek() == "name":
-        raise CliError(f"{command}: links have no names; give id N or pinned PATH")
+        words.usage("links have no names; give id N or pinned PATH")
     return words.take_object("link", objects.list_links), words
 
 

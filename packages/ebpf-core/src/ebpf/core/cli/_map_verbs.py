@@ -45,9 +45,9 @@ def _create_spec(words: Words) -> MapSpec:
     while words:
         word = words.take("keyword")
         if word not in _CREATE_WORDS:
-            raise CliError(f"map create: unknown word {word!r} ({', '.join(_CREATE_WORDS)})")
+            words.usage(f"unknown word {word!r} ({', '.join(_CREATE_WORDS)})")
         if word in given:
-            raise CliError(f"map create: {word!r} given twice")
+            words.usage(f"{word!r} given twice")
         if word in ("key", "value", "entries", "flags"):
             given[word] = words.take_int(_CREATE_WORDS[word])
         elif word == "inner_map":
@@ -56,9 +56,7 @@ def _create_spec(words: Words) -> MapSpec:
             given[word] = words.take(_CREATE_WORDS[word])
     missing = [w for w in ("type", "key", "value", "entries", "name") if w not in given]
     if missing:
-        raise CliError(
-            f"map create: missing {', '.join(missing)} (type TYPE key N value N entries N name NAME)"
-        )
+        words.usage(f"missing {', '.join(missing)} (type TYPE key N value N entries N name NAME)")
     type_word = str(given["type"])
     try:
         map_type = MapType[type_word.upper()]
@@ -133,7 +131,7 @@ def map_element_words(
     ``parse_bytes``, and the flag word (``any`` when not given).
 
     Raises:
-        CliError: a missing key or value, or an unknown word.
+        SystemExit: status 2 for a missing key or value, or an unknown word.
     """
     from ebpf.syscall import objects
 
@@ -152,9 +150,9 @@ def map_element_words(
             flag = word
         else:
             expected = "key DATA value DATA [any|exist|noexist]" if value else "key DATA"
-            raise CliError(f"{command}: unexpected {word!r} ({expected})")
+            words.usage(f"unexpected {word!r} ({expected})")
     if key is None:
-        raise CliError(f"{command}: missing the key (key DATA or --key)")
+        words.usage("missing the key (key DATA or --key)")
     if value and val is None:
-        raise CliError(f"{command}: missing the value (value DATA or --value)")
+        words.usage("missing the value (value DATA or --value)")
     return map_ref, key, val, flag

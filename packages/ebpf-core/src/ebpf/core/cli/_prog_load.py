@@ -58,15 +58,13 @@ def _parse(words: Words) -> _LoadRequest:
             request.prog_type = words.take("program type")
         elif word == "map":
             if words.take("'name' (map name NAME MAP)") != "name":
-                raise CliError(
-                    f"{words.command}: map replacement is 'map name NAME MAP' (bpftool's idx is not taken)"
-                )
+                words.usage("a map replacement is 'map name NAME MAP' (bpftool's 'map idx' is not taken)")
             name = words.take("map name")
             request.replace[name] = words.take_object("map", objects.list_maps)
         elif word == "pinmaps":
             request.pinmaps = words.take("directory to pin the maps in")
         else:
-            raise CliError(f"{words.command}: unknown word {word!r} (type, map, pinmaps)")
+            words.usage(f"unknown word {word!r} (type, map, pinmaps)")
     return request
 
 

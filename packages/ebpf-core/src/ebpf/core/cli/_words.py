@@ -10,9 +10,10 @@ it up.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from ._objects import NOUNS, pinned_id, resolve_id
 from ._output import CliError
@@ -27,13 +28,20 @@ class Words:
     """The words of a command line, consumed from the front.
 
     Raises (every method):
-        CliError: a word is missing or not what the command takes; the
-            message names the word and what was expected.
+        SystemExit: status 2 (bad usage, as argparse's errors) when a word
+            is missing, extra, or not what the command takes; the message
+            on stderr names the word and what was expected.
+        CliError: an object named by the words does not exist.
     """
 
     def __init__(self, words: Sequence[str], command: str) -> None:
         self._words = list(words)
         self.command = command
+
+    def usage(self, message: str) -> NoReturn:
+        """Stop with a usage error about these words: ``message`` on stderr, exit status 2."""
+        print(f"ebpf {self.command}: error: {message} (see ebpf {self.command} --help)", file=sys.stderr)
+        raise SystemExit(2)
 
     def __bool__(self) -> bool:
         return bool(self._words)
@@ -45,7 +53,7 @@ class Words:
     def take(self, what: str) -> str:
         """The next word, which the command needs as ``what``."""
         if not self._words:
-            raise CliError(f"{self.command}: missing {what}")
+            self.usage(f"missing {what}")
         return self._words.pop(0)
 
     def take_int(self, what: str) -> int:
@@ -54,9 +62,9 @@ class Words:
         try:
             value = int(word, 0)
         except ValueError:
-            raise CliError(f"{self.command}: {what} must be an integer, not {word!r}") from None
+            self.usage(f"{what} must be an integer, not {word!r}")
         if value < 0:
-            raise CliError(f"{self.command}: {what} must not be negative, got {value}")
+            self.usage(f"{what} must not be negative, got {value}")
         return value
 
     def take_object(self, kind: str, listing: Callable[[], Sequence[Any]]) -> int:
@@ -83,7 +91,7 @@ class Words:
         while self._words and self._words[0] not in _DATA_ENDS:
             data.append(self._words.pop(0))
         if not data:
-            raise CliError(f"{self.command}: missing the bytes of the {what}")
+            self.usage(f"missing the bytes of the {what}")
         if data[0] == "hex":
             return ["hex:" + "".join(data[1:])]
         return data
@@ -91,7 +99,7 @@ class Words:
     def end(self) -> None:
         """Check that every word was consumed."""
         if self._words:
-            raise CliError(f"{self.command}: unexpected {' '.join(self._words)!r}")
+            self.usage(f"unexpected {' '.join(self._words)!r}")
 
 
 #: Words that end the bytes of a key or value.
