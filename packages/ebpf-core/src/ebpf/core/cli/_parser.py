@@ -9,14 +9,18 @@ from typing import Any, NoReturn
 from ._asm import cmd_asm_disasm, cmd_asm_helpers
 from ._btf import cmd_btf_dump, cmd_btf_list
 from ._catalogue import cmd_catalogue_list, cmd_catalogue_show
+from ._cgroups import cmd_cgroup_show, cmd_cgroup_tree
 from ._demo import cmd_demo
 from ._elf import cmd_elf_disasm, cmd_elf_inspect, cmd_elf_usdt
 from ._links import cmd_link_detach, cmd_link_list, cmd_link_pin, cmd_link_show
 from ._map_verbs import cmd_map_create, cmd_map_freeze, cmd_map_pin
 from ._maps import cmd_map_delete, cmd_map_dump, cmd_map_list, cmd_map_lookup, cmd_map_show, cmd_map_update
+from ._net import cmd_net_list
 from ._output import Handler
+from ._perf import cmd_perf_list
 from ._prog_load import cmd_prog_load, cmd_prog_loadall, cmd_prog_pin
 from ._progs import cmd_prog_dump, cmd_prog_list, cmd_prog_show
+from ._struct_ops import cmd_struct_ops_dump, cmd_struct_ops_list
 from ._system import cmd_check, cmd_features
 
 __all__ = ["build_parser"]
@@ -142,6 +146,19 @@ def build_parser() -> argparse.ArgumentParser:
     btf_dump.add_argument("--id", type=int, help="a BTF object loaded in the kernel, by id")
     btf_dump.add_argument("--base", help="the base BTF of split BTF (a module's: /sys/kernel/btf/vmlinux)")
     btf_dump.add_argument("--format", choices=("raw", "c"), default="raw")
+
+    net = group("net", "XDP, TC, TCX and netkit programs of the network interfaces")
+    words(net, "list", cmd_net_list, "list the programs attached to each interface", "[dev IF]")
+    cgroup = group("cgroup", "programs attached to cgroups")
+    words(cgroup, "tree", cmd_cgroup_tree, "list the cgroups with programs attached", "[ROOT]")
+    words(cgroup, "show", cmd_cgroup_show, "list the programs attached to one cgroup", "CGROUP")
+    perf = group("perf", "programs attached through perf events and raw tracepoints")
+    words(perf, "list", cmd_perf_list, "list them by process and descriptor", "")
+    struct_ops = group("struct_ops", "registered struct_ops (tcp_congestion_ops...)")
+    words(struct_ops, "list", cmd_struct_ops_list, "list struct_ops maps", "[STRUCT_OPS_MAP]")
+    words(
+        struct_ops, "dump", cmd_struct_ops_dump, "show struct_ops maps and their values", "[STRUCT_OPS_MAP]"
+    )
 
     asm = group("asm", "eBPF instructions and helpers")
     disasm = leaf(asm, "disasm", cmd_asm_disasm, "disassemble raw eBPF instructions")
