@@ -10,7 +10,8 @@ Plain output is bpftool's::
 ``--json`` prints bpftool's fields: for ``tree`` an array of
 ``{"cgroup": PATH, "programs": [...]}``, for ``show`` the programs alone;
 each program is ``id``, ``attach_type``, ``attach_flags`` (``multi``,
-``override`` or ``""``) and ``name``.
+``override`` or ``""``), ``name``, and for LSM cgroup programs the hook:
+``attach_btf_name`` (``""`` for others), ``attach_btf_obj_id``, ``attach_btf_id``.
 """
 
 from __future__ import annotations
@@ -40,19 +41,33 @@ def _flags_text(flags: int) -> str:
     return "" if flags == 0 else f"unknown({flags:x})"
 
 
+def _attach_btf_name(btf_obj_id: int, btf_id: int) -> str:
+    """The name of an LSM cgroup program's hook (its attach BTF type), ``""`` for other programs."""
+    if not btf_id:
+        return ""
+    from ebpf.btf import load_kernel_object
+
+    return load_kernel_object(btf_obj_id)[btf_id].name if btf_obj_id else ""
+
+
 def _program_entry(attachment: CgroupAttachment) -> dict[str, object]:
     from ebpf.syscall import BpfSyscallError, commands, objects
 
     try:
         with commands.prog_get_fd_by_id(attachment.prog_id) as fd:
-            name = objects.get_program_info(fd).name
+            info = objects.get_program_info(fd)
+        name, btf_obj_id, btf_id = info.name, info.attach_btf_obj_id, info.attach_btf_id
     except BpfSyscallError:  # detached while we list
-        name = ""
+        name, btf_obj_id, btf_id = "", 0, 0
+    btf_name = _attach_btf_name(btf_obj_id, btf_id)
     return {
         "id": attachment.prog_id,
-        "attach_type": attachment.attach_type.name.lower(),
+        "attach_type": btf_name or attachment.attach_type.name.lower(),
         "attach_flags": _flags_text(attachment.attach_flags),
         "name": name,
+        "attach_btf_name": btf_name,
+        "attach_btf_obj_id": btf_obj_id,
+        "attach_btf_id": btf_id,
     }
 
 
