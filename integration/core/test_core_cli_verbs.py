@@ -16,10 +16,11 @@ from core._cli import bpftool_json, ebpf, ebpf_json
 from net._net_support import delete_pair, make_pair, plain
 
 from ebpf import net
+from ebpf.asm import R0, assemble, exit_, mov
 from ebpf.maps import Map
 from ebpf.net import XdpMode
-from ebpf.progs import Program
-from ebpf.syscall import ProgType, objects
+from ebpf.progs import Program, ProgramSpec
+from ebpf.syscall import AttachType, ProgType, commands, objects
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -239,3 +240,43 @@ def test_map_lookup_with_words_matches_the_option_form(bpffs: Path) -> None:
     assert by_option == by_words == {"key": "05 00 00 00", "value": "09 00 00 00 00 00 00 00"}
     ebpf("map", "delete", "pinned", str(path), "key", "hex", "05000000")
     assert ebpf_json("map", "dump", str(path)) == []
+
+
+def _sockmap_programs(path: Path, attach_type: AttachType) -> tuple[int, ...]:
+    with Map.from_pin(path) as m:
+        return commands.prog_query(m, attach_type).prog_ids
+
+
+def test_prog_attach_and_detach_a_sockmap_verdict_program(bpffs: Path) -> None:
+    sockmap = bpffs / "socks"
+    ebpf(
+        "map",
+        "create",
+        str(sockmap),
+        "type",
+        "sockmap",
+        "key",
+        "4",
+        "value",
+        "4",
+        "entries",
+        "4",
+        "name",
+        "socks",
+    )
+    spec = ProgramSpec(name="cli_verdict", type=ProgType.SK_SKB, instructions=assemble([mov(R0, 1), exit_()]))
+    with Program.load(spec) as prog:
+        prog.pin(bpffs / "verdict")
+        prog_id = prog.id
+    ebpf("prog", "attach", "pinned", str(bpffs / "verdict"), "sk_skb_stream_verdict", "pinned", str(sockmap))
+    assert _sockmap_programs(sockmap, AttachType.SK_SKB_STREAM_VERDICT) == (
+        prog_id,
+    )  # stays after ebpf exits
+    wrong = ebpf("prog", "attach", "id", str(prog_id), "sk_msg_verdict", "pinned", str(sockmap), check=False)
+    assert wrong.returncode == 1
+    assert "is a sk_skb program: it cannot attach as sk_msg_verdict" in wrong.stderr
+    unknown = ebpf("prog", "attach", "id", str(prog_id), "xdp", check=False)
+    assert unknown.returncode == 2
+    assert "unknown attach type 'xdp'" in unknown.stderr
+    ebpf("prog", "detach", "id", str(prog_id), "sk_skb_stream_verdict", "pinned", str(sockmap))
+    assert _sockmap_programs(sockmap, AttachType.SK_SKB_STREAM_VERDICT) == ()

@@ -6,6 +6,7 @@
     ebpf features [--missing]        the feature table alone
     ebpf prog list|show|dump         loaded programs; dump xlated (eBPF) or jited (machine code)
     ebpf prog load|loadall|pin       load a BPF object file and pin its programs (bpftool's words)
+    ebpf prog attach|detach          attach to a sockmap or the netns until detached
     ebpf map list|show|dump          maps; values decoded with BTF when the map has it
     ebpf map lookup|update|delete    one element (--key/--value: an integer or bytes)
     ebpf map create|pin|freeze       create and pin a map, pin one, make one read-only

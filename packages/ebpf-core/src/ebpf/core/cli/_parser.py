@@ -18,6 +18,7 @@ from ._maps import cmd_map_delete, cmd_map_dump, cmd_map_list, cmd_map_lookup, c
 from ._net import cmd_net_list
 from ._output import Handler
 from ._perf import cmd_perf_list
+from ._prog_attach import cmd_prog_attach, cmd_prog_detach
 from ._prog_load import cmd_prog_load, cmd_prog_loadall, cmd_prog_pin
 from ._progs import cmd_prog_dump, cmd_prog_list, cmd_prog_show
 from ._struct_ops import cmd_struct_ops_dump, cmd_struct_ops_list
@@ -27,6 +28,7 @@ __all__ = ["build_parser"]
 
 _PROG_LOAD = "OBJ PATH [type TYPE] [map name NAME MAP] [pinmaps DIR]"
 _PROG_LOADALL = "OBJ DIR [type TYPE] [map name NAME MAP] [pinmaps DIR]"
+_PROG_ATTACH = "PROG ATTACH_TYPE [MAP]"
 _MAP_CREATE = "PATH type TYPE key N value N entries N name NAME [flags F] [inner_map MAP]"
 
 
@@ -104,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog, "loadall", cmd_prog_loadall, "load a BPF object file, pin every program in DIR", _PROG_LOADALL
     )
     words(prog, "pin", cmd_prog_pin, "pin a loaded program", "PROG PATH")
+    words(prog, "attach", cmd_prog_attach, "attach to a sockmap or this netns until detached", _PROG_ATTACH)
+    words(prog, "detach", cmd_prog_detach, "detach what prog attach attached", _PROG_ATTACH)
 
     maps = group("map", "maps")
     leaf(maps, "list", cmd_map_list, "list maps")
