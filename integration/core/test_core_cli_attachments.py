@@ -8,10 +8,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _kernel_markers import requires_feature
+from bpf_build import compile_bpf
 from core._cli import CHILD_TIMEOUT, bpftool_json, bpftool_text, child_env, ebpf, ebpf_json
 from net._net_support import Pair, delete_pair, make_pair, plain
 
@@ -19,7 +22,10 @@ from ebpf import net
 from ebpf.asm import R0, assemble, exit_, mov
 from ebpf.net import Direction, XdpMode
 from ebpf.progs import Program, ProgramSpec, attach_cgroup
-from ebpf.syscall import AttachType, ProgType, system
+from ebpf.syscall import AttachType, LinkType, MapType, ProgType, features, system
+
+ROOT = Path(__file__).resolve().parents[2]
+AVAILABLE = Path("/proc/sys/net/ipv4/tcp_available_congestion_control")
 
 
 def _in_netns(ns: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -204,7 +210,37 @@ def test_perf_list_shows_tracepoints_held_by_another_process() -> None:
         )
 
 
-def test_struct_ops_list_is_empty_or_agrees_with_bpftool() -> None:
-    ours = ebpf_json("struct_ops", "list")
-    theirs = bpftool_json("struct_ops", "list")
-    assert sorted(ours, key=lambda e: e["id"]) == sorted(theirs, key=lambda e: e["id"])
+@requires_feature(features.map_type_feature(MapType.STRUCT_OPS))
+@requires_feature(features.link_type_feature(LinkType.STRUCT_OPS))
+def test_struct_ops_register_list_dump_unregister_like_bpftool(bpffs: Path) -> None:
+    obj = compile_bpf(ROOT / "tests" / "bpf" / "elf" / "elf_struct_ops_cc.c")
+    refused = ebpf(
+        "struct_ops", "register", str(obj), check=False
+    )  # its .struct_ops.link map needs a LINK_DIR
+    assert refused.returncode == 1
+    assert "give a LINK_DIR" in refused.stderr
+    assert not [e for e in ebpf_json("struct_ops", "list") if e["name"].startswith("ebpf_reno")]
+    out = ebpf("struct_ops", "register", str(obj), str(bpffs)).stdout
+    try:
+        assert "Registered tcp_congestion_ops ebpf_reno map id" in out
+        assert "Registered tcp_congestion_ops ebpf_reno_map id" in out
+        assert (bpffs / "ebpf_reno").exists()  # the link's pin
+        ours = sorted(ebpf_json("struct_ops", "list"), key=lambda e: e["id"])
+        theirs = sorted(bpftool_json("struct_ops", "list"), key=lambda e: e["id"])
+        assert ours == theirs
+        names = {e["name"]: e for e in ours}
+        assert names["ebpf_reno_map"]["kernel_struct_ops"] == "tcp_congestion_ops"
+        assert "ebpf_reno" in AVAILABLE.read_text().split()
+        [dumped] = ebpf_json("struct_ops", "dump", "name", "ebpf_reno_map")
+        value = dumped["bpf_struct_ops_tcp_congestion_ops"]["data"]
+        assert value["name"] == "ebpf_reno_map"
+        assert value["init"] != 0  # the program's id, as the kernel shows it
+        listed = ebpf("struct_ops", "list").stdout.splitlines()
+        assert f"{names['ebpf_reno']['id']}: ebpf_reno       tcp_congestion_ops" in listed
+    finally:
+        ebpf("struct_ops", "unregister", "name", "ebpf_reno_map")
+        (bpffs / "ebpf_reno").unlink()
+    gone = time.monotonic() + 10  # the kernel frees unregistered ops after an RCU grace period
+    while [e for e in ebpf_json("struct_ops", "list") if e["name"].startswith("ebpf_reno")]:
+        assert time.monotonic() < gone, "the struct_ops are still registered"
+        time.sleep(0.1)

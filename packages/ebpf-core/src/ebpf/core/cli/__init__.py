@@ -14,7 +14,7 @@
     ebpf net list [dev IF]           XDP, TC, TCX and netkit programs per interface
     ebpf cgroup tree|show            programs attached to cgroups
     ebpf perf list                   programs attached through perf events, by process
-    ebpf struct_ops list|dump        registered struct_ops
+    ebpf struct_ops list|dump|register|unregister  struct_ops (tcp_congestion_ops...)
     ebpf btf list|dump               BTF objects; dump a file or object as bpftool's raw or C format
     ebpf elf inspect|disasm FILE     a BPF object file's programs, maps and variables; its instructions
     ebpf asm disasm|helpers          disassemble instructions; list helpers

@@ -21,7 +21,12 @@ from ._perf import cmd_perf_list
 from ._prog_attach import cmd_prog_attach, cmd_prog_detach
 from ._prog_load import cmd_prog_load, cmd_prog_loadall, cmd_prog_pin
 from ._progs import cmd_prog_dump, cmd_prog_list, cmd_prog_show
-from ._struct_ops import cmd_struct_ops_dump, cmd_struct_ops_list
+from ._struct_ops import (
+    cmd_struct_ops_dump,
+    cmd_struct_ops_list,
+    cmd_struct_ops_register,
+    cmd_struct_ops_unregister,
+)
 from ._system import cmd_check, cmd_features
 
 __all__ = ["build_parser"]
@@ -163,6 +168,14 @@ def build_parser() -> argparse.ArgumentParser:
     words(
         struct_ops, "dump", cmd_struct_ops_dump, "show struct_ops maps and their values", "[STRUCT_OPS_MAP]"
     )
+    words(
+        struct_ops,
+        "register",
+        cmd_struct_ops_register,
+        "load an object, register its struct_ops",
+        "OBJ [LINK_DIR]",
+    )
+    words(struct_ops, "unregister", cmd_struct_ops_unregister, "unregister struct_ops", "STRUCT_OPS_MAP")
 
     asm = group("asm", "eBPF instructions and helpers")
     disasm = leaf(asm, "disasm", cmd_asm_disasm, "disassemble raw eBPF instructions")
