@@ -116,7 +116,8 @@ class CgroupAttachment:
         attach_flags: how it was attached (``BPF_F_ALLOW_MULTI``,
             ``BPF_F_ALLOW_OVERRIDE``, 0), as the kernel reports it for this
             program (for the whole hook on kernels before 6.0).
-        link_id: the id of the bpf_link holding it, 0 when attached without one.
+        link_id: the id of the bpf_link holding it; 0 when attached without
+            one, and when the kernel does not say (it may not for cgroups).
     """
 
     prog_id: int
