@@ -62,7 +62,7 @@ def _fold(cell: str, width: int) -> list[str]:
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]], width: int | None = None) -> str:
     """Columns aligned to their widest cell; numbers are right-aligned.
 
-    When the table is wider than ``width`` (default: :func:`terminal_width`),
+    When the table is wider than ``width`` (default: ``terminal_width()``),
     the widest text columns are narrowed and their cells wrapped between
     words onto more lines (a single word longer than its column is cut and
     ends with ``…``, and only when wrapping every column between words is not
