@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from ._output import CliError
-from ._words import Words, check_new_pin
+from ._words import Words, check_new_pin, check_on_bpffs
 
 if TYPE_CHECKING:
     from ebpf.elf import Collection, CollectionSpec
@@ -93,10 +93,12 @@ def _spec(request: _LoadRequest) -> CollectionSpec:
 
 def _check_dir(path: str, what: str) -> None:
     """``path`` is a directory on bpffs (made if missing), or can be made there."""
-    real = Path(os.path.realpath(path))
-    if real.exists() and not real.is_dir():
+    if os.path.isdir(path):
+        check_on_bpffs(path)
+    elif os.path.lexists(path):
         raise CliError(f"{path} is not a directory: {what} are pinned in a directory on bpffs")
-    check_new_pin(str(real / "_")) if real.is_dir() else check_new_pin(str(real))
+    else:
+        check_new_pin(path)
 
 
 class _Pinnable(Protocol):
@@ -132,10 +134,11 @@ def _pin_all(pins: Sequence[tuple[_Pinnable, Path]]) -> None:
 
 
 def _pin_name(name: str, live: Map) -> str:
-    """The file a map is pinned as under ``pinmaps``: libbpf's, its name with ``.`` as ``_``.
+    """The file a map is pinned as under ``pinmaps``: its name (a data section's kernel name), ``.`` as ``_``.
 
-    bpffs refuses names with a dot; a data section's map (``.rodata``) is
-    pinned by its kernel name, as libbpf does (``maps_hel_rodata``).
+    bpffs refuses names with a dot, so, as libbpf does, ``.rodata`` is
+    pinned as ``_rodata`` (libbpf's kernel names carry the object's name
+    first: ``maps_hel_rodata``).
     """
     return (live.info().name if name.startswith(".") else name).replace(".", "_")
 

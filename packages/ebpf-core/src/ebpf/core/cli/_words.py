@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 from ._objects import NOUNS, pinned_id, resolve_id
 from ._output import CliError
 
-__all__ = ["Words", "check_new_pin"]
+__all__ = ["Words", "check_new_pin", "check_on_bpffs"]
 
 #: The object words of bpftool: ``id N``, ``pinned PATH``, ``name NAME`` (bpftool has ``tag`` too).
 _REF_WORDS = ("id", "pinned", "name")
@@ -118,22 +118,31 @@ def _by_name(kind: str, name: str, listing: Callable[[], Sequence[Any]]) -> int:
     return int(matches[0])
 
 
+def check_on_bpffs(path: str | os.PathLike[str]) -> None:
+    """Check that ``path`` (which may not exist yet) is under a BPF filesystem mount.
+
+    Raises:
+        CliError: it is not.
+    """
+    from ebpf.syscall import system
+
+    real = Path(os.path.realpath(path))
+    if not any(real == mount or mount in real.parents for mount in system.find_mounts("bpf")):
+        raise CliError(
+            f"{path} is not on a BPF filesystem: objects are pinned under bpffs (usually /sys/fs/bpf)"
+        )
+
+
 def check_new_pin(path: str) -> Path:
     """Check that an object can be pinned at ``path``: on bpffs, free, in an existing directory.
 
     Raises:
         CliError: ``path`` exists, its directory is missing, or it is not on a BPF filesystem.
     """
-    from ebpf.syscall import system
-
     pin = Path(path)
     if os.path.lexists(pin):
         raise CliError(f"{path} exists: pin at a free path (or remove it first)")
-    parent = Path(os.path.realpath(pin.parent))
-    if not parent.is_dir():
+    if not Path(os.path.realpath(pin.parent)).is_dir():
         raise CliError(f"{pin.parent} is not a directory: create it on bpffs first")
-    if not any(parent == mount or mount in parent.parents for mount in system.find_mounts("bpf")):
-        raise CliError(
-            f"{path} is not on a BPF filesystem: objects are pinned under bpffs (usually /sys/fs/bpf)"
-        )
+    check_on_bpffs(pin.parent)
     return pin
