@@ -5,10 +5,12 @@ from __future__ import annotations
 import ctypes
 import importlib
 import importlib.metadata
+import io
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -277,3 +279,117 @@ def test_python_dash_m_runs_the_cli() -> None:
     assert "usage: ebpf" in result.stdout
     for command in ("check", "prog", "map", "link", "btf", "elf", "asm", "features", "catalogue", "demo"):
         assert command in result.stdout
+
+
+def test_cli_tables_fit_80_columns_without_cutting_words() -> None:
+    summary = "count the system calls of every process and print the ten busiest each second"
+    rows = [("syscall_counts", "tracepoint/raw_syscalls/sys_enter", summary), ("x", "xdp", "drop")]
+    lines = table(("NAME", "SECTION", "SUMMARY"), rows, width=80).splitlines()
+    assert all(len(ln) <= 80 for ln in lines)
+    assert lines[0].split() == ["NAME", "SECTION", "SUMMARY"]
+    assert lines[1].startswith("syscall_counts  tracepoint/raw_syscalls/sys_enter  count the")
+    start = lines[1].index("count the")
+    wrapped = lines[1:-1]
+    assert [ln[:start].strip() for ln in wrapped[1:]] == [""] * (len(wrapped) - 1)  # continuation lines
+    assert " ".join(ln[start:].strip() for ln in wrapped) == summary  # every word whole, in order
+    assert lines[-1].split() == ["x", "xdp", "drop"]
+
+
+def test_cli_tables_cut_a_word_too_long_for_its_column_with_an_ellipsis() -> None:
+    text = table(("ID", "DETAIL"), [(1, "x" * 100)], width=40)
+    assert text.splitlines() == ["ID  DETAIL", f" 1  {'x' * 35}…"]
+
+
+def test_cli_tables_are_not_wrapped_when_piped(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ebpf.core.cli._output import terminal_width
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    assert terminal_width() is None
+    monkeypatch.setenv("COLUMNS", "80")
+    assert terminal_width() == 80
+    long = "word " * 40
+    assert all(len(ln) <= 80 for ln in table(("ID", "TEXT"), [(1, long)]).splitlines())
+
+
+def test_cli_words_name_objects_as_bpftool_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from ebpf.core.cli import _words
+
+    listing = [SimpleNamespace(id=7, name="counts"), SimpleNamespace(id=9, name="42")]
+    monkeypatch.setattr(_words, "pinned_id", lambda kind, path: 11 if path == "/sys/fs/bpf/x" else 0)
+    words = _words.Words(
+        ["id", "5", "name", "counts", "pinned", "/sys/fs/bpf/x", "name", "42", "7"], "map pin"
+    )
+    assert [words.take_object("map", lambda: listing) for _ in range(5)] == [5, 7, 11, 9, 7]
+    words.end()
+    with pytest.raises(CliError, match="no map named 'nope'"):
+        _words.Words(["name", "nope"], "map pin").take_object("map", lambda: listing)
+
+
+def test_cli_words_read_bpftool_key_and_value_bytes() -> None:
+    from ebpf.core.cli._words import Words
+
+    words = Words(["1", "0", "0", "0", "value", "hex", "2a", "00", "noexist"], "map update")
+    assert words.take_data("key") == ["1", "0", "0", "0"]
+    assert words.take("keyword") == "value"
+    assert words.take_data("value") == ["hex:2a00"]
+    assert parse_bytes(["hex:2a00"], 2, "value") == b"\x2a\x00"
+    assert words.take("flag") == "noexist"
+
+
+def test_cli_words_report_bad_usage_with_status_2(capsys: pytest.CaptureFixture[str]) -> None:
+    from ebpf.core.cli._words import Words
+
+    attempts: list[tuple[Callable[[], object], str]] = [
+        (lambda: Words([], "prog pin").take("path"), "missing path"),
+        (lambda: Words(["x"], "map create").take_int("entries"), "entries must be an integer, not 'x'"),
+        (lambda: Words(["extra"], "map freeze").end(), "unexpected 'extra'"),
+    ]
+    for attempt, message in attempts:
+        with pytest.raises(SystemExit) as stopped:
+            attempt()
+        assert stopped.value.code == 2
+        assert message in capsys.readouterr().err
+
+
+def test_cli_map_create_reads_bpftool_words(capsys: pytest.CaptureFixture[str]) -> None:
+    from ebpf.core.cli._map_verbs import _create_spec
+    from ebpf.core.cli._words import Words
+
+    line = "type percpu_hash key 4 value 16 entries 128 name counts flags 1"
+    spec = _create_spec(Words(line.split(), "c"))
+    assert (spec.type, spec.name, spec.key_size, spec.value_size, spec.max_entries, int(spec.flags)) == (
+        MapType.PERCPU_HASH,
+        "counts",
+        4,
+        16,
+        128,
+        1,
+    )
+    with pytest.raises(CliError, match="unknown map type 'hashy'"):
+        _create_spec(Words(["type", "hashy", "key", "4", "value", "4", "entries", "1", "name", "m"], "c"))
+    with pytest.raises(SystemExit):
+        _create_spec(Words(["type", "hash", "key", "4", "key", "4"], "c"))
+    assert "'key' given twice" in capsys.readouterr().err
+
+
+def test_cli_attachment_lines_are_bpftool_lines() -> None:
+    from ebpf.core.cli import _net, _perf
+
+    assert _net._line({"devname": "va", "ifindex": 5, "mode": "generic", "id": 37}) == "va(5) generic id 37"
+    multi = {
+        "devname": "va",
+        "ifindex": 5,
+        "multi_attachments": [{"mode": "generic", "id": 1}, {"mode": "driver", "id": 2}],
+    }
+    assert _net._line(multi) == "va(5) generic id 1 driver id 2"
+    tc = {"devname": "va", "ifindex": 5, "kind": "clsact/ingress", "name": "cls", "id": 38}
+    assert _net._line(tc) == "va(5) clsact/ingress cls id 38"
+    tcx = {"devname": "va", "ifindex": 5, "kind": "tcx/egress", "name": "t", "prog_id": 40, "link_id": 7}
+    assert _net._line(tcx) == "va(5) tcx/egress t prog_id 40 link_id 7"
+    kprobe = {"pid": 1, "fd": 3, "prog_id": 9, "fd_type": "kprobe", "func": "do_sys_open", "offset": 0}
+    assert _perf._line(kprobe) == "pid 1  fd 3: prog_id 9  kprobe  func do_sys_open  offset 0"
+    uprobe = {"pid": 1, "fd": 4, "prog_id": 9, "fd_type": "uprobe", "filename": "/bin/sh", "offset": 16}
+    assert _perf._line(uprobe) == "pid 1  fd 4: prog_id 9  uprobe  filename /bin/sh  offset 16"

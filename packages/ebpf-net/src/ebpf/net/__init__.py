@@ -20,7 +20,8 @@ Lifecycle:
   ([`NetlinkXdpLink`][ebpf.net.NetlinkXdpLink], [`TcFilterLink`][ebpf.net.TcFilterLink]), the fallback on
   older kernels, survive the process.
 - [`interfaces()`][ebpf.net.interfaces], [`query()`][ebpf.net.query], [`xdp_status()`][ebpf.net.xdp_status],
-  [`tc_filters()`][ebpf.net.tc_filters], [`tcx_programs()`][ebpf.net.tcx_programs] report what is attached,
+  [`tc_filters()`][ebpf.net.tc_filters], [`tcx_programs()`][ebpf.net.tcx_programs],
+  [`netkit_programs()`][ebpf.net.netkit_programs] report what is attached,
   whoever attached it.
 - Names and indexes are those of the calling thread's network namespace;
   [`in_netns()`][ebpf.net.in_netns] runs a block in another one.
@@ -38,6 +39,7 @@ from ._interfaces import (
     interface_index,
     interface_name,
     interfaces,
+    netkit_programs,
     query,
     tc_filters,
     tcx_programs,
@@ -105,6 +107,7 @@ __all__ = [
     "interface_index",
     "interface_name",
     "interfaces",
+    "netkit_programs",
     "query",
     "remove_clsact",
     "setup_tc_egress",

@@ -15,6 +15,7 @@ __all__ = [
     "interface_index",
     "interface_name",
     "interfaces",
+    "netkit_programs",
     "query",
     "resolve",
     "tc_filters",
@@ -125,6 +126,36 @@ def tcx_programs(interface: str | int, direction: Direction) -> list[TcxProgram]
     except BpfSyscallError as exc:
         if exc.errno == errno.ENODEV:
             raise InterfaceNotFoundError(interface) from None
+        raise
+    return [
+        TcxProgram(program_id=prog_id, link_id=link_id)
+        for prog_id, link_id in zip(
+            result.prog_ids, result.link_ids or (0,) * len(result.prog_ids), strict=True
+        )
+    ]
+
+
+def netkit_programs(interface: str | int, *, peer: bool = False) -> list[TcxProgram]:
+    """The programs attached to a netkit device (its primary side, or with ``peer`` its peer's), in run order.
+
+    Empty when ``interface`` is not a netkit device, and on kernels without
+    netkit (before Linux 6.7).
+
+    Raises:
+        InterfaceNotFoundError: no such interface.
+        BpfSyscallError: the kernel refused the query.
+    """
+    index, _ = resolve(interface)
+    if not features.link_type_supported(LinkType.NETKIT):
+        return []
+    attach_type = AttachType.NETKIT_PEER if peer else AttachType.NETKIT_PRIMARY
+    try:
+        result = commands.prog_query(index, attach_type)
+    except BpfSyscallError as exc:
+        if exc.errno == errno.ENODEV:
+            raise InterfaceNotFoundError(interface) from None
+        if exc.errno == errno.ENXIO:  # not a netkit device
+            return []
         raise
     return [
         TcxProgram(program_id=prog_id, link_id=link_id)

@@ -28,6 +28,7 @@ Importing it has no side effects.
 """
 
 from ._attach_targets import register_own_types
+from ._attachments import CgroupAttachment, PerfAttachment, cgroup_attachments, perf_attachments
 from ._cgroup import (
     CGROUP_ATTACH_TYPES,
     attach_cgroup,
@@ -61,11 +62,13 @@ __all__ = [
     "AttachHandler",
     "AttachTarget",
     "BpfLink",
+    "CgroupAttachment",
     "EncodableInstruction",
     "IterLink",
     "Link",
     "LinkInfo",
     "LsmHook",
+    "PerfAttachment",
     "PerfEventLink",
     "ProgAttachLink",
     "Program",
@@ -95,6 +98,7 @@ __all__ = [
     "attach_tracing",
     "attach_uprobe",
     "attach_uprobe_multi",
+    "cgroup_attachments",
     "cgroup_children",
     "cgroup_exists",
     "cgroup_of",
@@ -103,6 +107,7 @@ __all__ = [
     "parse_attach_type",
     "parse_prog_type",
     "parse_section",
+    "perf_attachments",
     "query_cgroup",
     "register_attach",
     "run_statistics",

@@ -134,3 +134,13 @@ class StructOpsLink(HeldDescriptorLink):
         """Take ownership of ``map_fd``, a struct_ops map whose element was just written."""
         super().__init__(map_fd, 0, target, _unregister, map_fd, target)
         self.map_id = map_id
+
+    def keep_registered(self) -> None:
+        """Close this link but leave the ops registered, as ``bpftool struct_ops register`` does.
+
+        The kernel keeps the map while its ops are registered (``bpftool
+        struct_ops list`` shows it); deleting the map's element unregisters
+        them (``ebpf struct_ops unregister``). Does nothing once closed.
+        """
+        if self._finalizer.detach() is not None:
+            self._held.close()

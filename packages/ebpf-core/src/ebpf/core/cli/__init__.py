@@ -5,9 +5,16 @@
     ebpf check                       what this machine offers (kernel, mounts, capabilities, features)
     ebpf features [--missing]        the feature table alone
     ebpf prog list|show|dump         loaded programs; dump xlated (eBPF) or jited (machine code)
+    ebpf prog load|loadall|pin       load a BPF object file and pin its programs (bpftool's words)
+    ebpf prog attach|detach          attach to a sockmap or the netns until detached
     ebpf map list|show|dump          maps; values decoded with BTF when the map has it
     ebpf map lookup|update|delete    one element (--key/--value: an integer or bytes)
-    ebpf link list|show              bpf_links
+    ebpf map create|pin|freeze       create and pin a map, pin one, make one read-only
+    ebpf link list|show|pin|detach   bpf_links
+    ebpf net list [dev IF]           XDP, TC, TCX and netkit programs per interface
+    ebpf cgroup tree|show            programs attached to cgroups
+    ebpf perf list                   programs attached through perf events, by process
+    ebpf struct_ops list|dump|register|unregister  struct_ops (tcp_congestion_ops...)
     ebpf btf list|dump               BTF objects; dump a file or object as bpftool's raw or C format
     ebpf elf inspect|disasm FILE     a BPF object file's programs, maps and variables; its instructions
     ebpf asm disasm|helpers          disassemble instructions; list helpers

@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from ._map_verbs import map_element_words
 from ._objects import kernel_btf, open_by_id, resolve_id
 from ._output import CliError, hex_bytes, print_json, print_json_stream, show, table, type_name
 
@@ -243,15 +244,16 @@ def cmd_map_lookup(args: argparse.Namespace) -> int:
     from ebpf.maps import KeyValueMap
     from ebpf.syscall import KeyNotFoundError
 
-    info = _map_info(args.map)
+    ref, key_words, _, _ = map_element_words(args, "map lookup", value=False)
+    info = _map_info(ref)
     decoder = _Decoder(info)
     with _open_raw(info) as m:
         assert isinstance(m, KeyValueMap)
-        key = parse_bytes(args.key, info.key_size, "key")
+        key = parse_bytes(key_words, info.key_size, "key")
         try:
             value = m.lookup(key)
         except KeyNotFoundError:
-            raise CliError(f"key {_key_text(args.key, key)} is not in map {_map_label(info)}") from None
+            raise CliError(f"key {_key_text(key_words, key)} is not in map {_map_label(info)}") from None
     entry = decoder.entry(key, value)
     if args.json:
         print_json(entry)
@@ -262,13 +264,16 @@ def cmd_map_lookup(args: argparse.Namespace) -> int:
 
 def cmd_map_update(args: argparse.Namespace) -> int:
     from ebpf.maps import KeyValueMap
+    from ebpf.syscall import UpdateFlags
 
-    info = _map_info(args.map)
+    ref, key_words, value_words, flag = map_element_words(args, "map update", value=True)
+    info = _map_info(ref)
     with _open_raw(info) as m:
         assert isinstance(m, KeyValueMap)
-        key = parse_bytes(args.key, info.key_size, "key")
-        value = parse_bytes(args.value, info.value_size, "value")
-        m.update(key, value)
+        key = parse_bytes(key_words, info.key_size, "key")
+        assert value_words is not None
+        value = parse_bytes(value_words, info.value_size, "value")
+        m.update(key, value, flags=UpdateFlags[flag.upper()])
     return 0
 
 
@@ -276,12 +281,13 @@ def cmd_map_delete(args: argparse.Namespace) -> int:
     from ebpf.maps import KeyValueMap
     from ebpf.syscall import KeyNotFoundError
 
-    info = _map_info(args.map)
+    ref, key_words, _, _ = map_element_words(args, "map delete", value=False)
+    info = _map_info(ref)
     with _open_raw(info) as m:
         assert isinstance(m, KeyValueMap)
-        key = parse_bytes(args.key, info.key_size, "key")
+        key = parse_bytes(key_words, info.key_size, "key")
         try:
             m.delete(key)
         except KeyNotFoundError:
-            raise CliError(f"key {_key_text(args.key, key)} is not in map {_map_label(info)}") from None
+            raise CliError(f"key {_key_text(key_words, key)} is not in map {_map_label(info)}") from None
     return 0

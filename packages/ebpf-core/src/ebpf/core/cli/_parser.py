@@ -9,15 +9,32 @@ from typing import Any, NoReturn
 from ._asm import cmd_asm_disasm, cmd_asm_helpers
 from ._btf import cmd_btf_dump, cmd_btf_list
 from ._catalogue import cmd_catalogue_list, cmd_catalogue_show
+from ._cgroups import cmd_cgroup_show, cmd_cgroup_tree
 from ._demo import cmd_demo
 from ._elf import cmd_elf_disasm, cmd_elf_inspect, cmd_elf_usdt
-from ._links import cmd_link_list, cmd_link_show
+from ._links import cmd_link_detach, cmd_link_list, cmd_link_pin, cmd_link_show
+from ._map_verbs import cmd_map_create, cmd_map_freeze, cmd_map_pin
 from ._maps import cmd_map_delete, cmd_map_dump, cmd_map_list, cmd_map_lookup, cmd_map_show, cmd_map_update
+from ._net import cmd_net_list
 from ._output import Handler
+from ._perf import cmd_perf_list
+from ._prog_attach import cmd_prog_attach, cmd_prog_detach
+from ._prog_load import cmd_prog_load, cmd_prog_loadall, cmd_prog_pin
 from ._progs import cmd_prog_dump, cmd_prog_list, cmd_prog_show
+from ._struct_ops import (
+    cmd_struct_ops_dump,
+    cmd_struct_ops_list,
+    cmd_struct_ops_register,
+    cmd_struct_ops_unregister,
+)
 from ._system import cmd_check, cmd_features
 
 __all__ = ["build_parser"]
+
+_PROG_LOAD = "OBJ PATH [type TYPE] [map name NAME MAP] [pinmaps DIR]"
+_PROG_LOADALL = "OBJ DIR [type TYPE] [map name NAME MAP] [pinmaps DIR]"
+_PROG_ATTACH = "PROG ATTACH_TYPE [MAP]"
+_MAP_CREATE = "PATH type TYPE key N value N entries N name NAME [flags F] [inner_map MAP]"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -64,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(handler=handler)
         return p
 
+    def words(sub: Any, name: str, handler: Handler, help_: str, usage: str) -> argparse.ArgumentParser:
+        """A command that takes bpftool's keyword words (``id 5``, ``type hash``...)."""
+        p = leaf(sub, name, handler, help_)
+        p.add_argument("words", nargs="*", metavar=usage, help="bpftool's words")
+        return p
+
     def group(name: str, help_: str) -> Any:
         p = groups.add_parser(name, help=help_, description=help_)
         return p.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=_Parser)
@@ -87,6 +110,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--linum", action="store_true", help="with each source line, its file, line and column (BTF)"
     )
     dump.add_argument("--opcodes", action="store_true", help="with each instruction, its raw bytes")
+    words(prog, "load", cmd_prog_load, "load a BPF object file, pin its first program", _PROG_LOAD)
+    words(
+        prog, "loadall", cmd_prog_loadall, "load a BPF object file, pin every program in DIR", _PROG_LOADALL
+    )
+    words(prog, "pin", cmd_prog_pin, "pin a loaded program", "PROG PATH")
+    words(prog, "attach", cmd_prog_attach, "attach to a sockmap or this netns until detached", _PROG_ATTACH)
+    words(prog, "detach", cmd_prog_detach, "detach what prog attach attached", _PROG_ATTACH)
 
     maps = group("map", "maps")
     leaf(maps, "list", cmd_map_list, "list maps")
@@ -100,16 +130,25 @@ def build_parser() -> argparse.ArgumentParser:
         ("delete", cmd_map_delete, "remove one element"),
     ):
         p = leaf(maps, name, handler, what)
-        p.add_argument("map", help="id, pinned path or name")
+        p.add_argument("map", help="id, pinned path or name (or bpftool's id N, pinned PATH, name NAME)")
         p.add_argument(
-            "--key", nargs="+", required=True, help="an integer, hex:<digits>, or one value per byte"
+            "words",
+            nargs="*",
+            metavar="key DATA" + (" value DATA [any|exist|noexist]" if name == "update" else ""),
+            help="bpftool's form of the key (and value): bytes, or hex followed by hex bytes",
         )
+        p.add_argument("--key", nargs="+", help="an integer, hex:<digits>, or one value per byte")
         if name == "update":
-            p.add_argument("--value", nargs="+", required=True, help="as --key")
+            p.add_argument("--value", nargs="+", help="as --key")
+    words(maps, "create", cmd_map_create, "create a map and pin it", _MAP_CREATE)
+    words(maps, "pin", cmd_map_pin, "pin a map", "MAP PATH")
+    words(maps, "freeze", cmd_map_freeze, "make a map read-only for user space", "MAP")
 
     links = group("link", "bpf_links")
     leaf(links, "list", cmd_link_list, "list links")
     leaf(links, "show", cmd_link_show, "show one link").add_argument("link", help="id or pinned path")
+    words(links, "pin", cmd_link_pin, "pin a link so the attachment outlives this process", "LINK PATH")
+    words(links, "detach", cmd_link_detach, "detach a link's program now, even if pinned", "LINK")
 
     btf = group("btf", "BTF type information")
     leaf(btf, "list", cmd_btf_list, "list BTF objects loaded in the kernel")
@@ -120,6 +159,27 @@ def build_parser() -> argparse.ArgumentParser:
     btf_dump.add_argument("--id", type=int, help="a BTF object loaded in the kernel, by id")
     btf_dump.add_argument("--base", help="the base BTF of split BTF (a module's: /sys/kernel/btf/vmlinux)")
     btf_dump.add_argument("--format", choices=("raw", "c"), default="raw")
+
+    net = group("net", "XDP, TC, TCX and netkit programs of the network interfaces")
+    words(net, "list", cmd_net_list, "list the programs attached to each interface", "[dev IF]")
+    cgroup = group("cgroup", "programs attached to cgroups")
+    words(cgroup, "tree", cmd_cgroup_tree, "list the cgroups with programs attached", "[ROOT]")
+    words(cgroup, "show", cmd_cgroup_show, "list the programs attached to one cgroup", "CGROUP")
+    perf = group("perf", "programs attached through perf events and raw tracepoints")
+    words(perf, "list", cmd_perf_list, "list them by process and descriptor", "")
+    struct_ops = group("struct_ops", "registered struct_ops (tcp_congestion_ops...)")
+    words(struct_ops, "list", cmd_struct_ops_list, "list struct_ops maps", "[STRUCT_OPS_MAP]")
+    words(
+        struct_ops, "dump", cmd_struct_ops_dump, "show struct_ops maps and their values", "[STRUCT_OPS_MAP]"
+    )
+    words(
+        struct_ops,
+        "register",
+        cmd_struct_ops_register,
+        "load an object, register its struct_ops",
+        "OBJ [LINK_DIR]",
+    )
+    words(struct_ops, "unregister", cmd_struct_ops_unregister, "unregister struct_ops", "STRUCT_OPS_MAP")
 
     asm = group("asm", "eBPF instructions and helpers")
     disasm = leaf(asm, "disasm", cmd_asm_disasm, "disassemble raw eBPF instructions")
