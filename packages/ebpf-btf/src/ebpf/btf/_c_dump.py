@@ -143,9 +143,10 @@ class _CDumper:
     def dump(self, guard: str) -> str:
         self._mark_referenced()
         table = self.graph._table
+        order = self.order
         for type_id in range(self.graph.first_id, self.graph.last_id + 1):
-            # Functions, variables, sections and tags declare nothing: not even decoded.
-            if table.kind_of(type_id) not in _DECLARE_NOTHING:
+            # Functions, variables, sections and tags declare nothing: not even looked at.
+            if order.get(type_id) is not _Order.ORDERED and table.kind_of(type_id) not in _DECLARE_NOTHING:
                 self._order_type(type_id, through_ptr=False, depth=0)
         for type_id in self.queue:
             self._emit_type(type_id, 0, 0)
@@ -229,8 +230,10 @@ class _CDumper:
             if through_ptr and named:
                 return False
             self.order[type_id] = _Order.ORDERING
+            order = self.order
             for member_type in words[at + 4 : at + 3 + 3 * _layout.info_vlen(info) : 3]:
-                self._order_type(table._checked_ref(member_type, where), False, deeper)
+                if order.get(member_type) is not _Order.ORDERED:  # (the call would only say so)
+                    self._order_type(table._checked_ref(member_type, where), False, deeper)
             if named:
                 self.queue.append(type_id)
             self.order[type_id] = _Order.ORDERED
@@ -299,6 +302,9 @@ class _CDumper:
             self.emit[type_id] = _Emit.EMITTED
         elif isinstance(t, (Pointer, Volatile, Const, Restrict, TypeTag, Array)):
             self._emit_type(t.type_id, container, deeper)
+            if self.emit.get(t.type_id) is _Emit.EMITTED:
+                # nothing more can ever be written through this reference
+                self.emit[type_id] = _Emit.EMITTED
         elif isinstance(t, Fwd):
             self.out.append(f"{'union' if t.union else 'struct'} {self._tag_name(t)};\n\n")
             self.emit[type_id] = _Emit.EMITTED
@@ -326,6 +332,11 @@ class _CDumper:
             self._emit_type(t.return_type_id, container, deeper)
             for param in t.params:
                 self._emit_type(param.type_id, container, deeper)
+            emitted = self.emit.get
+            if emitted(t.return_type_id) is _Emit.EMITTED and all(
+                emitted(param.type_id) is _Emit.EMITTED for param in t.params
+            ):
+                self.emit[type_id] = _Emit.EMITTED
         else:  # INT, FLOAT, void: built in
             self.emit[type_id] = _Emit.EMITTED
 
