@@ -26,6 +26,7 @@ from ebpf.syscall.errors import ParseError
 
 from . import _layout
 from ._c_decl import decl
+from ._decode import TypeTable
 from ._graph import TypeGraph
 from ._types import (
     Array,
@@ -33,10 +34,8 @@ from ._types import (
     Const,
     Enum,
     Enum64,
-    Float,
     FuncProto,
     Fwd,
-    Int,
     Pointer,
     Restrict,
     Struct,
@@ -74,6 +73,16 @@ _REFERS_ONCE = frozenset(
     BTF_KINDS[k]
     for k in ("PTR", "CONST", "VOLATILE", "RESTRICT", "TYPE_TAG", "TYPEDEF", "FUNC", "VAR", "DECL_TAG")
 )
+
+#: Kinds that are structs or unions.
+_COMPOSITES = frozenset((_layout.KIND_STRUCT, _layout.KIND_UNION))
+#: Kinds that qualify the type they refer to (declared with it, not on their own).
+_MODIFIERS = frozenset(
+    (_layout.KIND_VOLATILE, _layout.KIND_CONST, _layout.KIND_RESTRICT, _layout.KIND_TYPE_TAG)
+)
+
+#: stands for the declared name in a kept declarator (a BTF string cannot hold a NUL)
+_NAME = "\0"
 
 #: gaps wider than this (in bits) are padded with a char array rather than
 #: unnamed bitfields (bpftool would print one ``long: 64;`` per 8 bytes)
@@ -124,15 +133,20 @@ class _CDumper:
         self.names: dict[int, str] = {}
         self.tag_counts: dict[str, int] = {}
         self.ident_counts: dict[str, int] = {}
+        self.aligns: dict[int, int] = {}
+        #: declarators without anonymous bodies, by (type id, whether a name is declared)
+        self.decls: dict[tuple[int, bool], str] = {}
+        self.sizes: dict[int, int] = {}
 
     # ------------------------------------------------------------ driver
 
     def dump(self, guard: str) -> str:
         self._mark_referenced()
         table = self.graph._table
+        order = self.order
         for type_id in range(self.graph.first_id, self.graph.last_id + 1):
-            # Functions, variables, sections and tags declare nothing: not even decoded.
-            if table.kind_of(type_id) not in _DECLARE_NOTHING:
+            # Functions, variables, sections and tags declare nothing: not even looked at.
+            if order.get(type_id) is not _Order.ORDERED and table.kind_of(type_id) not in _DECLARE_NOTHING:
                 self._order_type(type_id, through_ptr=False, depth=0)
         for type_id in self.queue:
             self._emit_type(type_id, 0, 0)
@@ -159,62 +173,103 @@ class _CDumper:
 
     # ---------------------------------------------------------- ordering
 
+    def _record(self, type_id: int) -> tuple[TypeTable, int]:
+        """The table holding ``type_id`` (a split blob's base for base ids) and its record's word offset.
+
+        Raises:
+            ParseError: no such type id.
+        """
+        table: TypeTable | None = self.graph._table
+        while table is not None and type_id < table.first_id:
+            table = table.base
+        if table is None or type_id > table.last_id:
+            raise ParseError(f"{self.graph.name}: no type id {type_id} to order")
+        return table, table.offsets[type_id - table.first_id]
+
     def _order_type(self, type_id: int, through_ptr: bool, depth: int) -> bool:
-        """Queue ``type_id`` after what it needs; True when it is a "strong" (by value) dependency."""
+        """Queue ``type_id`` after what it needs; True when it is a "strong" (by value) dependency.
+
+        Read from the record's words: ordering decodes nothing (most function
+        prototypes are never emitted), but checks every id it follows.
+
+        Raises:
+            ParseError: a reference out of range, a cycle C cannot express,
+                or nesting deeper than ``_MAX_DEPTH``.
+        """
         if depth > _MAX_DEPTH:
             raise ParseError(f"{self.graph.name}: type id {type_id}: types nest too deeply to order")
         state = self.order.get(type_id, _Order.NOT_ORDERED)
         if state is _Order.ORDERED:
             return True
-        t = self.graph[type_id]
+        if type_id == 0:
+            self.order[type_id] = _Order.ORDERED
+            return False
+        table, at = self._record(type_id)
+        words = table.words
+        info = words[at + 1]
+        kind = _layout.info_kind(info)
         if state is _Order.ORDERING:
             # a loop, fine when it goes through a pointer to a named struct
-            if isinstance(t, Composite) and through_ptr and t.name:
+            if kind in _COMPOSITES and through_ptr and self._named(table, at, type_id):
                 return False
             raise ParseError(f"{self.graph.name}: type id {type_id}: type cycle that C cannot express")
         deeper = depth + 1
-        if isinstance(t, (Int, Float)) or type_id == 0:
+        where = f"type id {type_id}"
+        if kind in (_layout.KIND_INT, _layout.KIND_FLOAT):
             self.order[type_id] = _Order.ORDERED
             return False
-        if isinstance(t, Pointer):
-            strong = self._order_type(t.type_id, True, deeper)
+        if kind == _layout.KIND_PTR:
+            strong = self._order_type(table._checked_ref(words[at + 2], where), True, deeper)
             self.order[type_id] = _Order.ORDERED
             return strong
-        if isinstance(t, Array):
-            return self._order_type(t.type_id, False, deeper)
-        if isinstance(t, Composite):
+        if kind == _layout.KIND_ARRAY:
+            return self._order_type(table._checked_ref(words[at + 3], where), False, deeper)
+        if kind in _COMPOSITES:
             # embedded, or anonymous (defined inline even behind a pointer)
-            if through_ptr and t.name:
+            named = self._named(table, at, type_id)
+            if through_ptr and named:
                 return False
             self.order[type_id] = _Order.ORDERING
-            for member in t.members:
-                self._order_type(member.type_id, False, deeper)
-            if t.name:
+            order = self.order
+            for member_type in words[at + 4 : at + 3 + 3 * _layout.info_vlen(info) : 3]:
+                if order.get(member_type) is not _Order.ORDERED:  # (the call would only say so)
+                    self._order_type(table._checked_ref(member_type, where), False, deeper)
+            if named:
                 self.queue.append(type_id)
             self.order[type_id] = _Order.ORDERED
             return True
-        if isinstance(t, (Enum, Fwd)):
-            if t.name or type_id not in self.referenced:
+        if kind in (_layout.KIND_ENUM, _layout.KIND_ENUM64, _layout.KIND_FWD):
+            if self._named(table, at, type_id) or type_id not in self.referenced:
                 self.queue.append(type_id)
             self.order[type_id] = _Order.ORDERED
             return True
-        if isinstance(t, Typedef):
-            strong = self._order_type(t.type_id, through_ptr, deeper)
+        if kind == _layout.KIND_TYPEDEF:
+            strong = self._order_type(table._checked_ref(words[at + 2], where), through_ptr, deeper)
             if through_ptr and not strong:
                 return False
             self.queue.append(type_id)
             self.order[type_id] = _Order.ORDERED
             return True
-        if isinstance(t, (Volatile, Const, Restrict, TypeTag)):
-            return self._order_type(t.type_id, through_ptr, deeper)
-        if isinstance(t, FuncProto):
-            strong = self._order_type(t.return_type_id, through_ptr, deeper)
-            for param in t.params:
-                strong = self._order_type(param.type_id, through_ptr, deeper) or strong
+        if kind in _MODIFIERS:
+            return self._order_type(table._checked_ref(words[at + 2], where), through_ptr, deeper)
+        if kind == _layout.KIND_FUNC_PROTO:
+            strong = self._order_type(table._checked_ref(words[at + 2], where), through_ptr, deeper)
+            for param_type in words[at + 4 : at + 3 + 2 * _layout.info_vlen(info) : 2]:
+                param_strong = self._order_type(table._checked_ref(param_type, where), through_ptr, deeper)
+                strong = param_strong or strong
             return strong
         # FUNC, VAR, DATASEC, DECL_TAG: nothing to declare
         self.order[type_id] = _Order.ORDERED
         return False
+
+    def _named(self, table: TypeTable, at: int, type_id: int) -> bool:
+        """Whether the record at word ``at`` of ``table`` has a non-empty name.
+
+        Raises:
+            ParseError: its name offset is out of range.
+        """
+        name_off = table.words[at]
+        return bool(name_off) and bool(table.string(name_off, f"type id {type_id}"))
 
     # ---------------------------------------------------------- emitting
 
@@ -247,6 +302,9 @@ class _CDumper:
             self.emit[type_id] = _Emit.EMITTED
         elif isinstance(t, (Pointer, Volatile, Const, Restrict, TypeTag, Array)):
             self._emit_type(t.type_id, container, deeper)
+            if self.emit.get(t.type_id) is _Emit.EMITTED:
+                # nothing more can ever be written through this reference
+                self.emit[type_id] = _Emit.EMITTED
         elif isinstance(t, Fwd):
             self.out.append(f"{'union' if t.union else 'struct'} {self._tag_name(t)};\n\n")
             self.emit[type_id] = _Emit.EMITTED
@@ -274,6 +332,11 @@ class _CDumper:
             self._emit_type(t.return_type_id, container, deeper)
             for param in t.params:
                 self._emit_type(param.type_id, container, deeper)
+            emitted = self.emit.get
+            if emitted(t.return_type_id) is _Emit.EMITTED and all(
+                emitted(param.type_id) is _Emit.EMITTED for param in t.params
+            ):
+                self.emit[type_id] = _Emit.EMITTED
         else:  # INT, FLOAT, void: built in
             self.emit[type_id] = _Emit.EMITTED
 
@@ -301,7 +364,30 @@ class _CDumper:
     # -------------------------------------------------------- definitions
 
     def _decl(self, t: Type, name: str, level: int) -> str:
-        return decl(t, name, lambda anon: self._inline(anon, level), renamer=self._renamed)
+        """``name`` declared with type ``t``, anonymous types written inline at ``level``.
+
+        A declarator that writes no anonymous body is the same wherever it is
+        used (names keep the suffix they got first), so it is kept per type
+        id, with a placeholder for the declared name.
+
+        Raises:
+            ParseError: the declarator chain is cyclic or too deep.
+        """
+        key = (t.id, bool(name))
+        template = self.decls.get(key)
+        if template is not None:
+            return template.replace(_NAME, name) if name else template
+        wrote_body = False
+
+        def inline(anon: Type) -> str:
+            nonlocal wrote_body
+            wrote_body = True
+            return self._inline(anon, level)
+
+        text = decl(t, _NAME if name else "", inline, renamer=self._renamed)
+        if not wrote_body:
+            self.decls[key] = text
+        return text.replace(_NAME, name) if name else text
 
     def _renamed(self, t: Type) -> str:
         """How a named base type is spelled here (with its ``___N`` suffix if it has one)."""
@@ -331,13 +417,14 @@ class _CDumper:
     def _composite_def(self, t: Composite, level: int) -> str:
         graph = self.graph
         is_struct = isinstance(t, Struct)
-        packed = is_struct and _is_packed(graph, t)
+        aligns = [self._align(member.type_id) for member in t.members]
+        packed = is_struct and _is_packed(t, aligns)
         name = self._tag_name(t)
         parts = [f"{'struct' if is_struct else 'union'}{' ' if name else ''}{name} {{"]
         offset = 0
         prev_bitfield = False
-        for member in t.members:
-            member_align = 1 if packed else _align(graph, member.type_id)
+        for member, natural_align in zip(t.members, aligns, strict=True):
+            member_align = 1 if packed else natural_align
             in_bitfield = prev_bitfield and member.bitfield_size != 0
             parts.extend(
                 _padding(offset, member.bit_offset, member_align, in_bitfield, level + 1, graph.pointer_size)
@@ -348,12 +435,12 @@ class _CDumper:
                 offset = member.bit_offset + member.bitfield_size
                 prev_bitfield = True
             else:
-                offset = member.bit_offset + 8 * _size(graph, member.type_id)
+                offset = member.bit_offset + 8 * self._size(member.type_id)
                 prev_bitfield = False
             parts.append(text + ";")
         if is_struct:
             parts.extend(
-                _padding(offset, 8 * t.size, _align(graph, t.id), False, level + 1, graph.pointer_size)
+                _padding(offset, 8 * t.size, self._align(t.id), False, level + 1, graph.pointer_size)
             )
         if t.members or t.size:
             parts.append(f"\n{_pad(level)}}}")
@@ -362,6 +449,28 @@ class _CDumper:
         if packed:
             parts.append(" __attribute__((packed))")
         return "".join(parts)
+
+    def _align(self, type_id: int) -> int:
+        """The type's alignment (1 for a type without one or with malformed types), kept per id."""
+        align = self.aligns.get(type_id)
+        if align is None:
+            try:
+                align = self.graph.align_of(type_id)
+            except ValueError:  # ParseError included, as before: the header still gets written
+                align = 1
+            self.aligns[type_id] = align
+        return align
+
+    def _size(self, type_id: int) -> int:
+        """The type's size (0 for a type without one or with malformed types), kept per id."""
+        size = self.sizes.get(type_id)
+        if size is None:
+            try:
+                size = self.graph.size_of(type_id)
+            except ValueError:  # ParseError included, as before: the header still gets written
+                size = 0
+            self.sizes[type_id] = size
+        return size
 
     def _enum_def(self, t: Enum, level: int) -> str:
         name = self._tag_name(t)
@@ -390,25 +499,13 @@ def _needs_word_mode(t: Enum) -> bool:
     return not isinstance(t, Enum64) or all((v.value & 0xFFFFFFFFFFFFFFFF) >> 32 == 0 for v in t.values)
 
 
-def _align(graph: TypeGraph, type_id: int) -> int:
-    try:
-        return graph.align_of(type_id)
-    except ValueError:
-        return 1
+def _is_packed(t: Composite, aligns: list[int]) -> bool:
+    """Whether a struct needs ``__attribute__((packed))`` to get its layout (libbpf's test).
 
-
-def _size(graph: TypeGraph, type_id: int) -> int:
-    try:
-        return graph.size_of(type_id)
-    except ValueError:
-        return 0
-
-
-def _is_packed(graph: TypeGraph, t: Composite) -> bool:
-    """Whether a struct needs ``__attribute__((packed))`` to get its layout (libbpf's test)."""
+    ``aligns`` holds the alignment of each member's type, in member order.
+    """
     max_align = 1
-    for member in t.members:
-        align = _align(graph, member.type_id)
+    for member, align in zip(t.members, aligns, strict=True):
         if member.bitfield_size == 0 and member.bit_offset % (8 * align):
             return True
         max_align = max(align, max_align)

@@ -63,7 +63,7 @@ class TypeGraph:
         self.base = base
         self._table: TypeTable = TypeTable(data, base._table if base is not None else None, name)
         self._cache: dict[int, Type] = {}
-        self._aligns: dict[int, int] = {}  # align_of of each type asked, by id (types never change)
+        self._aligns: dict[int, int] = {}  # align_of of each type asked, and of what it resolves to, by id
         self._void = Void(0, "", graph=self)
 
     # ------------------------------------------------------------- basics
@@ -257,12 +257,17 @@ class TypeGraph:
     def _align_of(self, t: Type | int, depth: int) -> int:
         if depth > MAX_RESOLVE_DEPTH:
             raise ParseError(f"{self.name}: type {t}: nesting is cyclic or too deep to align")
+        if isinstance(t, int):
+            known = self._aligns.get(t)  # a typedef's or qualifier's id, asked before
+            if known is not None:
+                return known
         current = self.resolve(t)
-        known = self._aligns.get(current.id)
-        if known is not None:
-            return known
-        align = self._align_of_resolved(current, depth)
-        self._aligns[current.id] = align
+        align = self._aligns.get(current.id)
+        if align is None:
+            align = self._align_of_resolved(current, depth)
+            self._aligns[current.id] = align
+        if isinstance(t, int):
+            self._aligns[t] = align
         return align
 
     def _align_of_resolved(self, current: Type, depth: int) -> int:
