@@ -35,7 +35,7 @@ struct user_pt_regs {
 
 #include <bpf/usdt.bpf.h>
 
-#define FILE_LEN 96
+#define FILE_LEN 128
 #define NAME_LEN 48
 #define MAX_DEPTH 256
 

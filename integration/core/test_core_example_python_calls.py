@@ -125,7 +125,8 @@ def test_committed_objects_match_their_source(arch: str) -> None:
     assert {name: p.instructions for name, p in shipped.programs.items()} == {
         name: p.instructions for name, p in fresh.programs.items()
     }, f"rebuild {OBJECTS[arch].name} as python_calls.bpf.c says"
-    def layout(spec: CollectionSpec) -> dict[str, tuple[int, ...]]:
+
+    def layout(spec: CollectionSpec) -> dict[str, tuple[int | None, ...]]:
         return {
             name: (m.type, m.key_size, m.value_size, m.max_entries, m.flags) for name, m in spec.maps.items()
         }

@@ -179,9 +179,8 @@ class Collection:
 
         Raises:
             KeyError: no loaded program ``program``.
-            ValueError, FileNotFoundError, ProcessLookupError, ParseError,
-                LibraryLimitError, NotSupportedError, BpfSyscallError: see
-                [`attach_usdt()`][ebpf.elf.attach_usdt].
+            Exception: what [`attach_usdt()`][ebpf.elf.attach_usdt] raises
+                (``ValueError`` for a probe the target does not have...).
         """
         if program not in self.programs:
             raise KeyError(f"no loaded program {program!r} in the collection; it has {sorted(self.programs)}")

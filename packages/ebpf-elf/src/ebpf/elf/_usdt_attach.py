@@ -471,14 +471,16 @@ def attach_usdt(
         ValueError: no such probe (the message lists the file's probes),
             the program lacks the ``usdt.bpf.h`` maps, its specs map is full,
             a bad pid or cookie, an address another attachment of the object
-            already uses (IP map), or, without cookies, a position-independent
-            file without a ``pid``.
+            already holds (IP map), or with ``use_cookies=False`` a
+            position-independent file (shared library, PIE) without a ``pid``.
         FileNotFoundError: no such binary.
         ProcessLookupError: no such process.
         ParseError: malformed notes or arguments (more than 12 of them...).
         LibraryLimitError: an argument ``usdt.bpf.h`` cannot read.
         NotSupportedError: a semaphore on a kernel without uprobe
-            ``ref_ctr_offset`` (4.20), or ``use_cookies=True`` without cookies.
+            ``ref_ctr_offset`` (4.20); ``use_cookies=True`` without BPF
+            cookies; without them (before 5.15), a position-independent file
+            without a ``pid``.
         TypeError, BpfSyscallError: what [`attach_uprobe()`][ebpf.progs.attach_uprobe] raises.
     """
     if isinstance(target, bool) or not isinstance(target, str | os.PathLike | int):
