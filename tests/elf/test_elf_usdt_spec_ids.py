@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from ebpf.elf import Mapping, UsdtProbe
-from ebpf.elf._usdt_attach import _absolute, _give_spec_ids, _take_spec_ids
+from ebpf.elf._usdt_attach import _absolute, _give_spec_ids, _reachable, _take_spec_ids
 
 PROBE = UsdtProbe(
     path="/usr/lib/libx.so",
@@ -49,3 +51,16 @@ def test_addresses_in_a_process_follow_its_mappings() -> None:
     assert _absolute(PROBE, [replace(text, offset=0x2000)]) is None  # another part of the file
     fixed = replace(PROBE, position_independent=False, address=0x401234)
     assert _absolute(fixed, []) == 0x401234  # a fixed-address executable: the link-time address
+
+
+def test_files_of_another_mount_namespace_are_reached_through_the_process_root(tmp_path: Path) -> None:
+    here = tmp_path / "python3"
+    here.write_bytes(b"")
+    mapping = Mapping(0x1000, 0x2000, 0, str(here), "r-xp", here.stat().st_ino)
+    assert _reachable(4242, mapping) == str(here)  # the same file here
+    elsewhere = replace(mapping, inode=here.stat().st_ino + 1)  # same name, another file: a container's
+    assert _reachable(4242, elsewhere) == f"/proc/4242/root{here}"
+    assert (
+        _reachable(os.getpid(), replace(mapping, path="/no/such/file"))
+        == f"/proc/{os.getpid()}/root/no/such/file"
+    )

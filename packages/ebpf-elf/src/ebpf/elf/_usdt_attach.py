@@ -234,6 +234,16 @@ def _find_binary(binary: str | os.PathLike[str]) -> Path:
     return find_library(text)
 
 
+def _reachable(pid: int, mapping: ProcMapping) -> str:
+    """A path to ``mapping``'s file from here: as the process names it, else through its root (containers)."""
+    try:
+        if os.stat(mapping.path).st_ino == mapping.inode:
+            return mapping.path
+    except OSError:
+        pass
+    return f"/proc/{pid}/root{mapping.path}"
+
+
 def _process_files(pid: int) -> dict[str, list[ProcMapping]]:
     """The executable file mappings of process ``pid``, by file (its executable first)."""
     files: dict[str, list[ProcMapping]] = {}
@@ -246,7 +256,7 @@ def _process_files(pid: int) -> dict[str, list[ProcMapping]]:
     for mapping in process_mappings(pid):
         if mapping.file_backed and mapping.executable and not mapping.deleted:
             files.setdefault(mapping.path, []).append(mapping)
-    return {path: found for path, found in files.items() if found}
+    return {_reachable(pid, found[0]): found for found in files.values() if found}
 
 
 def _listing(probes: Sequence[UsdtProbe]) -> str:
