@@ -27,12 +27,12 @@ import pytest
 from bpf_build import compile_bpf
 from progs._progs_support import gcc_or_skip
 
-from ebpf.asm import R0, assemble, exit_, helper, mov
+from ebpf.asm import R0, assemble, exit_, mov
 from ebpf.elf import Collection, CollectionSpec, UsdtArgKind, UsdtLink, attach_usdt, usdt_probes
 from ebpf.events import RingBuffer
 from ebpf.maps import BytesCodec, KeyValueMap, Map, u32
 from ebpf.progs import Program, ProgramSpec
-from ebpf.syscall import ProgType, features
+from ebpf.syscall import features
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = Path(__file__).resolve().parent / "usdt"
@@ -55,7 +55,7 @@ EXPECTED = {
 }
 MODES = ["cookies", "ip_map"]
 #: what the cookie mode needs of the kernel (5.15)
-COOKIES = features.helper_feature(ProgType.KPROBE, helper("get_attach_cookie").id)
+COOKIES = features.UPROBE_COOKIES
 
 
 @pytest.fixture(scope="module")

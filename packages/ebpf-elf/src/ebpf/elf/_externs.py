@@ -28,7 +28,6 @@ from ebpf.syscall.errors import NotSupportedError, ParseError
 from ebpf.syscall.flags import MapFlags
 from ebpf.syscall.system import kernel_version
 
-from ._cookies import UPROBE_COOKIES
 from ._elf import ElfSymbol, SymbolBinding
 
 __all__ = ["Extern", "KconfigLayout", "kconfig_layout", "ksym_externs", "resolve_kconfig"]
@@ -153,7 +152,7 @@ def _linux_value(name: str) -> int | None:
         major, minor, patch = kernel_version()
         return (major << 16) | (minor << 8) | min(patch, 255)  # KERNEL_VERSION(a, b, c)
     if name == "LINUX_HAS_BPF_COOKIE":
-        return int(UPROBE_COOKIES.supported())  # the same answer attach_usdt() acts on
+        return int(features.UPROBE_COOKIES.supported())  # the same answer attach_usdt() acts on
     if name == "LINUX_HAS_SYSCALL_WRAPPER":
         return int(kernel_version() >= (4, 17))
     return None

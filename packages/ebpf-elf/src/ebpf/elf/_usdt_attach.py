@@ -34,10 +34,9 @@ from pathlib import Path
 
 from ebpf.maps import BytesCodec, KeyValueMap, Map, u32, u64
 from ebpf.progs import Link, LinkInfo, Program, attach_uprobe
-from ebpf.syscall import MapType, UpdateFlags
+from ebpf.syscall import MapType, UpdateFlags, features
 from ebpf.syscall.errors import BpfSyscallError, LibraryLimitError, NotSupportedError, ParseError
 
-from ._cookies import UPROBE_COOKIES, UPROBE_SEMAPHORES
 from ._procmaps import Mapping as ProcMapping
 from ._procmaps import process_mappings
 from ._symbols import find_library
@@ -432,9 +431,9 @@ class UsdtLink(Link):
 
 def _use_cookies(use_cookies: bool | None) -> bool:
     if use_cookies is None:
-        return UPROBE_COOKIES.supported()
+        return features.UPROBE_COOKIES.supported()
     if use_cookies:
-        UPROBE_COOKIES.require()
+        features.UPROBE_COOKIES.require()
     return bool(use_cookies)
 
 
@@ -511,7 +510,7 @@ def attach_usdt(
     for site in sites:
         _check_arguments(site.probe)
     if any(site.probe.semaphore_offset for site in sites):
-        UPROBE_SEMAPHORES.require()
+        features.UPROBE_REF_CTR.require()
     where = f"pid {target}" if isinstance(target, int) else sites[0].path
     description = f"usdt {provider}:{name} in {where}" + (f" pid {pid}" if pid and target != pid else "")
     usdt_maps = _open_maps(program, maps)
