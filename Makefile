@@ -13,7 +13,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 # Debian packages the test suite and the BPF C test programs need (gcc and
 # systemtap-sdt-dev's <sys/sdt.h>: the USDT test programs of tests/elf/usdt/).
-DEB_PACKAGES := clang llvm bpftool libbpf-dev iproute2 kmod gcc systemtap-sdt-dev
+DEB_PACKAGES := clang llvm bpftool libbpf-dev iproute2 kmod gcc systemtap-sdt-dev python3.11
 # Where hatch goes when the interpreter refuses `pip install` (PEP 668).
 HATCH_VENV := .tools/hatch
 

@@ -365,8 +365,10 @@ def test_a_failure_half_way_detaches_what_was_attached() -> None:
 
 def test_sections_this_library_cannot_attach_fail_before_anything_is_attached() -> None:
     log: list[str] = []
-    sections = {"a": "tp/x/y", "b": "usdt/libc.so.6:libc:setjmp"}
-    with pytest.raises(EbpfError, match=r"program 'b' .*usdt sections is a limit of this library") as caught:
+    sections = {"a": "tp/x/y", "b": "uprobe.multi/libc.so.6:setjmp"}
+    with pytest.raises(
+        EbpfError, match=r"program 'b' .*uprobe.multi sections is a limit of this library"
+    ) as caught:
         attach_all(_programs(log, sections), sections)
     assert isinstance(caught.value, LibraryLimitError)  # a limit of the library, not of the kernel
     assert not isinstance(caught.value, NotSupportedError)
@@ -376,6 +378,10 @@ def test_sections_this_library_cannot_attach_fail_before_anything_is_attached() 
     sections = {"b": "uretprobe/libc.so.6:getpid+4"}
     with pytest.raises(ValueError, match="uretprobes take no offset"):
         attach_all(_programs(log, sections), sections)
+    for usdt in ("usdt/libc.so.6:libc", "usdt/libc.so.6:libc:setjmp:x", "usdt/:libc:setjmp"):
+        sections = {"a": "tp/x/y", "b": usdt}
+        with pytest.raises(ValueError, match=r"is not usdt/<binary>:<provider>:<name>"):
+            attach_all(_programs(log, sections), sections)
     assert log == []
 
 

@@ -81,6 +81,9 @@ def test_attach_from_spec_says_what_the_spec_lacks() -> None:
         dispatch.attach_from_spec(_program(ProgramSpec.from_section("tracepoint", RET0)))
     with pytest.raises(ValueError, match=r"cannot attach KPROBE program .* by itself"):
         dispatch.attach_from_spec(_program(ProgramSpec.from_section("uprobe//bin/true:main", RET0)))
+    for section in ("uprobe/libc.so.6:malloc", "usdt/python3.11:python:function__entry"):
+        with pytest.raises(ValueError, match=r"cannot attach KPROBE program .* by itself"):
+            dispatch.attach_from_spec(_program(ProgramSpec.from_section(section, RET0)))  # not a kprobe
     spec = ProgramSpec.from_section("tracepoint/sys_enter_getpid", RET0)
     with pytest.raises(ValueError, match="a tracepoint target is 'category/name'"):
         dispatch.attach_from_spec(_program(spec))

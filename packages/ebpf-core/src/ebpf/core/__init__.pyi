@@ -66,7 +66,9 @@ from ebpf.elf import (
     Collection as Collection,
     CollectionSpec as CollectionSpec,
     attach_uprobe_symbol as attach_uprobe_symbol,
+    attach_usdt as attach_usdt,
     uprobe_target as uprobe_target,
+    usdt_probes as usdt_probes,
 )
 from ebpf.events import (
     AsyncConsumer as AsyncConsumer,
@@ -188,6 +190,7 @@ __all__ = [
     "attach_tracing",
     "attach_uprobe",
     "attach_uprobe_symbol",
+    "attach_usdt",
     "attach_xdp",
     "create_map",
     "disassemble",
@@ -225,6 +228,7 @@ __all__ = [
     "type_size",
     "unpin",
     "uprobe_target",
+    "usdt_probes",
     "with_tc",
     "with_xdp",
 ]

@@ -69,7 +69,14 @@ EXPORTS: Final[Mapping[str, tuple[str, ...]]] = {
         "attach_uprobe",
         "run_statistics",
     ),
-    "ebpf.elf": ("Collection", "CollectionSpec", "attach_uprobe_symbol", "uprobe_target"),
+    "ebpf.elf": (
+        "Collection",
+        "CollectionSpec",
+        "attach_uprobe_symbol",
+        "attach_usdt",
+        "uprobe_target",
+        "usdt_probes",
+    ),
     "ebpf.events": (
         "AsyncConsumer",
         "Consumer",

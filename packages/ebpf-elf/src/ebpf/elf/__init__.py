@@ -17,7 +17,8 @@ raises ``ebpf.syscall.errors.ParseError`` saying what and where.
 
 Also: ELF64 reading ([`ElfFile`][ebpf.elf.ElfFile]), symbol lookup for uprobes
 ([`uprobe_target()`][ebpf.elf.uprobe_target], [`find_library()`][ebpf.elf.find_library]), USDT probes of
-executables and libraries ([`usdt_probes()`][ebpf.elf.usdt_probes]), BPF C compilation
+executables and libraries ([`usdt_probes()`][ebpf.elf.usdt_probes]) and attaching programs to them
+([`attach_usdt()`][ebpf.elf.attach_usdt]), BPF C compilation
 ([`CollectionSpec.from_c()`][ebpf.elf.CollectionSpec.from_c]), a human-readable summary
 ([`inspect()`][ebpf.elf.inspect]), and stack symbolization ([`Symbolizer`][ebpf.elf.Symbolizer],
 [`folded()`][ebpf.elf.folded]). Importing this package has no side effects.
@@ -50,6 +51,7 @@ from ._symtab import FileSymbols
 from ._uprobes import attach_uprobe_symbol
 from ._usdt import UsdtProbe, usdt_probes
 from ._usdt_args import UsdtArgKind, UsdtArgument, encode_usdt_spec, parse_usdt_arguments
+from ._usdt_attach import UsdtLink, attach_usdt
 from ._variables import Value, Variable, VariableSpec
 
 __all__ = [
@@ -76,12 +78,14 @@ __all__ = [
     "Symbolizer",
     "UsdtArgKind",
     "UsdtArgument",
+    "UsdtLink",
     "UsdtProbe",
     "Value",
     "Variable",
     "VariableSpec",
     "__version__",
     "attach_uprobe_symbol",
+    "attach_usdt",
     "encode_usdt_spec",
     "find_library",
     "folded",

@@ -2,7 +2,8 @@
 
 libbpf's ``bpf_object__attach_skeleton`` walks the loaded programs and
 calls the auto-attach function of each one's section definition:
-kprobes, uprobes (``uprobe/<binary>:<function>[+<offset>]``), ksyscalls,
+kprobes, uprobes (``uprobe/<binary>:<function>[+<offset>]``), USDT probes
+(``usdt/<binary>:<provider>:<name>``), ksyscalls,
 tracepoints, raw tracepoints, fentry/fexit/fmod_ret, tp_btf, LSM and
 iterators. A section whose definition has no such function (``xdp``,
 ``tc``, ``cgroup/...``, ``socket``...), or a name that gives no target
@@ -20,10 +21,12 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
 
+from ebpf.maps import Map
 from ebpf.progs import Link, Program
 from ebpf.syscall.errors import LibraryLimitError
 
 from ._uprobes import attach_uprobe_symbol
+from ._usdt_attach import attach_usdt
 
 __all__ = ["Links", "attach_all"]
 
@@ -31,6 +34,7 @@ logger = logging.getLogger("ebpf.elf")
 
 _KPROBES = frozenset({"kprobe", "kretprobe", "ksyscall", "kretsyscall", "kprobe.multi", "kretprobe.multi"})
 _UPROBES = frozenset({"uprobe", "uretprobe", "uprobe.s", "uretprobe.s"})
+_USDT = "usdt"
 _TRACEPOINTS = frozenset({"tracepoint", "tp", "raw_tracepoint", "raw_tp", "raw_tracepoint.w", "raw_tp.w"})
 #: Sections whose target is checked when the program is loaded (BTF-based): attached as they are.
 _BTF_BASED = frozenset(
@@ -50,7 +54,7 @@ _BTF_BASED = frozenset(
     }
 )
 #: Auto-attached by libbpf, not by this library yet.
-_NOT_YET = frozenset({"usdt", "uprobe.multi", "uretprobe.multi"})
+_NOT_YET = frozenset({"uprobe.multi", "uretprobe.multi"})
 
 
 class Links(Mapping[str, Link]):
@@ -153,19 +157,37 @@ def _uprobe(name: str, program: Program, section: str, target: str) -> Callable[
     return lambda: attach_uprobe_symbol(program, binary, function, offset=offset, retprobe=retprobe)
 
 
-def _plan(name: str, program: Program, section: str | None) -> Callable[[], Link] | str:
+def _usdt(
+    name: str, program: Program, section: str, target: str, maps: Mapping[str, Map] | None
+) -> Callable[[], Link]:
+    """The attachment of ``usdt/<binary>:<provider>:<name>`` (every process), parsed as libbpf parses it.
+
+    Raises:
+        ValueError: not three non-empty parts separated by ``:``.
+    """
+    parts = target.split(":")
+    if len(parts) != 3 or not all(parts):
+        raise ValueError(f"section {section!r} of program {name!r} is not usdt/<binary>:<provider>:<name>")
+    binary, provider, probe = parts
+    return lambda: attach_usdt(program, binary, provider, probe, maps=maps)
+
+
+def _plan(
+    name: str, program: Program, section: str | None, maps: Mapping[str, Map] | None
+) -> Callable[[], Link] | str:
     """How to attach ``program`` by its section, or why it is skipped.
 
     Raises:
-        ValueError: a uprobe section without ``:function``.
-        LibraryLimitError: a section libbpf attaches and this library cannot yet (USDT, uprobe.multi).
+        ValueError: a uprobe section without ``:function``, a USDT section
+            without ``:<provider>:<name>``.
+        LibraryLimitError: a section libbpf attaches and this library cannot yet (uprobe.multi).
     """
     if section is None:
         return "not from the object's sections"
     kind, _, target = section.partition("/")
     if kind in _BTF_BASED:
         return program.attach
-    if kind in _KPROBES | _UPROBES | _TRACEPOINTS | _NOT_YET:
+    if kind in _KPROBES | _UPROBES | _TRACEPOINTS | _NOT_YET | {_USDT}:
         if not target:
             return f"SEC({section!r}) names no attach point: attach it by hand"
         if kind in _NOT_YET:
@@ -176,12 +198,16 @@ def _plan(name: str, program: Program, section: str | None) -> Callable[[], Link
             )
         if kind in _UPROBES:
             return _uprobe(name, program, section, target)
+        if kind == _USDT:
+            return _usdt(name, program, section, target, maps)
         return program.attach
     return f"SEC({section!r}) programs are not attached by their section: attach it by hand"
 
 
-def attach_all(programs: Mapping[str, Program], sections: Mapping[str, str]) -> Links:
-    """Attach each of ``programs`` as its section says.
+def attach_all(
+    programs: Mapping[str, Program], sections: Mapping[str, str], maps: Mapping[str, Map] | None = None
+) -> Links:
+    """Attach each of ``programs`` as its section says (``maps``: their object's, for USDT programs).
 
     See [`Collection.attach_all()`][ebpf.elf.Collection.attach_all].
 
@@ -193,7 +219,7 @@ def attach_all(programs: Mapping[str, Program], sections: Mapping[str, str]) -> 
     plans: dict[str, Callable[[], Link]] = {}
     skipped: dict[str, str] = {}
     for name, program in programs.items():
-        plan = _plan(name, program, sections.get(name))
+        plan = _plan(name, program, sections.get(name), maps)
         if isinstance(plan, str):
             skipped[name] = plan
         else:

@@ -34,6 +34,7 @@ from ._ksyms import resolve_ksyms
 from ._relocate import apply_references
 from ._spec import CollectionSpec
 from ._struct_ops import KernelStructOps, StructOpsLoad, prepare_struct_ops
+from ._usdt_attach import UsdtLink, attach_usdt
 from ._variables import Variable
 
 __all__ = ["Collection"]
@@ -140,7 +141,8 @@ class Collection:
         """Attach every loaded program by its section, as a libbpf skeleton's ``attach()`` does.
 
         Kprobes, uprobes (``uprobe/<binary>:<function>[+<offset>]``, the binary
-        found as the dynamic loader would), ksyscalls, tracepoints, raw
+        found as the dynamic loader would), USDT probes
+        (``usdt/<binary>:<provider>:<name>``, every process), ksyscalls, tracepoints, raw
         tracepoints and the BTF-based types (fentry/fexit/fmod_ret, tp_btf,
         LSM, iterators) are attached; programs of other sections, or whose
         section names no attach point (``SEC("tp")``), are skipped and
@@ -148,13 +150,50 @@ class Collection:
         together: ``with coll.attach_all(): ...``.
 
         Raises:
-            ValueError: a uprobe section without ``:function``.
+            ValueError: a uprobe section without ``:function``, a USDT section
+                without ``:<provider>:<name>``.
             LibraryLimitError: a section libbpf attaches and this library cannot yet
-                (USDT); nothing is attached then.
+                (uprobe.multi); nothing is attached then.
             BpfSyscallError, ValueError: what attaching a program raised;
                 the programs attached before it are detached first.
         """
-        return attach_all(self.programs, self.spec.sections)
+        return attach_all(self.programs, self.spec.sections, self.maps)
+
+    def attach_usdt(
+        self,
+        program: str,
+        target: str | os.PathLike[str] | int,
+        provider: str,
+        name: str,
+        *,
+        pid: int | None = None,
+        cookie: int = 0,
+        use_cookies: bool | None = None,
+    ) -> UsdtLink:
+        """Attach program ``program`` to USDT probe ``provider:name`` of ``target`` (a binary or a pid).
+
+        [`attach_usdt()`][ebpf.elf.attach_usdt] with this collection's
+        ``__bpf_usdt_specs`` and ``__bpf_usdt_ip_to_spec_id`` maps; the
+        attachments of all its programs share them (spec ids are allocated
+        per object, as libbpf does).
+
+        Raises:
+            KeyError: no loaded program ``program``.
+            Exception: what [`attach_usdt()`][ebpf.elf.attach_usdt] raises
+                (``ValueError`` for a probe the target does not have...).
+        """
+        if program not in self.programs:
+            raise KeyError(f"no loaded program {program!r} in the collection; it has {sorted(self.programs)}")
+        return attach_usdt(
+            self.programs[program],
+            target,
+            provider,
+            name,
+            pid=pid,
+            cookie=cookie,
+            maps=self.maps,
+            use_cookies=use_cookies,
+        )
 
     def attach_struct_ops(self, name: str) -> Link:
         """Register struct_ops map ``name`` (``SEC(".struct_ops")`` or ``SEC(".struct_ops.link")``).

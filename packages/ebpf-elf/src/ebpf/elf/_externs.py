@@ -152,7 +152,7 @@ def _linux_value(name: str) -> int | None:
         major, minor, patch = kernel_version()
         return (major << 16) | (minor << 8) | min(patch, 255)  # KERNEL_VERSION(a, b, c)
     if name == "LINUX_HAS_BPF_COOKIE":
-        return int(kernel_version() >= (5, 15))
+        return int(features.UPROBE_COOKIES.supported())  # the same answer attach_usdt() acts on
     if name == "LINUX_HAS_SYSCALL_WRAPPER":
         return int(kernel_version() >= (4, 17))
     return None

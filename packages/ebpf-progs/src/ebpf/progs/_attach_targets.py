@@ -86,10 +86,12 @@ def _kprobe(program: Program, target: AttachTarget | None, options: Mapping[str,
         return attach_kprobe_multi(program, pattern=spec.attach_to, retprobe=spec.retprobe)
     if spec.syscall:
         return attach_kprobe(program, syscall_function(spec.attach_to), retprobe=spec.retprobe)
-    if spec.expected_attach_type is None and "/" not in spec.attach_to:
+    if spec.expected_attach_type is None and "/" not in spec.attach_to and ":" not in spec.attach_to:
         symbol, offset = _kprobe_target(spec.attach_to)
         return attach_kprobe(program, symbol, offset, retprobe=spec.retprobe)
-    return None  # a uprobe's "binary:function": ebpf.elf attaches it by symbol
+    # a uprobe's "binary:function", a USDT's "binary:provider:name" (no kernel symbol has a ':'):
+    # ebpf.elf attaches them (attach_uprobe_symbol, attach_usdt, Collection.attach_all)
+    return None
 
 
 def _cgroup(program: Program, target: AttachTarget | None, options: Mapping[str, Any]) -> Link | None:

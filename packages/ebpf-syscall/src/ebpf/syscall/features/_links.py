@@ -33,6 +33,7 @@ from ebpf.syscall.flags import MapFlags
 
 from ._btf import BTF_FUNC_INFO, btf_fd, func_info_record
 from ._framework import Feature, Probe, load_failure, log, lookup, register, verdict
+from ._helpers import helper_supported
 from ._maps import create_attr
 from ._programs import minimal_prog, prog_type_feature
 
@@ -43,8 +44,10 @@ __all__ = [
     "LINK_TYPE_VERSIONS",
     "NETKIT",
     "TCX",
+    "UPROBE_COOKIES",
     "UPROBE_MULTI",
     "UPROBE_PMU",
+    "UPROBE_REF_CTR",
     "link_type_feature",
     "link_type_supported",
 ]
@@ -84,6 +87,24 @@ UPROBE_PMU = register(
         "uprobes (perf uprobe PMU)",
         "4.17",
         functools.partial(_probe_pmu, "uprobe"),
+        config=("CONFIG_UPROBES", "CONFIG_UPROBE_EVENTS"),
+    )
+)
+
+
+def _probe_uprobe_ref_ctr() -> bool:
+    # The uprobe PMU lists the fields of its config in sysfs; ref_ctr_offset
+    # (the USDT semaphore the kernel counts up while attached) is one since 4.20.
+    if not _PMU_ROOT.is_dir():
+        raise EbpfError(f"feature probe: {_PMU_ROOT} does not exist (is sysfs mounted?)")
+    return (_PMU_ROOT / "uprobe" / "format" / "ref_ctr_offset").is_file()
+
+
+UPROBE_REF_CTR = register(
+    Feature(
+        "uprobe semaphores (ref_ctr_offset, for USDT probes)",
+        "4.20",
+        _probe_uprobe_ref_ctr,
         config=("CONFIG_UPROBES", "CONFIG_UPROBE_EVENTS"),
     )
 )
@@ -432,3 +453,20 @@ TCX = _LINK_FEATURES[LinkType.TCX]
 NETKIT = _LINK_FEATURES[LinkType.NETKIT]
 UPROBE_MULTI = _LINK_FEATURES[LinkType.UPROBE_MULTI]
 KPROBE_MULTI = _LINK_FEATURES[LinkType.KPROBE_MULTI]
+
+
+# BPF_FUNC_get_attach_cookie of <linux/bpf.h> (5.15)
+_GET_ATTACH_COOKIE = 174
+
+
+def _probe_uprobe_cookies() -> bool:
+    # A cookie reaches a uprobe program through a perf_event bpf_link, and is
+    # read with bpf_get_attach_cookie(): both came in 5.15.
+    return link_type_supported(LinkType.PERF_EVENT) and helper_supported(ProgType.KPROBE, _GET_ATTACH_COOKIE)
+
+
+#: BPF cookies on kprobes and uprobes: libbpf's ``FEAT_BPF_COOKIE``, what
+#: ``usdt.bpf.h``'s ``LINUX_HAS_BPF_COOKIE`` says and USDT attachment acts on.
+UPROBE_COOKIES = register(
+    Feature("BPF cookies on kprobes and uprobes (bpf_get_attach_cookie)", "5.15", _probe_uprobe_cookies)
+)
