@@ -16,6 +16,7 @@ from ._maps import cmd_map_delete, cmd_map_dump, cmd_map_list, cmd_map_lookup, c
 from ._output import Handler
 from ._progs import cmd_prog_dump, cmd_prog_list, cmd_prog_show
 from ._system import cmd_check, cmd_features
+from ._tools import cmd_tool
 
 __all__ = ["build_parser"]
 
@@ -142,4 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     leaf(elf, "usdt", cmd_elf_usdt, "list the USDT probes of an executable or shared library").add_argument(
         "file", help="a path, or a library name as the dynamic loader finds it (libc.so.6)"
     )
+    tool = leaf(groups, "tool", cmd_tool, "run a ready tool (execsnoop...); 'ebpf tool list' lists them")
+    tool.add_argument("name", help="the tool, or 'list'")
+    tool.add_argument("args", nargs=argparse.REMAINDER, help="the tool's options (ebpf tool NAME --help)")
     return parser

@@ -1,0 +1,106 @@
+"""The ready tools (``ebpf.core.tools``, ``ebpf tool NAME``) against the real kernel.
+
+Each test starts a tool, causes the events it reports (execs, opens, exits,
+system calls, sleeps...) and checks the values it reports about them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+import pytest
+from core._cli import CHILD_TIMEOUT, child_env
+
+from ebpf.core.tools import Tracer, execsnoop
+from ebpf.syscall import features
+
+R = TypeVar("R")
+
+
+def _collect(tracer: Tracer[R], done: Callable[[list[R]], bool], timeout: float = 5.0) -> list[R]:
+    """Records from ``tracer`` until ``done(records)`` or ``timeout`` seconds."""
+    records: list[R] = []
+    deadline = time.monotonic() + timeout
+    while not done(records) and time.monotonic() < deadline:
+        records.extend(tracer.poll(0.1))
+    return records
+
+
+def _run_cli(args: Iterable[str], during: Callable[[], object], enough: int = 1) -> list[Any]:
+    """``ebpf tool ARGS --json`` in a child; ``during()`` repeats until ``enough`` lines came; then Ctrl-C.
+
+    The child must end cleanly on SIGINT (exit status 0) and leave nothing loaded.
+    """
+    child = subprocess.Popen(
+        [sys.executable, "-m", "ebpf.core", "tool", *args, "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_env(),
+    )
+    assert child.stdout is not None
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(child.stdout.readline, "")), daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    deadline = time.monotonic() + CHILD_TIMEOUT
+    while len(lines) < enough and child.poll() is None and time.monotonic() < deadline:
+        during()
+        time.sleep(0.2)
+    child.send_signal(signal.SIGINT)
+    _, err = child.communicate(timeout=CHILD_TIMEOUT)
+    reader.join()
+    assert child.returncode == 0, err
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+# --- execsnoop -----------------------------------------------------------------------------
+
+
+@pytest.mark.requires_feature(features.RINGBUF)
+def test_execsnoop_reports_a_child_with_its_arguments_and_a_failed_exec(tmp_path: Any) -> None:
+    missing = str(tmp_path / "no-such-program")
+    with execsnoop.start(execsnoop.Options(failed=True)) as tracer:
+        child = subprocess.run(["/bin/echo", "hello", "execsnoop"], capture_output=True, check=True)
+        del child
+        with pytest.raises(FileNotFoundError):
+            subprocess.run([missing, "arg"], check=False)
+        events = _collect(
+            tracer, lambda evs: any(e.filename == missing for e in evs) and any(e.comm == "echo" for e in evs)
+        )
+    echo = [e for e in events if e.comm == "echo" and e.args[1:] == ("hello", "execsnoop")]
+    assert len(echo) == 1, events
+    assert (echo[0].filename, echo[0].retval, echo[0].ppid, echo[0].uid) == ("/bin/echo", 0, os.getpid(), 0)
+    assert abs(echo[0].time - time.time()) < 10
+    failed = [e for e in events if e.filename == missing]
+    assert failed
+    assert (failed[0].retval, failed[0].ppid) == (-2, os.getpid())  # ENOENT
+
+
+@pytest.mark.requires_feature(features.RINGBUF)
+def test_execsnoop_by_default_leaves_out_failures_and_filters_by_comm() -> None:
+    with execsnoop.start(execsnoop.Options(comm="true")) as tracer:
+        subprocess.run(["/bin/echo", "not me"], capture_output=True, check=True)
+        subprocess.run(["/bin/true", "me"], check=True)
+        with pytest.raises(FileNotFoundError):
+            subprocess.run(["/nonexistent/true"], check=False)
+        events = _collect(tracer, bool, timeout=2.0)
+        events += tracer.poll(0.3)
+    assert [(e.comm, e.args[1:], e.retval) for e in events] == [("true", ("me",), 0)]
+
+
+@pytest.mark.requires_feature(features.RINGBUF)
+def test_ebpf_tool_execsnoop_prints_json_lines() -> None:
+    lines = _run_cli(
+        ["execsnoop", "-c", "echo"],
+        lambda: subprocess.run(["/bin/echo", "from-cli"], capture_output=True, check=True),
+    )
+    assert lines
+    assert {(line["comm"], tuple(line["args"])) for line in lines} == {("echo", ("/bin/echo", "from-cli"))}

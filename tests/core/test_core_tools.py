@@ -1,0 +1,132 @@
+"""The ready tools' framework without a kernel: registry, options, parsers, records, tracers, objects."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from contextlib import ExitStack
+from dataclasses import FrozenInstanceError
+
+import pytest
+
+from ebpf.core.tools import TOOL_NAMES, CommonOptions, IntervalOptions, IntervalTracer, get_tool
+from ebpf.core.tools._objects import object_spec
+
+
+def test_every_tool_is_registered_under_its_name() -> None:
+    for name in TOOL_NAMES:
+        tool = get_tool(name)
+        assert tool.name == name
+        assert tool.summary
+    with pytest.raises(KeyError, match="execsnoop"):
+        get_tool("nosuchtool")
+
+
+@pytest.mark.parametrize("name", TOOL_NAMES)
+def test_every_tool_ships_a_loadable_object_with_the_filters(name: str) -> None:
+    spec = object_spec(name)
+    assert spec.programs
+    assert {"targ_tgid", "targ_comm"} <= set(spec.variables)
+    assert spec.btf is not None  # CO-RE: the object carries its types
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"pid": 0}, "pid"),
+        ({"comm": ""}, "comm"),
+        ({"comm": "x" * 16}, "comm"),
+        ({"duration": 0}, "duration"),
+    ],
+)
+def test_common_options_refuse_bad_values(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        CommonOptions(**kwargs)  # type: ignore[arg-type]
+
+
+def test_interval_options_refuse_a_bad_interval_and_are_frozen() -> None:
+    with pytest.raises(ValueError, match="interval"):
+        IntervalOptions(interval=-1)
+    options = IntervalOptions(interval=1)
+    with pytest.raises(FrozenInstanceError):
+        options.interval = 2  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("name", TOOL_NAMES)
+def test_the_parser_has_the_common_options(name: str) -> None:
+    tool = get_tool(name)
+    args = tool.parser(f"ebpf tool {name}").parse_args(
+        ["-p", "42", "-c", "sleep", "-d", "1.5", "-T", "--json"]
+    )
+    options = tool.parse_options(args)
+    assert (options.pid, options.comm, options.duration, options.timestamps) == (42, "sleep", 1.5, True)
+    assert args.json is True
+
+
+def test_execsnoop_records_decode_the_argument_strings() -> None:
+    from ebpf.core.tools import execsnoop
+
+    raw = execsnoop._Event()
+    raw.pid, raw.ppid, raw.retval, raw.comm = 7, 1, 0, b"echo"
+    text = b"/bin/echo\0hello\0world\0"
+    raw.args[: len(text)] = list(text)
+    raw.args_size, raw.args_count = len(text), 2
+    event = execsnoop._convert(raw)
+    assert (event.filename, event.args, event.truncated) == (
+        "/bin/echo",
+        ("/bin/echo", "hello", "world"),
+        False,
+    )
+    json.dumps(event.to_dict())
+    line = execsnoop.TOOL.format(event, execsnoop.Options())
+    assert line.split() == ["echo", "7", "1", "0", "/bin/echo", "hello", "world"]
+    assert str(execsnoop.TOOL.header(execsnoop.Options(timestamps=True))).startswith("TIME")
+
+
+def test_execsnoop_fails_option() -> None:
+    from ebpf.core.tools import execsnoop
+
+    parser = execsnoop.TOOL.parser("execsnoop")
+    assert execsnoop.TOOL.parse_options(parser.parse_args([])).failed is False
+    assert execsnoop.TOOL.parse_options(parser.parse_args(["-x"])).failed is True
+
+
+def test_an_interval_tracer_reports_each_interval_and_at_the_end() -> None:
+    count = iter(range(100))
+    stack = ExitStack()
+    closed: list[bool] = []
+    stack.callback(lambda: closed.append(True))
+    with IntervalTracer(stack, 0.35, 0.1, lambda: next(count)) as tracer:
+        started = time.monotonic()
+        reports = list(tracer)
+        elapsed = time.monotonic() - started
+        assert tracer.flush() == [len(reports)]
+    assert reports == list(range(len(reports)))
+    assert 3 <= len(reports) <= 4  # three full intervals, then the end
+    assert 0.3 <= elapsed < 1.0
+    assert closed == [True]
+    with pytest.raises(ValueError, match="closed"):
+        tracer.poll(0)
+
+
+def test_an_interval_tracer_without_interval_reports_once() -> None:
+    with IntervalTracer(ExitStack(), 0.1, None, lambda: "summary") as tracer:
+        assert list(tracer) == ["summary"]
+
+
+def test_the_cli_lists_the_tools(capsys: pytest.CaptureFixture[str]) -> None:
+    from ebpf.core.cli import main
+
+    assert main(["tool", "list", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [row["name"] for row in listed] == list(TOOL_NAMES)
+    assert main(["tool", "nosuchtool"]) == 1
+    assert "no tool 'nosuchtool'" in capsys.readouterr().err
+
+
+def test_options_from_args_ignores_what_the_options_lack() -> None:
+    from ebpf.core.tools._options import options_from_args
+
+    args = argparse.Namespace(pid=3, json=True, comm=None, other="x")
+    assert options_from_args(CommonOptions, args) == CommonOptions(pid=3)
