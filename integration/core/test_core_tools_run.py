@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import pytest
 from core._cli import CHILD_TIMEOUT, child_env
 
-from ebpf.core.tools import Tracer, execsnoop
+from ebpf.core.tools import Tracer, execsnoop, opensnoop
 from ebpf.syscall import features
 
 R = TypeVar("R")
@@ -34,8 +34,10 @@ def _collect(tracer: Tracer[R], done: Callable[[list[R]], bool], timeout: float 
     return records
 
 
-def _run_cli(args: Iterable[str], during: Callable[[], object], enough: int = 1) -> list[Any]:
-    """``ebpf tool ARGS --json`` in a child; ``during()`` repeats until ``enough`` lines came; then Ctrl-C.
+def _run_cli(
+    args: Iterable[str], during: Callable[[], object], until: Callable[[list[Any]], bool] = bool
+) -> list[Any]:
+    """``ebpf tool ARGS --json`` in a child; ``during()`` repeats until ``until(records)``; then Ctrl-C.
 
     The child must end cleanly on SIGINT (exit status 0) and leave nothing loaded.
     """
@@ -51,7 +53,11 @@ def _run_cli(args: Iterable[str], during: Callable[[], object], enough: int = 1)
     reader = threading.Thread(target=lambda: lines.extend(iter(child.stdout.readline, "")), daemon=True)  # type: ignore[union-attr]
     reader.start()
     deadline = time.monotonic() + CHILD_TIMEOUT
-    while len(lines) < enough and child.poll() is None and time.monotonic() < deadline:
+    while (
+        not until([json.loads(ln) for ln in list(lines)])
+        and child.poll() is None
+        and time.monotonic() < deadline
+    ):
         during()
         time.sleep(0.2)
     child.send_signal(signal.SIGINT)
@@ -104,3 +110,37 @@ def test_ebpf_tool_execsnoop_prints_json_lines() -> None:
     )
     assert lines
     assert {(line["comm"], tuple(line["args"])) for line in lines} == {("echo", ("/bin/echo", "from-cli"))}
+
+
+# --- opensnoop -----------------------------------------------------------------------------
+
+
+@pytest.mark.requires_feature(features.RINGBUF)
+def test_opensnoop_reports_this_process_opening_a_file_and_failing_to(tmp_path: Any) -> None:
+    present, missing = tmp_path / "present", tmp_path / "missing"
+    with opensnoop.start(opensnoop.Options(pid=os.getpid())) as tracer:
+        fd = os.open(present, os.O_CREAT | os.O_WRONLY, 0o640)
+        os.close(fd)
+        with pytest.raises(FileNotFoundError):
+            os.open(missing, os.O_RDONLY)
+        events = _collect(tracer, lambda evs: {str(missing), str(present)} <= {e.path for e in evs})
+    opened = [e for e in events if e.path == str(present)]
+    assert len(opened) == 1
+    assert (opened[0].ret, opened[0].pid, opened[0].mode) == (fd, os.getpid(), 0o640)
+    assert opened[0].flags & (os.O_CREAT | os.O_WRONLY) == os.O_CREAT | os.O_WRONLY
+    (failed,) = [e for e in events if e.path == str(missing)]
+    assert failed.ret == -2  # ENOENT
+    assert {e.pid for e in events} == {os.getpid()}
+
+
+@pytest.mark.requires_feature(features.RINGBUF)
+def test_ebpf_tool_opensnoop_only_failures(tmp_path: Any) -> None:
+    missing = tmp_path / "missing"
+
+    def touch() -> None:
+        subprocess.run(["/bin/cat", str(missing)], capture_output=True, check=False)
+        subprocess.run(["/bin/cat", "/proc/version"], capture_output=True, check=True)
+
+    lines = _run_cli(["opensnoop", "-x", "-c", "cat"], touch, lambda lines: str(missing) in str(lines))
+    assert ("cat", str(missing), -2) in {(line["comm"], line["path"], line["ret"]) for line in lines}
+    assert all(line["ret"] < 0 and line["comm"] == "cat" for line in lines)  # cat's locale files too

@@ -130,3 +130,15 @@ def test_options_from_args_ignores_what_the_options_lack() -> None:
 
     args = argparse.Namespace(pid=3, json=True, comm=None, other="x")
     assert options_from_args(CommonOptions, args) == CommonOptions(pid=3)
+
+
+def test_opensnoop_records_and_text() -> None:
+    from ebpf.core.tools import opensnoop
+
+    raw = opensnoop._Event()
+    raw.pid, raw.ret, raw.flags, raw.comm, raw.fname = 9, -13, 0, b"cat", b"/etc/shadow"
+    event = opensnoop._convert(raw)
+    assert (event.path, event.ret, event.comm) == ("/etc/shadow", -13, "cat")
+    line = opensnoop.TOOL.format(event, opensnoop.Options())
+    assert line.split() == ["9", "cat", "-1", "13", "/etc/shadow"]
+    assert opensnoop.TOOL.parse_options(opensnoop.TOOL.parser("o").parse_args(["-x"])).failed is True

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from ebpf.elf import Collection, CollectionSpec
     from ebpf.syscall.features import Feature
 
-__all__ = ["feature_available", "load_and_attach", "object_spec"]
+__all__ = ["feature_available", "load_and_attach", "object_spec", "tracepoint_exists"]
 
 log = logging.getLogger("ebpf.core")
 
@@ -55,6 +55,17 @@ def feature_available(feature: Feature) -> bool:
     except EbpfError as exc:
         log.debug("feature %s: cannot tell (%s); using the fallback", feature.name, exc)
         return False
+
+
+def tracepoint_exists(category: str, name: str) -> bool:
+    """Whether tracefs lists tracepoint ``category:name`` (``syscalls:sys_enter_open`` is missing on arm64).
+
+    Raises:
+        NotMountedError: tracefs is not mounted (``ebpf tool`` mounts it).
+    """
+    from ebpf.syscall.system import ensure_tracefs
+
+    return (ensure_tracefs() / "events" / category / name).is_dir()
 
 
 def _set_filters(spec: CollectionSpec, options: CommonOptions) -> None:

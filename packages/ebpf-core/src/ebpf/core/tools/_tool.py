@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
@@ -10,7 +11,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from ._options import CommonOptions, IntervalOptions, add_common_arguments, options_from_args
 from ._tracer import Tracer
 
-__all__ = ["Record", "Tool"]
+__all__ = ["Record", "Tool", "time_column"]
 
 OptionsT = TypeVar("OptionsT", bound=CommonOptions)
 R = TypeVar("R", bound="Record")
@@ -22,6 +23,13 @@ class Record(Protocol):
     def to_dict(self) -> dict[str, Any]:
         """The record's fields, JSON-ready (what ``--json`` prints)."""
         ...
+
+
+def time_column(options: CommonOptions, when: float | None = None) -> str:
+    """The ``-T`` column: its header (``when`` is ``None``) or ``"HH:MM:SS  "``; ``""`` without ``-T``."""
+    if not options.timestamps:
+        return ""
+    return "TIME      " if when is None else time.strftime("%H:%M:%S  ", time.localtime(when))
 
 
 def _no_arguments(parser: argparse.ArgumentParser) -> None:

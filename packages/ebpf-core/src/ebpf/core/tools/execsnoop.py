@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import ctypes
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass
@@ -21,7 +20,7 @@ from typing import Any
 
 from ._objects import load_and_attach
 from ._options import CommonOptions
-from ._tool import Tool
+from ._tool import Tool, time_column
 from ._tracer import EventTracer, start_tracer, wall_time
 
 __all__ = ["TOOL", "ExecEvent", "Options", "run", "start"]
@@ -140,7 +139,7 @@ def _header(options: Options) -> str:
 
 
 def _format(event: ExecEvent, options: Options) -> str:
-    when = time.strftime("%H:%M:%S  ", time.localtime(event.time)) if options.timestamps else ""
+    when = time_column(options, event.time)
     args = " ".join(event.args) + (" ..." if event.truncated else "")
     return f"{when}{event.comm:<16} {event.pid:>7} {event.ppid:>7} {event.retval:>4} {args}"
 
