@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import pytest
 from core._cli import CHILD_TIMEOUT, child_env
 
-from ebpf.core.tools import Tracer, execsnoop, opensnoop
+from ebpf.core.tools import Tracer, execsnoop, exitsnoop, opensnoop
 from ebpf.syscall import features
 
 R = TypeVar("R")
@@ -144,3 +144,38 @@ def test_ebpf_tool_opensnoop_only_failures(tmp_path: Any) -> None:
     lines = _run_cli(["opensnoop", "-x", "-c", "cat"], touch, lambda lines: str(missing) in str(lines))
     assert ("cat", str(missing), -2) in {(line["comm"], line["path"], line["ret"]) for line in lines}
     assert all(line["ret"] < 0 and line["comm"] == "cat" for line in lines)  # cat's locale files too
+
+
+# --- exitsnoop -----------------------------------------------------------------------------
+
+
+@pytest.mark.requires_feature(features.RINGBUF)
+def test_exitsnoop_reports_an_exit_status_a_signal_and_the_age() -> None:
+    with exitsnoop.start(exitsnoop.Options(comm="sleep")) as tracer:
+        quick = subprocess.Popen(["/bin/sleep", "0.3"])
+        quick.wait()
+        killed = subprocess.Popen(["/bin/sleep", "30"])
+        time.sleep(0.1)
+        killed.send_signal(signal.SIGTERM)
+        killed.wait()
+        failing = subprocess.run(["/bin/sleep", "--no-such-option"], capture_output=True, check=False)
+        events = _collect(
+            tracer, lambda evs: {quick.pid, killed.pid} <= {e.pid for e in evs} and len(evs) >= 3
+        )
+    by_pid = {e.pid: e for e in events}
+    assert (by_pid[quick.pid].status, by_pid[quick.pid].signal, by_pid[quick.pid].ppid) == (0, 0, os.getpid())
+    assert 0.25 <= by_pid[quick.pid].age < 5
+    assert (by_pid[killed.pid].signal, by_pid[killed.pid].status) == (signal.SIGTERM, 0)
+    assert any(e.status == failing.returncode != 0 for e in events)  # sleep's usage error
+    assert {e.comm for e in events} == {"sleep"}
+
+
+@pytest.mark.requires_feature(features.RINGBUF)
+def test_ebpf_tool_exitsnoop_failed_only() -> None:
+    def exits() -> None:
+        subprocess.run(["/bin/sh", "-c", "exit 0"], check=True)
+        subprocess.run(["/bin/sh", "-c", "exit 7"], check=False)
+
+    lines = _run_cli(["exitsnoop", "-x", "-c", "sh"], exits)
+    assert lines
+    assert {(line["comm"], line["status"], line["signal"]) for line in lines} == {("sh", 7, 0)}

@@ -142,3 +142,17 @@ def test_opensnoop_records_and_text() -> None:
     line = opensnoop.TOOL.format(event, opensnoop.Options())
     assert line.split() == ["9", "cat", "-1", "13", "/etc/shadow"]
     assert opensnoop.TOOL.parse_options(opensnoop.TOOL.parser("o").parse_args(["-x"])).failed is True
+
+
+def test_exitsnoop_decodes_status_signal_and_age() -> None:
+    from ebpf.core.tools import exitsnoop
+
+    raw = exitsnoop._Event()
+    raw.pid, raw.ts_ns, raw.start_ns, raw.comm = 5, 3_500_000_000, 1_000_000_000, b"sh"
+    raw.exit_code = 7 << 8
+    event = exitsnoop._convert(raw)
+    assert (event.status, event.signal, event.core, event.age) == (7, 0, False, 2.5)
+    raw.exit_code = 0x80 | 11
+    event = exitsnoop._convert(raw)
+    assert (event.status, event.signal, event.core) == (0, 11, True)
+    assert exitsnoop.TOOL.format(event, exitsnoop.Options()).endswith("signal 11 (SIGSEGV), core dumped")
