@@ -119,6 +119,7 @@ regen: setup
 	$(HATCH) run python tools/gen_abi.py render
 	$(HATCH) run python tools/gen_facade_stub.py render
 	$(HATCH) run python tools/gen_tool_objects.py render
+	$(HATCH) run python tools/gen_syscall_names.py render
 
 clean:
 	rm -rf dist build .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -14,12 +14,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 from core._cli import CHILD_TIMEOUT, child_env
 
-from ebpf.core.tools import Tracer, execsnoop, exitsnoop, opensnoop
+from ebpf.core.tools import Tracer, execsnoop, exitsnoop, opensnoop, syscount
 from ebpf.syscall import features
 
 R = TypeVar("R")
@@ -179,3 +180,48 @@ def test_ebpf_tool_exitsnoop_failed_only() -> None:
     lines = _run_cli(["exitsnoop", "-x", "-c", "sh"], exits)
     assert lines
     assert {(line["comm"], line["status"], line["signal"]) for line in lines} == {("sh", 7, 0)}
+
+
+# --- syscount ------------------------------------------------------------------------------
+
+
+def test_syscount_counts_this_process_calls_by_name() -> None:
+    with syscount.start(syscount.Options(pid=os.getpid(), latency=True, top=0)) as tracer:
+        for _ in range(1000):
+            os.getppid()
+        (report,) = tracer.flush()
+        (after,) = tracer.flush()
+    rows = {row.name: row for row in report.rows}
+    assert 1000 <= rows["getppid"].count < 1100
+    assert rows["getppid"].total_ns is not None
+    assert 0 < rows["getppid"].total_ns < 1000 * 1_000_000  # under a millisecond each
+    assert report.total == sum(row.count for row in report.rows)
+    assert after.total < report.total  # each report clears the counts
+
+
+def test_syscount_counts_failures_only_and_by_process() -> None:
+    with syscount.start(syscount.Options(pid=os.getpid(), failed=True, per_process=True)) as tracer:
+        for _ in range(50):
+            with pytest.raises(OSError, match="Bad file descriptor"):
+                os.close(-1)
+        (report,) = tracer.flush()
+    (row,) = report.rows
+    assert (row.key, row.name) == (os.getpid(), Path("/proc/self/comm").read_text().strip())
+    assert 50 <= row.count < 60
+
+
+def test_ebpf_tool_syscount_reports_each_interval() -> None:
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import os, time\nwhile True:\n    os.getppid(); time.sleep(0.001)"]
+    )
+    try:
+        lines = _run_cli(
+            ["syscount", "-p", str(child.pid), "-i", "0.3"], lambda: None, lambda lines: len(lines) >= 2
+        )
+    finally:
+        child.kill()
+        child.wait()
+    assert len(lines) >= 2
+    for line in lines[:2]:
+        names = {row["name"]: row["count"] for row in line["rows"]}
+        assert names.get("getppid", 0) > 10, line

@@ -43,3 +43,11 @@ def test_the_committed_object_matches_its_source(source: Path) -> None:
     assert gen_tool_objects.build(source) == gen_tool_objects.object_of(source).read_bytes(), (
         f"{source.name} changed without its object: run `make regen`"
     )
+
+
+def test_the_syscall_name_table_is_what_the_headers_give() -> None:
+    import gen_syscall_names
+
+    if not (gen_syscall_names.X86_64.is_file() and gen_syscall_names.GENERIC.is_file()):
+        pytest.skip("needs the kernel's UAPI headers (Debian: linux-libc-dev)")
+    assert gen_syscall_names.TARGET.read_text() == gen_syscall_names.render(), "run `make regen`"

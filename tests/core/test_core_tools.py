@@ -156,3 +156,43 @@ def test_exitsnoop_decodes_status_signal_and_age() -> None:
     event = exitsnoop._convert(raw)
     assert (event.status, event.signal, event.core) == (0, 11, True)
     assert exitsnoop.TOOL.format(event, exitsnoop.Options()).endswith("signal 11 (SIGSEGV), core dumped")
+
+
+def test_syscall_names_per_architecture() -> None:
+    from ebpf.core.tools.syscount import syscall_name
+
+    assert (syscall_name(0, "x86_64"), syscall_name(39, "x86_64"), syscall_name(321, "x86_64")) == (
+        "read",
+        "getpid",
+        "bpf",
+    )
+    assert (syscall_name(56, "aarch64"), syscall_name(280, "arm64"), syscall_name(79, "aarch64")) == (
+        "openat",
+        "bpf",
+        "newfstatat",
+    )
+    assert syscall_name(99999, "x86_64") == "syscall 99999"
+
+
+def test_syscount_summarizes_sorts_and_clears() -> None:
+    from ebpf.core.tools import syscount
+
+    counts: dict[int, dict[str, object]] = {
+        10: {"count": 5, "total_ns": 100, "comm": "a"},
+        11: {"count": 9, "total_ns": 10, "comm": "b"},
+        12: {"count": 1, "total_ns": 5000, "comm": "c"},
+    }
+    by_count = syscount._summarize(dict(counts), syscount.Options(per_process=True, top=2))  # type: ignore[arg-type]
+    assert [(r.key, r.name, r.count, r.total_ns) for r in by_count.rows] == [
+        (11, "b", 9, None),
+        (10, "a", 5, None),
+    ]
+    assert by_count.total == 15
+    live = dict(counts)
+    options = syscount.Options(per_process=True, latency=True)
+    by_time = syscount._summarize(live, options)  # type: ignore[arg-type]
+    assert [r.key for r in by_time.rows] == [12, 10, 11]
+    assert live == {}
+    text = syscount.TOOL.format(by_time, options)
+    assert text.splitlines()[1].split() == ["12", "c", "1", "5.000"]
+    json.dumps(by_time.to_dict())

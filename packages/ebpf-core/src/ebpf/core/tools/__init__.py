@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 #: The tools, by name (each is the module ``ebpf.core.tools.NAME``).
-TOOL_NAMES: tuple[str, ...] = ("execsnoop", "opensnoop", "exitsnoop")
+TOOL_NAMES: tuple[str, ...] = ("execsnoop", "opensnoop", "exitsnoop", "syscount")
 
 
 def get_tool(name: str) -> Tool[Any, Any]:
