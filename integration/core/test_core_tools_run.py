@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 import pytest
 from core._cli import CHILD_TIMEOUT, child_env
 
-from ebpf.core.tools import Tracer, execsnoop, exitsnoop, opensnoop, syscount
-from ebpf.syscall import features
+from ebpf.core.tools import Hook, Tracer, execsnoop, exitsnoop, opensnoop, runqlat, syscount
+from ebpf.syscall import ProgType, features
 
 R = TypeVar("R")
 
@@ -225,3 +225,75 @@ def test_ebpf_tool_syscount_reports_each_interval() -> None:
     for line in lines[:2]:
         names = {row["name"]: row["count"] for row in line["rows"]}
         assert names.get("getppid", 0) > 10, line
+
+
+# --- runqlat -------------------------------------------------------------------------------
+
+# A real-time task that holds CPU 0 for 30 ms at a time: a normal task woken on CPU 0 waits for it.
+_HOG = """
+import os, time
+os.sched_setaffinity(0, {0})
+os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
+end = time.monotonic() + 1.5
+while time.monotonic() < end:
+    busy = time.monotonic() + 0.03
+    while time.monotonic() < busy:
+        pass
+    time.sleep(0.01)
+"""
+_SLEEPER = """
+import os, sys, time
+os.sched_setaffinity(0, {0})
+sys.stdin.readline()
+for _ in range(100):
+    time.sleep(0.002)
+"""
+
+
+def _hooks() -> list[Any]:
+    btf = pytest.param(
+        "btf", marks=pytest.mark.requires_feature(features.prog_type_feature(ProgType.TRACING))
+    )
+    return [btf, "raw"]
+
+
+@pytest.mark.parametrize("hook", _hooks())
+def test_runqlat_counts_each_wakeup_of_a_sleeping_process(hook: Hook) -> None:
+    with runqlat.start(runqlat.Options(pid=os.getpid(), per_process=True), hook=hook) as tracer:
+        for _ in range(100):
+            time.sleep(0.001)
+        (report,) = tracer.flush()
+    assert set(report.histograms) == {os.getpid()}
+    assert report.labels[os.getpid()] == Path("/proc/self/comm").read_text().strip()
+    hist = report.histograms[os.getpid()]
+    # a wakeup that finds the task still on its run queue (the timer was quicker) has no sched_wakeup
+    assert 50 <= hist.total <= 200, hist
+    assert hist.unit.symbol == "us"
+
+
+def test_runqlat_puts_the_wait_behind_a_real_time_task_in_its_bucket() -> None:
+    sleeper = subprocess.Popen([sys.executable, "-c", _SLEEPER], stdin=subprocess.PIPE, text=True)
+    assert sleeper.stdin is not None
+    try:
+        with runqlat.start(runqlat.Options(pid=sleeper.pid)) as tracer:
+            hog = subprocess.Popen([sys.executable, "-c", _HOG])
+            time.sleep(0.2)  # the hog has its CPU
+            sleeper.stdin.write("go\n")
+            sleeper.stdin.flush()
+            assert sleeper.wait(timeout=CHILD_TIMEOUT) == 0
+            assert hog.wait(timeout=CHILD_TIMEOUT) == 0
+            (report,) = tracer.flush()
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    hist = report.histograms[0]
+    behind_hog = sum(bucket.count for bucket in hist.buckets if bucket.low >= 4096)  # waits of 4 ms and more
+    assert behind_hog >= 3, hist  # the hog holds the CPU 30 ms at a time
+    assert all(bucket.low < 1 << 20 or bucket.count == 0 for bucket in hist.buckets), hist  # under a second
+
+
+def test_ebpf_tool_runqlat_json() -> None:
+    lines = _run_cli(["runqlat", "-i", "0.3", "-m"], lambda: time.sleep(0.01), lambda lines: len(lines) >= 1)
+    (hist,) = lines[0]["histograms"]
+    assert (hist["key"], hist["unit"], hist["kind"]) == (0, "ms", "log2")
+    assert hist["total"] > 0

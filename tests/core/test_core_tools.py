@@ -196,3 +196,27 @@ def test_syscount_summarizes_sorts_and_clears() -> None:
     text = syscount.TOOL.format(by_time, options)
     assert text.splitlines()[1].split() == ["12", "c", "1", "5.000"]
     json.dumps(by_time.to_dict())
+
+
+def test_histogram_reports_read_clear_and_print_per_key() -> None:
+    from ebpf.core.tools import runqlat
+    from ebpf.core.tools._histograms import read_histograms
+
+    hists = {
+        (7, 3): 2,  # pid 7: two waits of 8..15 us
+        (7, 0): 1,
+        (9, 10): 4,
+    }
+    live = dict(hists)
+    report = read_histograms(live, "us", "pid", lambda pid: f"task{pid}")
+    assert live == {}
+    assert sorted(report.histograms) == [7, 9]
+    assert report.histograms[7].total == 3
+    assert report.labels == {7: "task7", 9: "task9"}
+    bucket = next(b for b in report.histograms[9].buckets if b.count)
+    assert (bucket.low, bucket.high, bucket.count) == (1024, 2047, 4)
+    text = runqlat.TOOL.format(report, runqlat.Options(per_process=True))
+    assert "pid = 7 task7" in text
+    assert "8 -> 15" in text
+    as_json = json.loads(json.dumps(report.to_dict()))
+    assert [h["pid"] for h in as_json["histograms"]] == [7, 9]

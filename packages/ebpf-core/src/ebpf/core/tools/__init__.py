@@ -15,7 +15,7 @@ line runs)::
 Their BPF side is C compiled ahead of time into CO-RE objects shipped in
 the package (``bpf/*.bpf.o``): no compiler is needed where they run. Where a
 kernel lacks a hook, a tool falls back as libbpf-tools do (``tp_btf`` ->
-raw tracepoint), decided by feature probes. Records are data (``to_dict()``
+raw tracepoint), decided by feature probes (``hook=`` forces one). Records are data (``to_dict()``
 for JSON; summaries hold [`Histogram`][ebpf.maps.Histogram] s and counts),
 so exporters can serve them.
 """
@@ -25,6 +25,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from ._histograms import HistogramReport
+from ._objects import Hook
 from ._options import CommonOptions, IntervalOptions
 from ._tool import Record, Tool
 from ._tracer import EventTracer, IntervalTracer, Tracer
@@ -33,6 +35,8 @@ __all__ = [
     "TOOL_NAMES",
     "CommonOptions",
     "EventTracer",
+    "HistogramReport",
+    "Hook",
     "IntervalOptions",
     "IntervalTracer",
     "Record",
@@ -42,7 +46,7 @@ __all__ = [
 ]
 
 #: The tools, by name (each is the module ``ebpf.core.tools.NAME``).
-TOOL_NAMES: tuple[str, ...] = ("execsnoop", "opensnoop", "exitsnoop", "syscount")
+TOOL_NAMES: tuple[str, ...] = ("execsnoop", "opensnoop", "exitsnoop", "syscount", "runqlat")
 
 
 def get_tool(name: str) -> Tool[Any, Any]:

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from importlib import resources
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from ._options import CommonOptions
 
@@ -21,7 +21,11 @@ if TYPE_CHECKING:
     from ebpf.elf import Collection, CollectionSpec
     from ebpf.syscall.features import Feature
 
-__all__ = ["feature_available", "load_and_attach", "object_spec", "tracepoint_exists"]
+__all__ = ["Hook", "choose_hook", "feature_available", "load_and_attach", "object_spec", "tracepoint_exists"]
+
+#: How a tool attaches to a kernel tracepoint: BTF-typed (``tp_btf``, 5.5) or raw (``raw_tp``, 4.17).
+#: A tool's object holds both versions of each handler, named ``..._btf`` and ``..._raw``.
+Hook = Literal["btf", "raw"]
 
 log = logging.getLogger("ebpf.core")
 
@@ -57,6 +61,22 @@ def feature_available(feature: Feature) -> bool:
         return False
 
 
+def choose_hook(hook: Hook | None = None) -> Hook:
+    """``hook``, or the best the kernel takes: ``"btf"`` where ``tp_btf`` programs load, else ``"raw"``.
+
+    Raises:
+        ValueError: ``hook`` is neither ``"btf"``, ``"raw"`` nor ``None``.
+    """
+    if hook is not None:
+        if hook not in ("btf", "raw"):
+            raise ValueError(f"hook must be 'btf', 'raw' or None (decide by probe), not {hook!r}")
+        return hook
+    from ebpf.syscall import ProgType
+    from ebpf.syscall.features import prog_type_feature
+
+    return "btf" if feature_available(prog_type_feature(ProgType.TRACING)) else "raw"
+
+
 def tracepoint_exists(category: str, name: str) -> bool:
     """Whether tracefs lists tracepoint ``category:name`` (``syscalls:sys_enter_open`` is missing on arm64).
 
@@ -81,6 +101,7 @@ def load_and_attach(
     options: CommonOptions,
     *,
     skip: Iterable[str] = (),
+    hook: Hook | None = None,
     configure: Callable[[CollectionSpec], None] | None = None,
 ) -> Collection:
     """Load tool object ``name`` with the ``-p``/``-c`` filters of ``options``, attach its programs.
@@ -90,6 +111,8 @@ def load_and_attach(
         name: the object (``execsnoop`` for ``bpf/execsnoop.bpf.o``).
         options: the filters to set in the object's read-only data.
         skip: programs not to load (the alternatives the kernel cannot run).
+        hook: for objects with ``_btf`` and ``_raw`` versions of their
+            handlers, which to load (the other is left out).
         configure: a last change to the spec (more variables, map sizes).
 
     Raises:
@@ -100,8 +123,11 @@ def load_and_attach(
 
     spec = object_spec(name)
     _set_filters(spec, options)
-    for program in skip:
-        spec.set_autoload(program, False)
+    other = {"btf": "_raw", "raw": "_btf"}[hook] if hook is not None else None
+    skipped = set(skip)
+    for program in spec.programs:
+        if program in skipped or (other is not None and program.endswith(other)):
+            spec.set_autoload(program, False)
     if configure is not None:
         configure(spec)
     collection = stack.enter_context(Collection.load(spec))

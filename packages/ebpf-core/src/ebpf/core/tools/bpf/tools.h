@@ -63,12 +63,80 @@ struct trace_event_raw_sys_exit {
 struct task_struct {
 	int pid;
 	int tgid;
+	unsigned int __state;
 	int exit_code;
 	unsigned long long start_time;
 	struct task_struct *real_parent;
 	struct task_struct *group_leader;
 	char comm[TASK_COMM_LEN];
 } __attribute__((preserve_access_index));
+
+/* task_struct before 5.14 named its state "state" (a long): a CO-RE flavour. */
+struct task_struct___pre514 {
+	long state;
+} __attribute__((preserve_access_index));
+
+#define TASK_RUNNING 0
+
+/* The state of task ``p`` (TASK_RUNNING...), on kernels before and after 5.14. */
+static __always_inline long task_state(struct task_struct *p)
+{
+	if (bpf_core_field_exists(p->__state))
+		return BPF_CORE_READ(p, __state);
+	return BPF_CORE_READ((struct task_struct___pre514 *)p, state);
+}
+
+/* Log2 histograms, libbpf-tools' layout (slot i counts 2^i .. 2^(i+1)-1, slot 0 also 0):
+ * a hash map keyed by struct hist_key, the count as value. */
+#define MAX_SLOTS 64
+
+struct hist_key {
+	__u32 id; /* 0, or what the histogram is per (a pid, a device) */
+	__u32 slot;
+};
+
+static __always_inline __u32 log2_u32(__u32 v)
+{
+	__u32 shift, r;
+
+	r = (v > 0xFFFF) << 4;
+	v >>= r;
+	shift = (v > 0xFF) << 3;
+	v >>= shift;
+	r |= shift;
+	shift = (v > 0xF) << 2;
+	v >>= shift;
+	r |= shift;
+	shift = (v > 0x3) << 1;
+	v >>= shift;
+	r |= shift;
+	r |= (v >> 1);
+	return r;
+}
+
+static __always_inline __u32 log2_u64(__u64 v)
+{
+	__u32 hi = v >> 32;
+
+	return hi ? log2_u32(hi) + 32 : log2_u32(v);
+}
+
+static const __u64 hist_one = 1;
+
+/* Count ``value`` into the log2 histogram ``id`` of hash map ``hists``. */
+static __always_inline void hist_add(void *hists, __u32 id, __u64 value)
+{
+	struct hist_key key = {.id = id, .slot = log2_u64(value)};
+	__u64 *count;
+
+	if (key.slot >= MAX_SLOTS)
+		key.slot = MAX_SLOTS - 1;
+	count = bpf_map_lookup_elem(hists, &key);
+	if (count)
+		__sync_fetch_and_add(count, 1);
+	else
+		bpf_map_update_elem(hists, &key, &hist_one, BPF_NOEXIST);
+}
 
 /* Set by user space before loading (-p PID, -c COMM); zero means everyone. */
 const volatile __u32 targ_tgid = 0;
@@ -89,6 +157,27 @@ static __always_inline bool comm_allowed(void)
 	if (targ_comm[0] == '\0')
 		return true;
 	bpf_get_current_comm(comm, sizeof(comm));
+#pragma unroll
+	for (i = 0; i < TASK_COMM_LEN; i++) {
+		if (comm[i] != targ_comm[i])
+			return false;
+		if (comm[i] == '\0')
+			break;
+	}
+	return true;
+}
+
+/* Whether task ``p`` passes the -p and -c filters (for events about another task). */
+static __always_inline bool task_allowed(struct task_struct *p)
+{
+	char comm[TASK_COMM_LEN];
+	int i;
+
+	if (!tgid_allowed(BPF_CORE_READ(p, tgid)))
+		return false;
+	if (targ_comm[0] == '\0')
+		return true;
+	BPF_CORE_READ_STR_INTO(&comm, p, comm);
 #pragma unroll
 	for (i = 0; i < TASK_COMM_LEN; i++) {
 		if (comm[i] != targ_comm[i])
