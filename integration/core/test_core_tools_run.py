@@ -7,20 +7,22 @@ system calls, sleeps...) and checks the values it reports about them.
 from __future__ import annotations
 
 import json
+import mmap
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 from core._cli import CHILD_TIMEOUT, child_env
 
-from ebpf.core.tools import Hook, Tracer, execsnoop, exitsnoop, opensnoop, runqlat, syscount
+from ebpf.core.tools import Hook, Tracer, biolatency, execsnoop, exitsnoop, opensnoop, runqlat, syscount
 from ebpf.syscall import ProgType, features
 
 R = TypeVar("R")
@@ -297,3 +299,64 @@ def test_ebpf_tool_runqlat_json() -> None:
     (hist,) = lines[0]["histograms"]
     assert (hist["key"], hist["unit"], hist["kind"]) == (0, "ms", "log2")
     assert hist["total"] > 0
+
+
+# --- biolatency ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def loop_device(tmp_path: Path) -> Iterator[Path]:
+    """A 16 MiB loop device backed by a file (skipped where loop devices are unavailable)."""
+    losetup = shutil.which("losetup")
+    if losetup is None or not Path("/dev/loop-control").exists():
+        pytest.skip("no loop devices here (/dev/loop-control or losetup missing)")
+    backing = tmp_path / "disk.img"
+    with backing.open("wb") as f:
+        f.truncate(16 << 20)
+    made = subprocess.run(
+        [losetup, "--find", "--show", str(backing)], capture_output=True, text=True, check=False
+    )
+    if made.returncode != 0:
+        pytest.skip(f"cannot set up a loop device: {made.stderr.strip()}")
+    device = Path(made.stdout.strip())
+    try:
+        yield device
+    finally:
+        subprocess.run([losetup, "--detach", str(device)], check=False)
+
+
+def _direct_writes(device: Path, count: int) -> None:
+    """``count`` 4 KiB writes to ``device`` bypassing the page cache, each waited for."""
+    buffer = mmap.mmap(-1, 4096)  # page-aligned, as O_DIRECT wants
+    buffer.write(b"x" * 4096)
+    fd = os.open(device, os.O_WRONLY | os.O_DIRECT)
+    try:
+        for i in range(count):
+            os.pwrite(fd, buffer, i * 4096)
+    finally:
+        os.close(fd)
+        buffer.close()
+
+
+@pytest.mark.parametrize("hook", _hooks())
+def test_biolatency_times_each_write_to_a_loop_device(loop_device: Path, hook: Hook) -> None:
+    st = os.stat(loop_device)
+    dev = os.major(st.st_rdev) << 20 | os.minor(st.st_rdev)
+    with biolatency.start(biolatency.Options(per_disk=True), hook=hook) as tracer:
+        _direct_writes(loop_device, 64)
+        (report,) = tracer.flush()
+    assert dev in report.histograms, report
+    assert report.labels[dev] == loop_device.name
+    hist = report.histograms[dev]
+    assert 64 <= hist.total <= 96, hist  # one request each (and what udev may read meanwhile)
+    assert all(bucket.low < 1 << 20 or bucket.count == 0 for bucket in hist.buckets), hist  # under a second
+
+
+def test_ebpf_tool_biolatency_queued_in_ms(loop_device: Path) -> None:
+    lines = _run_cli(
+        ["biolatency", "-Q", "-m", "-i", "0.5"],
+        lambda: _direct_writes(loop_device, 8),
+        lambda ls: bool(ls) and any(h["total"] for h in ls[-1]["histograms"]),
+    )
+    hist = next(h for line in lines for h in line["histograms"] if h["total"])
+    assert (hist["key"], hist["unit"]) == (0, "ms")

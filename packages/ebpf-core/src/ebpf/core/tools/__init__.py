@@ -46,7 +46,7 @@ __all__ = [
 ]
 
 #: The tools, by name (each is the module ``ebpf.core.tools.NAME``).
-TOOL_NAMES: tuple[str, ...] = ("execsnoop", "opensnoop", "exitsnoop", "syscount", "runqlat")
+TOOL_NAMES: tuple[str, ...] = ("execsnoop", "opensnoop", "exitsnoop", "syscount", "runqlat", "biolatency")
 
 
 def get_tool(name: str) -> Tool[Any, Any]:
