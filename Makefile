@@ -105,6 +105,7 @@ bench: setup
 	$(HATCH) run python bench/core/bench_core.py --repeats 7
 	$(HATCH) run python bench/maps/bench_maps.py
 	PYTHONPATH=integration $(HATCH) run python bench/events/bench_events.py --repeats 3 --seconds 2
+	$(HATCH) run python bench/tools/bench_tools.py --repeats 5
 
 FUZZ_SECONDS ?= 60
 fuzz: setup

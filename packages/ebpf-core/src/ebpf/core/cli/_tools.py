@@ -48,9 +48,9 @@ def cmd_tool(args: argparse.Namespace) -> int:
     init(probe_features=False, mount_tracefs=True)
     with tool.start(options) as tracer:
         header = None if json_out else tool.header(options)
-        if header:
-            print(header, flush=True)
         try:
+            if header:
+                print(header, flush=True)
             for record in tracer:
                 _emit(record, tool, options, json_out)
         except KeyboardInterrupt:
