@@ -22,7 +22,18 @@ from typing import Any, TypeVar
 import pytest
 from core._cli import CHILD_TIMEOUT, child_env
 
-from ebpf.core.tools import Hook, Tracer, biolatency, execsnoop, exitsnoop, opensnoop, runqlat, syscount
+from ebpf.core.tools import (
+    Hook,
+    Tracer,
+    biolatency,
+    execsnoop,
+    exitsnoop,
+    opensnoop,
+    runqlat,
+    syscount,
+    tcpconnect,
+    tcplife,
+)
 from ebpf.syscall import ProgType, features
 
 R = TypeVar("R")
@@ -360,3 +371,104 @@ def test_ebpf_tool_biolatency_queued_in_ms(loop_device: Path) -> None:
     )
     hist = next(h for line in lines for h in line["histograms"] if h["total"])
     assert (hist["key"], hist["unit"]) == (0, "ms")
+
+
+# --- tcpconnect, tcplife -------------------------------------------------------------------
+
+# A TCP server and client in a network namespace of their own: after "go", 5000 bytes one way,
+# 300 back, both ends closed; prints the ports.
+_TCP_PAIR = """
+import socket, sys, time
+server = socket.create_server(("127.0.0.1", 0))
+port = server.getsockname()[1]
+sys.stdin.readline()
+client = socket.create_connection(("127.0.0.1", port))
+accepted, _ = server.accept()
+client.sendall(b"x" * 5000)
+got = 0
+while got < 5000:
+    got += len(accepted.recv(65536))
+accepted.sendall(b"y" * 300)
+got = 0
+while got < 300:
+    got += len(client.recv(65536))
+time.sleep(0.05)
+print(port, client.getsockname()[1], flush=True)
+client.close()
+accepted.close()
+server.close()
+"""
+
+
+def _tcp_pair() -> tuple[subprocess.Popen[str], Callable[[], tuple[int, int]]]:
+    """The ``_TCP_PAIR`` child (not started until its ``go()``), which returns (server port, client port)."""
+    unshare, ip = shutil.which("unshare"), shutil.which("ip")
+    if unshare is None or ip is None:
+        pytest.skip("needs unshare (util-linux) and ip (iproute2)")
+    child = subprocess.Popen(
+        [
+            unshare,
+            "--net",
+            "sh",
+            "-c",
+            f'{ip} link set lo up && exec "$0" -c "$1"',
+            sys.executable,
+            _TCP_PAIR,
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+    def go() -> tuple[int, int]:
+        out, _ = child.communicate("go\n", timeout=CHILD_TIMEOUT)
+        assert child.returncode == 0
+        server_port, client_port = map(int, out.split())
+        return server_port, client_port
+
+    return child, go
+
+
+@pytest.mark.requires_feature(features.RINGBUF)
+def test_tcpconnect_reports_a_connection_in_a_network_namespace() -> None:
+    with tcpconnect.start() as tracer:
+        child, go = _tcp_pair()
+        server_port, _ = go()
+        events = _collect(tracer, lambda evs: any(e.pid == child.pid for e in evs))
+    (event,) = [e for e in events if e.pid == child.pid]
+    assert (event.family, str(event.saddr), str(event.daddr), event.dport) == (
+        4,
+        "127.0.0.1",
+        "127.0.0.1",
+        server_port,
+    )
+    assert event.comm == Path(sys.executable).name[:15] or event.comm.startswith("python")
+
+
+@pytest.mark.requires_feature(features.RINGBUF)
+def test_tcplife_reports_both_ends_with_their_bytes() -> None:
+    with tcplife.start() as tracer:
+        child, go = _tcp_pair()
+        server_port, client_port = go()
+        events = _collect(tracer, lambda evs: len([e for e in evs if e.pid == child.pid]) >= 2)
+    mine = {(e.sport, e.dport): e for e in events if e.pid == child.pid}
+    assert set(mine) == {(client_port, server_port), (server_port, client_port)}, events  # no listener
+    client, server = mine[client_port, server_port], mine[server_port, client_port]
+    # the kernel's counts include the SYN and FIN sequence numbers where they were acknowledged or received
+    overheads = [client.tx_bytes - 5000, client.rx_bytes - 300, server.rx_bytes - 5000, server.tx_bytes - 300]
+    assert all(0 <= overhead <= 2 for overhead in overheads), (client, server)
+    assert 0.04 <= client.duration < 30
+
+
+def test_ebpf_tool_tcpconnect_port_filter() -> None:
+    child: subprocess.Popen[str] | None = None
+    ports: list[int] = []
+
+    def connect() -> None:
+        nonlocal child
+        if child is None:
+            child, go = _tcp_pair()
+            ports.append(go()[0])
+
+    lines = _run_cli(["tcpconnect", "-P", "1"], connect, lambda lines: bool(ports))
+    assert lines == []  # the pair's port is not 1

@@ -220,3 +220,29 @@ def test_histogram_reports_read_clear_and_print_per_key() -> None:
     assert "8 -> 15" in text
     as_json = json.loads(json.dumps(report.to_dict()))
     assert [h["pid"] for h in as_json["histograms"]] == [7, 9]
+
+
+def test_tcp_tools_decode_addresses_and_refuse_bad_ports() -> None:
+    import ipaddress
+    import socket
+
+    from ebpf.core.tools import tcpconnect, tcplife
+
+    raw = tcplife._Event()
+    raw.pid, raw.comm, raw.rx_bytes, raw.tx_bytes, raw.span_ns = 3, b"curl", 2048, 100, 1_500_000
+    raw.addrs.family, raw.addrs.sport, raw.addrs.dport = socket.AF_INET6, 40000, 443
+    raw.addrs.saddr[:16] = list(ipaddress.IPv6Address("::1").packed)
+    raw.addrs.daddr[:16] = list(ipaddress.IPv6Address("2001:db8::1").packed)
+    session = tcplife._convert(raw)
+    assert (session.family, str(session.saddr), str(session.daddr)) == (6, "::1", "2001:db8::1")
+    assert session.duration == 0.0015
+    assert json.loads(json.dumps(session.to_dict()))["daddr"] == "2001:db8::1"
+    assert tcplife.TOOL.format(session, tcplife.Options()).split()[-3:] == ["0", "2", "1.50"]
+    conn = tcpconnect._Event()
+    conn.addrs.family, conn.addrs.dport = socket.AF_INET, 80
+    conn.addrs.daddr[:4] = [10, 0, 0, 1]
+    event = tcpconnect._convert(conn)
+    assert (event.family, str(event.daddr), event.dport) == (4, "10.0.0.1", 80)
+    for options in (tcpconnect.Options, tcplife.Options):
+        with pytest.raises(ValueError, match="port"):
+            options(port=70000)

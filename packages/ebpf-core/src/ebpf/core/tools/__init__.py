@@ -46,7 +46,16 @@ __all__ = [
 ]
 
 #: The tools, by name (each is the module ``ebpf.core.tools.NAME``).
-TOOL_NAMES: tuple[str, ...] = ("execsnoop", "opensnoop", "exitsnoop", "syscount", "runqlat", "biolatency")
+TOOL_NAMES: tuple[str, ...] = (
+    "execsnoop",
+    "opensnoop",
+    "exitsnoop",
+    "syscount",
+    "runqlat",
+    "biolatency",
+    "tcpconnect",
+    "tcplife",
+)
 
 
 def get_tool(name: str) -> Tool[Any, Any]:

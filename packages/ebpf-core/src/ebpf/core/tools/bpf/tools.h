@@ -60,6 +60,57 @@ struct trace_event_raw_sys_exit {
 	long ret;
 } __attribute__((preserve_access_index));
 
+/* The context of sock:inet_sock_set_state (a TCP socket changing state). */
+struct trace_event_raw_inet_sock_set_state {
+	struct trace_entry ent;
+	const void *skaddr;
+	int oldstate;
+	int newstate;
+	__u16 sport;
+	__u16 dport;
+	__u16 family;
+	__u16 protocol;
+	__u8 saddr[4];
+	__u8 daddr[4];
+	__u8 saddr_v6[16];
+	__u8 daddr_v6[16];
+} __attribute__((preserve_access_index));
+
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+#define TCP_ESTABLISHED 1
+#define TCP_SYN_SENT 2
+#define TCP_SYN_RECV 3
+#define TCP_FIN_WAIT1 4
+#define TCP_CLOSE 7
+#define TCP_LAST_ACK 9
+#define TCP_LISTEN 10
+
+/* The addresses and ports of a TCP socket, as the tracepoint gives them (ports in host order). */
+struct tcp_addrs {
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u16 sport;
+	__u16 dport;
+	__u16 family;
+	__u16 pad;
+};
+
+static __always_inline void tcp_addrs_of(struct trace_event_raw_inet_sock_set_state *ctx, struct tcp_addrs *a)
+{
+	a->family = BPF_CORE_READ(ctx, family);
+	a->sport = BPF_CORE_READ(ctx, sport);
+	a->dport = BPF_CORE_READ(ctx, dport);
+	if (a->family == AF_INET) {
+		bpf_probe_read_kernel(a->saddr, 4, (void *)ctx + bpf_core_field_offset(ctx->saddr));
+		bpf_probe_read_kernel(a->daddr, 4, (void *)ctx + bpf_core_field_offset(ctx->daddr));
+	} else {
+		bpf_probe_read_kernel(a->saddr, 16, (void *)ctx + bpf_core_field_offset(ctx->saddr_v6));
+		bpf_probe_read_kernel(a->daddr, 16, (void *)ctx + bpf_core_field_offset(ctx->daddr_v6));
+	}
+}
+
 struct task_struct {
 	int pid;
 	int tgid;
@@ -148,15 +199,13 @@ static __always_inline bool tgid_allowed(__u32 tgid)
 	return targ_tgid == 0 || targ_tgid == tgid;
 }
 
-/* Whether the current task's comm passes the -c filter (an exact match). */
-static __always_inline bool comm_allowed(void)
+/* Whether ``comm`` passes the -c filter (an exact match; no filter: yes). */
+static __always_inline bool comm_matches(const char *comm)
 {
-	char comm[TASK_COMM_LEN];
 	int i;
 
 	if (targ_comm[0] == '\0')
 		return true;
-	bpf_get_current_comm(comm, sizeof(comm));
 #pragma unroll
 	for (i = 0; i < TASK_COMM_LEN; i++) {
 		if (comm[i] != targ_comm[i])
@@ -167,25 +216,28 @@ static __always_inline bool comm_allowed(void)
 	return true;
 }
 
+/* Whether the current task's comm passes the -c filter. */
+static __always_inline bool comm_allowed(void)
+{
+	char comm[TASK_COMM_LEN];
+
+	if (targ_comm[0] == '\0')
+		return true;
+	bpf_get_current_comm(comm, sizeof(comm));
+	return comm_matches(comm);
+}
+
 /* Whether task ``p`` passes the -p and -c filters (for events about another task). */
 static __always_inline bool task_allowed(struct task_struct *p)
 {
 	char comm[TASK_COMM_LEN];
-	int i;
 
 	if (!tgid_allowed(BPF_CORE_READ(p, tgid)))
 		return false;
 	if (targ_comm[0] == '\0')
 		return true;
 	BPF_CORE_READ_STR_INTO(&comm, p, comm);
-#pragma unroll
-	for (i = 0; i < TASK_COMM_LEN; i++) {
-		if (comm[i] != targ_comm[i])
-			return false;
-		if (comm[i] == '\0')
-			break;
-	}
-	return true;
+	return comm_matches(comm);
 }
 
 /* The -p and -c filters together, for the current task. */
