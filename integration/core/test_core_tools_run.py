@@ -460,15 +460,16 @@ def test_tcplife_reports_both_ends_with_their_bytes() -> None:
     assert 0.04 <= client.duration < 30
 
 
-def test_ebpf_tool_tcpconnect_port_filter() -> None:
-    child: subprocess.Popen[str] | None = None
-    ports: list[int] = []
+def test_ebpf_tool_tcpconnect_json() -> None:
+    pairs: dict[int, int] = {}  # child pid -> server port
 
     def connect() -> None:
-        nonlocal child
-        if child is None:
-            child, go = _tcp_pair()
-            ports.append(go()[0])
+        child, go = _tcp_pair()
+        pairs[child.pid] = go()[0]
 
-    lines = _run_cli(["tcpconnect", "-P", "1"], connect, lambda lines: bool(ports))
-    assert lines == []  # the pair's port is not 1
+    lines = _run_cli(["tcpconnect"], connect, lambda lines: any(line["pid"] in pairs for line in lines))
+    seen = [line for line in lines if line["pid"] in pairs]
+    assert seen
+    assert {(line["daddr"], line["dport"]) for line in seen} <= {
+        ("127.0.0.1", port) for port in pairs.values()
+    }
