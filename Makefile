@@ -34,7 +34,7 @@ help:
 	@echo "make bench        benchmarks beside libbpf in the same run (needs root); figures in bench/README.md"
 	@echo "make fuzz         run every fuzz target for FUZZ_SECONDS (default 60) each"
 	@echo "make build        build every wheel and sdist into dist/ (what PyPI gets)"
-	@echo "make regen        regenerate ebpf.syscall's ABI tables from this kernel's BTF, and ebpf.core's stub"
+	@echo "make regen        regenerate ebpf.syscall's ABI tables from this kernel's BTF, ebpf.core's stub and tool objects"
 	@echo "make clean        remove build outputs and caches (keeps hatch and its env)"
 
 setup: setup-system setup-hatch
@@ -105,6 +105,7 @@ bench: setup
 	$(HATCH) run python bench/core/bench_core.py --repeats 7
 	$(HATCH) run python bench/maps/bench_maps.py
 	PYTHONPATH=integration $(HATCH) run python bench/events/bench_events.py --repeats 3 --seconds 2
+	$(HATCH) run python bench/tools/bench_tools.py --repeats 5
 
 FUZZ_SECONDS ?= 60
 fuzz: setup
@@ -118,6 +119,8 @@ regen: setup
 	$(HATCH) run python tools/gen_abi.py extract
 	$(HATCH) run python tools/gen_abi.py render
 	$(HATCH) run python tools/gen_facade_stub.py render
+	$(HATCH) run python tools/gen_tool_objects.py render
+	$(HATCH) run python tools/gen_syscall_names.py render
 
 clean:
 	rm -rf dist build .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -20,6 +20,7 @@
     ebpf asm disasm|helpers          disassemble instructions; list helpers
     ebpf catalogue list|show         the example programs of ebpf.core.catalogue
     ebpf demo                        a live demo: syscalls per process and execve events
+    ebpf tool list|NAME [options]    ready tools (execsnoop...), as bcc's: -p PID, -c COMM, -d, -T, --json
 
 Objects are named by id, by the bpffs path they are pinned at, or by name.
 Every listing has ``--json``. Errors are one line on stderr and exit

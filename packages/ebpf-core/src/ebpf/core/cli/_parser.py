@@ -28,6 +28,7 @@ from ._struct_ops import (
     cmd_struct_ops_unregister,
 )
 from ._system import cmd_check, cmd_features
+from ._tools import cmd_tool
 
 __all__ = ["build_parser"]
 
@@ -206,4 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     leaf(elf, "usdt", cmd_elf_usdt, "list the USDT probes of an executable or shared library").add_argument(
         "file", help="a path, or a library name as the dynamic loader finds it (libc.so.6)"
     )
+    tool = leaf(groups, "tool", cmd_tool, "run a ready tool (execsnoop...); 'ebpf tool list' lists them")
+    tool.add_argument("name", help="the tool, or 'list'")
+    tool.add_argument("args", nargs=argparse.REMAINDER, help="the tool's options (ebpf tool NAME --help)")
     return parser

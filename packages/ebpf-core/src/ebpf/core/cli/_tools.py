@@ -1,0 +1,61 @@
+"""``ebpf tool list`` and ``ebpf tool NAME [options]``: the ready tools of ``ebpf.core.tools``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from ._output import CliError, print_json, table
+
+__all__ = ["cmd_tool"]
+
+
+def _list(json_out: bool) -> int:
+    from ebpf.core.tools import TOOL_NAMES, get_tool
+
+    rows = [(name, get_tool(name).summary) for name in TOOL_NAMES]
+    if json_out:
+        print_json([{"name": name, "summary": summary} for name, summary in rows])
+    else:
+        print(table(("TOOL", "WHAT IT SHOWS"), rows))
+    return 0
+
+
+def _emit(record: Any, tool: Any, options: Any, json_out: bool) -> None:
+    if json_out:
+        print(json.dumps(record.to_dict(), default=str), flush=True)
+    else:
+        print(tool.format(record, options), flush=True)
+
+
+def cmd_tool(args: argparse.Namespace) -> int:
+    """Run tool ``args.name`` with ``args.args`` until its duration ends or Ctrl-C; ``list`` lists them."""
+    from ebpf.core.tools import get_tool
+
+    if args.name == "list":
+        return _list(args.json or "--json" in args.args)
+    try:
+        tool = get_tool(args.name)
+    except KeyError as exc:
+        raise CliError(str(exc.args[0])) from None
+    parsed = tool.parser(f"ebpf tool {tool.name}").parse_args(args.args)
+    json_out = bool(args.json or parsed.json)
+    options = tool.parse_options(parsed)
+    from ebpf.core._system import init
+
+    init(probe_features=False, mount_tracefs=True)
+    with tool.start(options) as tracer:
+        header = None if json_out else tool.header(options)
+        try:
+            if header:
+                print(header, flush=True)
+            for record in tracer:
+                _emit(record, tool, options, json_out)
+        except KeyboardInterrupt:
+            # Ctrl-C ends the run: what a summarizing tool counted so far is still reported.
+            for record in tracer.flush():
+                _emit(record, tool, options, json_out)
+    sys.stdout.flush()
+    return 0

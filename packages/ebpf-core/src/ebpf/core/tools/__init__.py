@@ -1,0 +1,70 @@
+"""Ready tools in the manner of bcc's and libbpf-tools': ``ebpf tool NAME`` or an import.
+
+Each tool is a module here: an ``Options`` dataclass, ``start(options)``
+(loaded and attached: a [`Tracer`][ebpf.core.tools.Tracer], a context
+manager handing out typed records), ``run(options)`` (the records until the
+duration ends) and ``TOOL`` (the [`Tool`][ebpf.core.tools.Tool] the command
+line runs)::
+
+    from ebpf.core.tools import execsnoop
+
+    with execsnoop.start(execsnoop.Options(duration=2)) as tracer:
+        for event in tracer:
+            print(event.pid, event.comm, event.retval, event.args)
+
+Their BPF side is C compiled ahead of time into CO-RE objects shipped in
+the package (``bpf/*.bpf.o``): no compiler is needed where they run. Where a
+kernel lacks a hook, a tool falls back as libbpf-tools do (``tp_btf`` ->
+raw tracepoint), decided by feature probes (``hook=`` forces one). Records are data (``to_dict()``
+for JSON; summaries hold [`Histogram`][ebpf.maps.Histogram] s and counts),
+so exporters can serve them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from ._histograms import HistogramReport
+from ._objects import Hook
+from ._options import CommonOptions, IntervalOptions
+from ._tool import Record, Tool
+from ._tracer import EventTracer, IntervalTracer, Tracer
+
+__all__ = [
+    "TOOL_NAMES",
+    "CommonOptions",
+    "EventTracer",
+    "HistogramReport",
+    "Hook",
+    "IntervalOptions",
+    "IntervalTracer",
+    "Record",
+    "Tool",
+    "Tracer",
+    "get_tool",
+]
+
+#: The tools, by name (each is the module ``ebpf.core.tools.NAME``).
+TOOL_NAMES: tuple[str, ...] = (
+    "execsnoop",
+    "opensnoop",
+    "exitsnoop",
+    "syscount",
+    "runqlat",
+    "biolatency",
+    "tcpconnect",
+    "tcplife",
+)
+
+
+def get_tool(name: str) -> Tool[Any, Any]:
+    """The tool named ``name`` (its module is imported now).
+
+    Raises:
+        KeyError: no such tool (the message lists them).
+    """
+    if name not in TOOL_NAMES:
+        raise KeyError(f"no tool {name!r}; the tools are: {', '.join(TOOL_NAMES)}")
+    tool: Tool[Any, Any] = importlib.import_module(f"{__name__}.{name}").TOOL
+    return tool

@@ -1,0 +1,83 @@
+"""The report of the histogram tools (runqlat, biolatency): log2 histograms per key, read from a map.
+
+Their BPF side counts into a hash map keyed by ``struct hist_key {id, slot}``
+(``bpf/tools.h``, libbpf-tools' slot layout); each report reads it into
+[`Histogram`][ebpf.maps.Histogram] s, one per ``id`` (0 when not split by
+process or disk), and clears it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ._options import CommonOptions
+from ._tool import time_column
+
+if TYPE_CHECKING:
+    from ebpf.maps import Histogram, HistogramUnit
+
+__all__ = ["HistogramReport", "format_report", "read_histograms"]
+
+
+@dataclass(frozen=True)
+class HistogramReport:
+    """One interval's histograms.
+
+    Attributes:
+        time: when they were read (seconds since the epoch).
+        histograms: by key: 0 for the whole machine, else the pid or the device
+            the histogram is for.
+        labels: what each key is (a process's comm, a disk's name), where known.
+        what: the key's kind (``"pid"``, ``"disk"``), or ``""`` when not split.
+    """
+
+    time: float
+    histograms: Mapping[int, Histogram]
+    labels: Mapping[int, str]
+    what: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: the time, and per histogram its key, label and buckets."""
+        return {
+            "time": self.time,
+            "histograms": [
+                {"key": key, self.what or "key": key, "label": self.labels.get(key, ""), **hist.to_dict()}
+                for key, hist in self.histograms.items()
+            ],
+        }
+
+
+def read_histograms(
+    hists: Any, unit: HistogramUnit | str, what: str, label: Callable[[int], str]
+) -> HistogramReport:
+    """Read (and clear) a ``hist_key``-keyed map into a report; ``label(key)`` names each key.
+
+    Raises:
+        BpfSyscallError: reading the map failed.
+    """
+    from ebpf.maps import log2_histograms
+
+    pairs = list(hists.items())
+    for key, _ in pairs:
+        hists.pop(key, None)
+    found = log2_histograms(pairs, unit=unit, layout="libbpf")
+    by_key = {int(key): hist for key, hist in sorted(found.items(), key=lambda item: int(item[0]))}  # type: ignore[call-overload]
+    return HistogramReport(
+        time=time.time(),
+        histograms=by_key,
+        labels={key: label(key) for key in by_key if key},
+        what=what,
+    )
+
+
+def format_report(report: HistogramReport, options: CommonOptions) -> str:
+    """bcc's text: each histogram under a ``what = key label`` line when split."""
+    lines = [time_column(options, report.time).rstrip()] if options.timestamps else []
+    for key, hist in report.histograms.items():
+        if report.what:
+            lines.append(f"\n{report.what} = {key} {report.labels.get(key, '')}".rstrip())
+        lines.append(hist.format())
+    return "\n".join(lines) + "\n"

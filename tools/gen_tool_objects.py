@@ -1,0 +1,97 @@
+"""Compile the ready tools' BPF C sources into the CO-RE objects ebpf-core ships, or check them.
+
+``ebpf/core/tools/bpf/NAME.bpf.c`` -> ``NAME.bpf.o`` beside it, with the flags of
+the test programs (``bpf_build.BASE_FLAGS``: ``clang -O2 -g -target bpf -c``),
+then ``llvm-strip -g`` as libbpf-tools do: the DWARF goes (it would carry this
+checkout's directory), ``.BTF`` and ``.BTF.ext`` stay. clang runs in the
+source directory on the file's bare name, so nothing in the object depends on
+where the repository is: with the same clang the output is byte for byte the
+committed object.
+
+    python tools/gen_tool_objects.py render   # rebuild the objects (make regen)
+    python tools/gen_tool_objects.py check    # exit 1 when a rebuild would change one
+
+The clang that built the committed objects is recorded in ``bpf/BUILT_WITH``;
+``tests/core/test_core_tool_objects.py`` rebuilds each object when the local
+clang is that one and compares bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bpf_build import BASE_FLAGS, BpfBuildError, clang_version
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCE_DIR = ROOT / "packages" / "ebpf-core" / "src" / "ebpf" / "core" / "tools" / "bpf"
+BUILT_WITH = SOURCE_DIR / "BUILT_WITH"
+
+
+def sources() -> list[Path]:
+    """The tools' C sources, by name."""
+    return sorted(SOURCE_DIR.glob("*.bpf.c"))
+
+
+def object_of(source: Path) -> Path:
+    """The committed object of ``source`` (``x.bpf.c`` -> ``x.bpf.o``)."""
+    return source.with_suffix(".o")
+
+
+def build(source: Path) -> bytes:
+    """Compile and strip ``source``; the object's bytes.
+
+    Raises:
+        BpfBuildError: clang or llvm-strip is missing or failed.
+    """
+    clang = shutil.which(os.environ.get("CLANG", "clang"))
+    strip = shutil.which(os.environ.get("LLVM_STRIP", "llvm-strip"))
+    if clang is None or strip is None:
+        raise BpfBuildError(
+            "clang and llvm-strip are needed (Debian/Ubuntu: `apt-get install clang llvm libbpf-dev`)"
+        )
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / object_of(source).name
+        result = subprocess.run(
+            [clang, *BASE_FLAGS, source.name, "-o", str(out)],
+            cwd=source.parent,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise BpfBuildError(f"clang failed on {source}:\n{result.stderr.strip()}")
+        subprocess.run([strip, "-g", str(out)], check=True)
+        return out.read_bytes()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("action", choices=("render", "check"))
+    args = parser.parse_args(argv)
+    stale = []
+    for source in sources():
+        data = build(source)
+        target = object_of(source)
+        if args.action == "render":
+            if not target.is_file() or target.read_bytes() != data:
+                target.write_bytes(data)
+                print(f"wrote {target.relative_to(ROOT)}")
+        elif not target.is_file() or target.read_bytes() != data:
+            stale.append(target.relative_to(ROOT))
+    if args.action == "render":
+        BUILT_WITH.write_text(clang_version() + "\n")
+        return 0
+    for path in stale:
+        print(f"{path} does not match its source: run `make regen`", file=sys.stderr)
+    return 1 if stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
