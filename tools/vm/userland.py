@@ -59,7 +59,8 @@ __all__ = [
 PACKAGES = (
     "python3", "bash", "dash", "coreutils", "util-linux", "mount", "base-passwd", "libc-bin",
     "iproute2", "kmod", "busybox-static", "procps",
-    "clang-14", "llvm-14", "libbpf-dev", "bpftool", "gcc", "libc6-dev", "binutils", "systemtap-sdt-dev",
+    "clang", "llvm", "clang-14", "llvm-14", "libbpf-dev", "bpftool",
+    "gcc", "libc6-dev", "binutils", "systemtap-sdt-dev",
 )  # fmt: skip
 """Debian packages of the guest's root (dependencies are added): what the suite runs and compiles with."""
 
