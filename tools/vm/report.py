@@ -17,6 +17,7 @@ reason and failure message.
 from __future__ import annotations
 
 import json
+import textwrap
 import xml.etree.ElementTree as ET
 from collections import Counter
 from dataclasses import dataclass, field
@@ -172,12 +173,13 @@ def _architectures(runs: list[Run]) -> str:
     for run in runs:
         kernels.setdefault(run.machine, []).append(run.label)
     parts = [f"**{machine}** ({', '.join(labels)})" for machine, labels in kernels.items()]
-    return (
-        "Architectures verified: " + ", ".join(parts) + ". The arm64 kernels run under"
-        " `qemu-system-aarch64` in an arm64 Debian userland (`make vm-test-arm64`)."
-        if "aarch64" in kernels
-        else "Architectures verified: " + ", ".join(parts) + "."
-    )
+    text = "Architectures verified: " + ", ".join(parts) + " (what each run covered: the tables below)."
+    if "aarch64" in kernels:
+        text += (
+            " The arm64 kernels run under `qemu-system-aarch64` in an arm64 Debian userland"
+            " (`make vm-test-arm64`)."
+        )
+    return textwrap.fill(text, width=80, break_on_hyphens=False, break_long_words=False)
 
 
 def render_markdown(runs: list[Run]) -> str:
