@@ -133,6 +133,10 @@ clean:
 #   make vm-test KERNEL=6.1|6.12|all|host   boot each kernel under QEMU with this
 #                                           machine's root shared read-only, run
 #                                           the integration suite inside as root
+#   make vm-test-arm64 [KERNEL=arm64-6.12]  the same on Debian's arm64 kernels
+#                                           (arm64-6.1, arm64-6.12; default both)
+#                                           under qemu-system-aarch64, in an arm64
+#                                           userland built from Debian's packages
 #   make vagrant-test KERNEL=6.1            the same in a Vagrant (libvirt) VM
 #   make vm-box KERNEL=6.1                  build the local Vagrant box offline
 #
@@ -140,7 +144,12 @@ clean:
 # Kernels, boxes and results are cached under .cache/vm/.
 KERNEL ?= all
 VM_ARGS ?=
-VM_DEB_PACKAGES := qemu-system-x86 busybox-static kmod
+VM_OPTS :=
+comma := ,
+# QEMU for the architectures KERNEL names (qemu-system-arm only when an arm64 kernel is asked for).
+VM_DEB_PACKAGES = busybox-static kmod \
+	$(if $(findstring arm64,$(KERNEL)),qemu-system-arm) \
+	$(if $(filter-out arm64%,$(subst $(comma), ,$(KERNEL))),qemu-system-x86)
 VAGRANT_DEB_PACKAGES := vagrant vagrant-libvirt libvirt-daemon-system libvirt-clients qemu-system-x86 \
 	qemu-utils debootstrap e2fsprogs kmod dnsmasq-base iptables rsync openssh-client
 VM_RUN = PYTHONPATH=tools $(PYTHON) -m vm
@@ -155,11 +164,16 @@ if [ -n "$$missing" ]; then \
 fi
 endef
 
-.PHONY: vm-test vagrant-test vm-box
+.PHONY: vm-test vm-test-arm64 vagrant-test vm-box
 
 vm-test: setup
 	@$(call install-debs,$(VM_DEB_PACKAGES))
-	$(VM_RUN) run --kernel '$(KERNEL)' --python "$$($(HATCH) env find)/bin/python" $(VM_ARGS)
+	$(VM_RUN) run --kernel '$(KERNEL)' --python "$$($(HATCH) env find)/bin/python" $(VM_OPTS) $(VM_ARGS)
+
+# Emulated (TCG) arm64 guests are slow: one at a time, two CPUs each.
+vm-test-arm64: KERNEL := $(if $(findstring arm64,$(KERNEL)),$(KERNEL),arm64)
+vm-test-arm64: VM_OPTS := --jobs 1 --cpus 2
+vm-test-arm64: vm-test
 
 vm-box:
 	@$(call install-debs,$(VAGRANT_DEB_PACKAGES))

@@ -112,6 +112,7 @@ def test_fentry_fexit_fire_then_stop(counter: Counter, section: str) -> None:
 
 
 @pytest.mark.requires_feature(features.prog_type_feature(ProgType.LSM))
+@pytest.mark.requires_feature(features.FENTRY)  # LSM programs attach through BPF trampolines too
 def test_lsm_hook_fires_then_stops(counter: Counter) -> None:
     # No probe can tell whether the BPF LSM is in the boot-time list of active LSMs: the program
     # type loads either way, only attaching fails.

@@ -629,3 +629,17 @@ def test_map_probe_sizes_where_the_rules_leave_them_free() -> None:
 
 def test_every_map_type_with_a_probe_has_creation_rules() -> None:
     assert set(MAP_TYPE_VERSIONS) <= set(MAP_TYPE_RULES)
+
+
+def test_fentry_needs_ftrace_direct_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    # arm64 before 6.4 loads fentry programs but cannot attach them to kernel functions
+    # (ENOTSUPP): no register_ftrace_direct*() in kallsyms means no.
+    from ebpf.syscall.features import _programs
+
+    class _Yes:
+        def supported(self) -> bool:
+            return True
+
+    monkeypatch.setattr(_programs, "prog_type_feature", lambda prog_type: _Yes())
+    monkeypatch.setattr(_programs, "kernel_symbol_addresses", lambda names: {})
+    assert _programs._probe_fentry() is False

@@ -35,9 +35,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from vm.kernels import CACHE, ROOT, SERIES, Kernel, KernelError, cached_kernels, resolve
+from vm.kernels import CACHE, GROUPS, ROOT, SERIES, Kernel, KernelError, cached_kernels, resolve, series_arch
 from vm.qemu import GuestConfig, GuestResult, accelerator, print_prefixed, qemu_binary, run_guest
 from vm.report import DOC, RUNS, load_run, write_markdown
+from vm.userland import GUEST_PYTHON, Userland, hatch_command, install_project, userland
 
 DEFAULT_TESTS = ("integration",)
 SHADOWED = ("/tmp", "/run")
@@ -56,9 +57,7 @@ def find_python(given: str | None) -> Path:
     """
     candidate = given or os.environ.get("EBPF_VM_PYTHON")
     if not candidate:
-        hatch = shutil.which("hatch") or str(ROOT / ".tools" / "hatch" / "bin" / "hatch")
-        if not Path(hatch).exists():
-            raise KernelError("no --python given and hatch is not installed: run 'make setup' first")
+        hatch = hatch_command()
         found = subprocess.run([hatch, "env", "find"], cwd=ROOT, capture_output=True, text=True, check=False)
         if found.returncode != 0 or not found.stdout.strip():
             raise KernelError(f"'hatch env find' failed: {found.stderr.strip()}; run 'make setup' first")
@@ -73,12 +72,13 @@ def find_python(given: str | None) -> Path:
 
 
 def kernel_names(values: Sequence[str]) -> list[str]:
-    """``["all"]`` -> the matrix; ``["6.1,6.12"]`` -> both; duplicates dropped, order kept."""
+    """``["all"]`` -> the x86_64 matrix; ``["arm64"]`` -> the arm64 one; ``["6.1,6.12"]`` -> both;
+    duplicates dropped, order kept."""
     names: list[str] = []
     for value in values or ["all"]:
         for part in value.split(","):
             name = part.strip()
-            expanded = list(SERIES) if name == "all" else [name] if name else []
+            expanded = list(GROUPS[name]) if name in GROUPS else [name] if name else []
             names += [each for each in expanded if each not in names]
     return names
 
@@ -104,10 +104,14 @@ def _pytest_argv(python: Path, job: Path, tests: Sequence[str]) -> list[str]:
     ]  # fmt: skip
 
 
-def _script(python: Path, job: Path, label: str, tests: Sequence[str], full: bool) -> str:
+def _script(
+    python: Path, job: Path, label: str, tests: Sequence[str], full: bool, site: Path | None = None
+) -> str:
     env = {"EBPF_VM_JOB": str(job), "EBPF_VM_KERNEL": label, "PYTHONUNBUFFERED": "1"}
     if full:
         env["EBPF_VM_FULL"] = "1"
+    if site is not None:
+        env["PYTHONPATH"] = str(site)  # the project's wheels, installed by vm.userland.install_project
     exports = " ".join(f"{key}={shlex.quote(value)}" for key, value in env.items())
     command = shlex.join(_pytest_argv(python, job, tests))
     return (
@@ -129,7 +133,9 @@ def _write_meta(job: Path, outcome: Outcome, kernel: Kernel | None, where: str) 
         "where": where,
     }
     if kernel is not None:
-        meta.update(package=kernel.package, version=kernel.version)
+        meta.update(package=kernel.package, version=kernel.version, machine=kernel.machine)
+    else:
+        meta.update(machine=os.uname().machine)
     (job / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
 
 
@@ -162,25 +168,31 @@ def run_host(python: Path, tests: Sequence[str], quiet: bool, full: bool) -> Out
     return outcome
 
 
-def run_vm(kernel: Kernel, args: argparse.Namespace, python: Path, tests: Sequence[str]) -> Outcome:
-    """The suite inside ``kernel`` under QEMU."""
+def run_vm(
+    kernel: Kernel, args: argparse.Namespace, python: Path, tests: Sequence[str], land: Userland | None = None
+) -> Outcome:
+    """The suite inside ``kernel`` under QEMU (in ``land``, a userland of its architecture, if given)."""
     job = RUNS / kernel.label
-    keep = [path for path in SHADOWED if any(str(p).startswith(path + "/") for p in (ROOT, python, job))]
+    guest_python = Path(GUEST_PYTHON) if land is not None else python
+    paths = (ROOT, guest_python, job)
+    keep = [path for path in SHADOWED if any(str(p).startswith(path + "/") for p in paths)]
     config = GuestConfig(
         kernel=kernel,
         job=job,
-        script=_script(python, job, kernel.label, tests, args.full),
+        script=_script(guest_python, job, kernel.label, tests, args.full, land.site if land else None),
         memory=args.memory,
         cpus=args.cpus,
         timeout=args.timeout,
         accel=args.accel,
         cache=args.cache,
         extra_cmdline=(f"vmtest.keep={','.join(keep)}",) if keep else (),
+        root=land.root if land is not None else Path("/"),
+        overlays=(ROOT,) if land is not None else (),
     )
     echo = None if args.quiet else print_prefixed(f"[{kernel.label}] ")
     _say(f"booting {kernel.package} ({kernel.release}) with {args.cpus} CPU(s), {args.memory}")
     result: GuestResult = run_guest(config, echo)
-    where = "QEMU " + ("KVM" if "kvm" in accelerator(args.accel) else "TCG")
+    where = "QEMU " + ("KVM" if "kvm" in accelerator(args.accel, kernel.arch) else "TCG")
     outcome = Outcome(kernel.label, kernel.release, result.status, result.seconds, result.boot_seconds,
                       job, result.tail)  # fmt: skip
     _write_meta(job, outcome, kernel, where)
@@ -209,9 +221,17 @@ def command_run(args: argparse.Namespace) -> int:
     tests = list(args.pytest_args) or list(DEFAULT_TESTS)
     python = find_python(args.python)
     vm_names = [name for name in names if name != "host"]
-    if vm_names:
-        qemu_binary()  # fail before downloading anything
+    for arch in {series_arch(name) for name in vm_names}:
+        qemu_binary(arch)  # fail before downloading anything
     kernels = [resolve(name, refresh=args.refresh) for name in vm_names]
+    # Guests of another architecture than the host's boot into a userland of their own, with the
+    # project's wheels built from the checkout now.
+    lands: dict[str, Userland] = {}
+    for kernel in kernels:
+        if kernel.machine != os.uname().machine and kernel.arch not in lands:
+            lands[kernel.arch] = userland(kernel.arch, python)
+            _say(f"{kernel.arch} userland: {lands[kernel.arch].root}; project wheels: "
+                 f"{install_project(lands[kernel.arch], python)}")  # fmt: skip
     labels = [kernel.label for kernel in kernels]
     if len(set(labels)) != len(labels):
         raise KernelError(f"two kernels with the same label in {labels}: run them one at a time")
@@ -225,7 +245,9 @@ def command_run(args: argparse.Namespace) -> int:
         outcomes.append(run_host(python, tests, args.quiet, args.full))
     if kernels:
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            futures = [pool.submit(run_vm, kernel, args, python, tests) for kernel in kernels]
+            futures = [
+                pool.submit(run_vm, kernel, args, python, tests, lands.get(kernel.arch)) for kernel in kernels
+            ]
             outcomes += [future.result() for future in futures]
     total = time.monotonic() - started
     if not args.no_report:
@@ -283,9 +305,11 @@ def command_shell(args: argparse.Namespace) -> int:
     (job / "run.sh").write_text(
         f"cd {shlex.quote(str(ROOT))}\nexec /bin/bash -i </dev/console >/dev/console 2>&1\n"
     )
+    land = userland(kernel.arch, find_python(None)) if kernel.machine != os.uname().machine else None
     config = GuestConfig(kernel=kernel, job=job, script="", cpus=args.cpus or 1, memory=args.memory,
-                         accel=args.accel, cache=args.cache)  # fmt: skip
-    argv = command_line(config, build_initramfs(kernel))
+                         accel=args.accel, cache=args.cache, root=land.root if land else Path("/"),
+                         overlays=(ROOT,) if land else ())  # fmt: skip
+    argv = command_line(config, build_initramfs(kernel, land.busybox if land else None))
     _say("Ctrl-A X quits QEMU; 'exit' powers the guest off")
     return subprocess.run([arg if arg != "stdio" else "mon:stdio" for arg in argv], check=False).returncode
 

@@ -4,7 +4,8 @@ Debian's kernels build 9p, virtio and overlayfs as modules, so the guest
 cannot mount the host's root without loading them first. The initramfs
 holds just enough to do that:
 
-- ``/bin/busybox`` (from Debian's ``busybox-static``: no shared libraries),
+- ``/bin/busybox`` (from Debian's ``busybox-static``: no shared libraries;
+  for a guest of another architecture, the one of its :mod:`vm.userland`),
 - ``/modules/*.ko``: ``9pnet_virtio``, ``9p``, ``overlay``, ``virtio_pci``
   and what they depend on, in load order (``modprobe --show-depends``
   against the extracted package), decompressed so busybox's ``insmod`` can
@@ -133,13 +134,21 @@ class _Cpio:
         return b"".join(self._parts)
 
 
-def build_initramfs(kernel: Kernel) -> Path:
+def build_initramfs(kernel: Kernel, busybox: Path | None = None) -> Path:
     """The initramfs for ``kernel``, built into the kernel's cache directory unless already there.
+
+    Args:
+        kernel: the kernel whose modules go in.
+        busybox: a static busybox of the kernel's architecture; by default the host's
+            (Debian's ``busybox-static``), which serves guests of the host's architecture.
 
     Raises:
         KernelError: busybox-static or kmod is missing, or a module cannot be resolved.
     """
-    busybox = _busybox()
+    if busybox is None:
+        busybox = _busybox()
+    elif not busybox.is_file():
+        raise KernelError(f"no busybox at {busybox} (the guest's userland has no busybox-static?)")
     modules = module_load_order(kernel)
     contents: list[tuple[str, bytes, int]] = [
         ("init", (GUEST_DIR / "init").read_bytes(), 0o755),

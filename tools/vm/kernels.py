@@ -31,13 +31,18 @@ from pathlib import Path
 
 __all__ = [
     "CACHE",
+    "GROUPS",
+    "MACHINES",
     "ROOT",
     "SERIES",
     "Kernel",
     "KernelError",
     "Series",
     "cached_kernels",
+    "locked",
     "resolve",
+    "run_command",
+    "series_arch",
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,6 +67,8 @@ class Series:
     package: re.Pattern[str]
     """Debian binary package names of this series (generic flavour: the cloud one has no 9p)."""
     description: str
+    arch: str = "amd64"
+    """Debian's name of the kernel's architecture (``amd64``, ``arm64``)."""
 
 
 SERIES: dict[str, Series] = {
@@ -73,9 +80,38 @@ SERIES: dict[str, Series] = {
             re.compile(r"linux-image-6\.12\.\d+\+deb\d+-amd64"),
             "Debian 6.12 LTS (bookworm backports / trixie)",
         ),
+        Series(
+            "arm64-6.1",
+            re.compile(r"linux-image-6\.1\.0-\d+-arm64"),
+            "Debian 12 (bookworm) 6.1 LTS, arm64",
+            "arm64",
+        ),
+        Series(
+            "arm64-6.12",
+            re.compile(r"linux-image-6\.12\.\d+\+deb\d+-arm64"),
+            "Debian 6.12 LTS (bookworm), arm64",
+            "arm64",
+        ),
     )
 }
-"""The kernels ``make vm-test KERNEL=all`` runs, oldest first."""
+"""The kernels of the matrix, oldest first per architecture."""
+
+GROUPS: dict[str, tuple[str, ...]] = {
+    "all": tuple(name for name, series in SERIES.items() if series.arch == "amd64"),
+    "arm64": tuple(name for name, series in SERIES.items() if series.arch == "arm64"),
+}
+"""What ``KERNEL=all`` (the x86_64 matrix, CI's) and ``KERNEL=arm64`` (the emulated arm64 one) run."""
+
+MACHINES = {"amd64": "x86_64", "arm64": "aarch64"}
+"""Debian's architecture names to the kernel's (``uname -m``)."""
+
+
+def series_arch(name: str) -> str:
+    """The Debian architecture of kernel ``name`` (a series, a package name or a ``.deb`` path), unfetched."""
+    series = SERIES.get(name)
+    if series is not None:
+        return series.arch
+    return "arm64" if Path(name).name.split("_")[0].endswith("-arm64") else "amd64"
 
 
 @dataclass(frozen=True)
@@ -107,6 +143,16 @@ class Kernel:
         return self.root / "lib" / "modules" / self.release
 
     @property
+    def arch(self) -> str:
+        """Debian's name of the kernel's architecture (``amd64``, ``arm64``), from the package name."""
+        return "arm64" if self.package.endswith("-arm64") else "amd64"
+
+    @property
+    def machine(self) -> str:
+        """The architecture as the guest's ``uname -m`` says it (``x86_64``, ``aarch64``)."""
+        return MACHINES[self.arch]
+
+    @property
     def series(self) -> str | None:
         """The matrix series this package belongs to, if any."""
         for series in SERIES.values():
@@ -125,7 +171,7 @@ def _version_key(package: str) -> tuple[int, ...]:
     return tuple(int(number) for number in re.findall(r"\d+", package))
 
 
-def _run(argv: list[str], what: str, cwd: Path | None = None) -> str:
+def run_command(argv: list[str], what: str, cwd: Path | None = None) -> str:
     """Run a command; on failure raise :class:`KernelError` naming ``what`` with the command's stderr."""
     if shutil.which(argv[0]) is None:
         raise KernelError(f"{what}: '{argv[0]}' is not installed (Debian: run 'make vm-test' as root)")
@@ -161,12 +207,12 @@ def cached_kernels() -> list[Kernel]:
 
 def _apt_candidates(series: Series) -> list[str]:
     """Package names of ``series`` that apt can download, newest last."""
-    names = _run(["apt-cache", "pkgnames", "linux-image-"], "listing kernel packages").split()
+    names = run_command(["apt-cache", "pkgnames", "linux-image-"], "listing kernel packages").split()
     matching = [name for name in names if series.package.fullmatch(name)]
     # pkgnames also lists names only mentioned by other packages: keep those with a candidate version.
     downloadable = []
     for name in matching:
-        policy = _run(["apt-cache", "policy", name], f"asking apt about {name}")
+        policy = run_command(["apt-cache", "policy", name], f"asking apt about {name}")
         if re.search(r"Candidate:\s*(?!\(none\))\S+", policy):
             downloadable.append(name)
     return sorted(downloadable, key=_version_key)
@@ -180,7 +226,7 @@ def _newest_package(series: Series) -> str:
                 f"apt knows no package of the {series.name} series ({series.package.pattern}): "
                 "run 'apt-get update' as root (or run 'make vm-test' as root), then try again"
             )
-        _run(["apt-get", "update", "-qq"], "updating apt's package lists")
+        run_command(["apt-get", "update", "-qq"], "updating apt's package lists")
         candidates = _apt_candidates(series)
     if not candidates:
         raise KernelError(
@@ -192,7 +238,7 @@ def _newest_package(series: Series) -> str:
 
 
 @contextmanager
-def _locked() -> Iterator[None]:
+def locked() -> Iterator[None]:
     """Serialize fetches: two runners never extract into the cache at the same time."""
     CACHE.mkdir(parents=True, exist_ok=True)
     with open(CACHE / ".lock", "w") as lock:
@@ -202,7 +248,9 @@ def _locked() -> Iterator[None]:
 
 def _extract(deb: Path) -> Kernel:
     """Extract ``deb`` into the cache (replacing a broken earlier attempt) and index its modules."""
-    fields = _run(["dpkg-deb", "--show", "--showformat=${Package} ${Version}", str(deb)], f"reading {deb}")
+    fields = run_command(
+        ["dpkg-deb", "--show", "--showformat=${Package} ${Version}", str(deb)], f"reading {deb}"
+    )
     package, version = fields.split()
     final = CACHE / "kernels" / package
     if (kernel := _load(final)) is not None:
@@ -210,7 +258,7 @@ def _extract(deb: Path) -> Kernel:
     final.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{package}-", dir=final.parent))
     try:
-        _run(["dpkg-deb", "-x", str(deb), str(work)], f"extracting {deb.name}")
+        run_command(["dpkg-deb", "-x", str(deb), str(work)], f"extracting {deb.name}")
         images = sorted((work / "boot").glob("vmlinuz-*"))
         if len(images) != 1:
             raise KernelError(
@@ -221,7 +269,7 @@ def _extract(deb: Path) -> Kernel:
         for needed in (work / "boot" / f"config-{release}", work / "lib" / "modules" / release):
             if not needed.exists():
                 raise KernelError(f"{deb.name} has no {needed.relative_to(work)}")
-        _run(["depmod", "-b", str(work), release], f"indexing the modules of {release}")
+        run_command(["depmod", "-b", str(work), release], f"indexing the modules of {release}")
         (work / _META_FILE).write_text(
             json.dumps({"package": package, "version": version, "release": release}, indent=2) + "\n"
         )
@@ -247,7 +295,7 @@ def _fetch(package: str) -> Kernel:
     for old in downloads.glob(f"{package}_*.deb"):
         old.unlink()
     # As root apt drops to the _apt user to download, who may not write here: stay root.
-    _run(
+    run_command(
         ["apt-get", "download", "-q", "-o", "APT::Sandbox::User=root", package],
         f"downloading {package}",
         downloads,
@@ -274,7 +322,7 @@ def resolve(name: str, *, refresh: bool = False) -> Kernel:
     Raises:
         KernelError: the kernel cannot be had; the message says why and what to do.
     """
-    with _locked():
+    with locked():
         if name.endswith(".deb"):
             deb = Path(name).resolve()
             if not deb.is_file():

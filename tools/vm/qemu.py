@@ -46,33 +46,55 @@ SETUP_FAILED = 125
 """Status of a guest that could not set itself up (printed by ``guest/init``)."""
 
 
-def qemu_binary() -> str:
-    """Path of ``qemu-system-x86_64``.
+_QEMU = {
+    # Debian architecture: (QEMU binary, Debian package, the host's uname -m that KVM needs)
+    "amd64": ("qemu-system-x86_64", "qemu-system-x86", "x86_64"),
+    "arm64": ("qemu-system-aarch64", "qemu-system-arm", "aarch64"),
+}
+_HARDWARE_KVM = ("kvm_intel", "kvm_amd", "kvm_arm")
+"""Modules of hardware KVM (``kvm_arm`` is not a module on arm64: ``/sys/module/kvm`` stands for it there)."""
+
+
+def qemu_binary(arch: str = "amd64") -> str:
+    """Path of the QEMU emulator for kernels of ``arch`` (``qemu-system-x86_64``, ``qemu-system-aarch64``).
 
     Raises:
-        KernelError: this is not an x86_64 host, or QEMU is not installed.
+        KernelError: an x86_64 guest on a host of another architecture (only arm64 guests are
+            emulated across architectures), an unknown architecture, or QEMU is not installed.
     """
-    if os.uname().machine != "x86_64":
-        raise KernelError(f"the VM runner boots Debian amd64 kernels; this host is {os.uname().machine}")
-    path = shutil.which("qemu-system-x86_64")
+    if arch not in _QEMU:
+        raise KernelError(f"no QEMU known for {arch} kernels (known: {', '.join(_QEMU)})")
+    binary, package, machine = _QEMU[arch]
+    if arch == "amd64" and os.uname().machine != machine:
+        raise KernelError(
+            f"the VM runner boots Debian amd64 kernels on x86_64 hosts; this host is {os.uname().machine}"
+        )
+    path = shutil.which(binary)
     if path is None:
-        raise KernelError("qemu-system-x86_64 is not installed: install Debian's 'qemu-system-x86' package")
+        raise KernelError(f"{binary} is not installed: install Debian's '{package}' package")
     return path
 
 
-def accelerator(choice: str = "auto") -> list[str]:
-    """QEMU's ``-accel``/``-cpu`` arguments: KVM only on real hardware KVM, else TCG.
+def accelerator(choice: str = "auto", arch: str = "amd64") -> list[str]:
+    """QEMU's ``-accel``/``-cpu`` arguments: KVM only on hardware KVM of the guest's architecture, else TCG.
 
     Args:
         choice: ``"auto"``, ``"kvm"`` or ``"tcg"``.
+        arch: the guest's Debian architecture (``amd64``, ``arm64``).
     """
     if choice == "auto":
-        hardware = any(Path("/sys/module", name).is_dir() for name in ("kvm_intel", "kvm_amd"))
-        choice = "kvm" if hardware and os.access("/dev/kvm", os.R_OK | os.W_OK) else "tcg"
+        native = arch in _QEMU and os.uname().machine == _QEMU[arch][2]
+        hardware = any(Path("/sys/module", name).is_dir() for name in _HARDWARE_KVM) or (
+            arch == "arm64" and Path("/sys/module/kvm").is_dir()
+        )
+        choice = "kvm" if native and hardware and os.access("/dev/kvm", os.R_OK | os.W_OK) else "tcg"
     if choice == "kvm":
         return ["-accel", "kvm", "-cpu", "host"]
     if choice == "tcg":
-        return ["-accel", "tcg,thread=multi", "-cpu", "max"]
+        # Pointer authentication with the architected QARMA algorithm costs TCG a lot of time;
+        # the implementation-defined one is as good for a test guest and much faster.
+        cpu = "max,pauth-impdef=on" if arch == "arm64" else "max"
+        return ["-accel", "tcg,thread=multi", "-cpu", cpu]
     raise ValueError(f"accelerator must be 'auto', 'kvm' or 'tcg', not {choice!r}")
 
 
@@ -95,6 +117,11 @@ class GuestConfig:
     ``mmap`` or ``none``."""
     msize: int = 512_000
     extra_cmdline: tuple[str, ...] = ()
+    root: Path = Path("/")
+    """The guest's root file system, shared read-only (the host's own, or a :mod:`vm.userland` root)."""
+    overlays: tuple[Path, ...] = ()
+    """Host directories shared read-only at the same path in the guest, each under a tmpfs overlay
+    (the checkout, when the guest's root is not the host's)."""
 
 
 @dataclass
@@ -131,8 +158,14 @@ def command_line(config: GuestConfig, initrd: Path) -> list[str]:
     job = str(config.job)
     if re.search(r"\s", job):
         raise KernelError(f"the job directory must not contain white space (kernel command line): {job!r}")
+    arch = config.kernel.arch
+    overlays = {f"ov{index}": path for index, path in enumerate(config.overlays)}
+    shares = ",".join(f"{tag}:{path}" for tag, path in overlays.items())
+    for path in config.overlays:
+        if re.search(r"[\s,:]", str(path)):
+            raise KernelError(f"a shared directory must not contain white space, ',' or ':': {str(path)!r}")
     cmdline = [
-        "console=ttyS0",
+        "console=ttyAMA0" if arch == "arm64" else "console=ttyS0",
         "panic=-1",  # a panicking guest reboots, which -no-reboot turns into QEMU exiting
         "loglevel=4",
         "mitigations=off",
@@ -140,22 +173,26 @@ def command_line(config: GuestConfig, initrd: Path) -> list[str]:
         f"vmtest.job={job}",
         f"vmtest.cache={config.cache}",
         f"vmtest.msize={config.msize}",
+        *([f"vmtest.overlays={shares}"] if shares else []),
+        *(["vmtest.ldconfig=1"] if config.root != Path("/") else []),
         *config.extra_cmdline,
     ]
     return [
-        qemu_binary(),
+        qemu_binary(arch),
+        *(["-M", "virt"] if arch == "arm64" else []),
         "-nographic",
         "-no-reboot",
         "-nodefaults",
         "-serial", "stdio",
         "-m", config.memory,
         "-smp", str(config.cpus),
-        *accelerator(config.accel),
+        *accelerator(config.accel, arch),
         "-kernel", str(config.kernel.vmlinuz),
         "-initrd", str(initrd),
         "-append", " ".join(cmdline),
         "-nic", "none",
-        *_share("hostroot", Path("/"), readonly=True),
+        *_share("hostroot", config.root, readonly=True),
+        *[arg for tag, path in overlays.items() for arg in _share(tag, path, readonly=True)],
         *_share("kmods", config.kernel.modules, readonly=True),
         *_share("job", config.job, readonly=False),
     ]  # fmt: skip
@@ -183,7 +220,9 @@ def run_guest(config: GuestConfig, echo: Callable[[str], None] | None = None) ->
     Raises:
         KernelError: QEMU, busybox-static or kmod is missing, or the initramfs cannot be built.
     """
-    initrd = build_initramfs(config.kernel)
+    # A guest in a userland of its own (vm.userland) boots with that userland's busybox.
+    busybox = None if config.root == Path("/") else config.root / "bin" / "busybox"
+    initrd = build_initramfs(config.kernel, busybox)
     _prepare_job(config)
     argv = command_line(config, initrd)
     console = config.job / "console.log"

@@ -20,7 +20,7 @@ from ebpf.syscall._generated import AttachType, ProgTestRunAttr, ProgType, Token
 from ebpf.syscall.errors import ENOTSUPP, EbpfError
 from ebpf.syscall.fd import FD
 from ebpf.syscall.flags import ProgLoadFlags
-from ebpf.syscall.system import kernel_version
+from ebpf.syscall.system import kernel_symbol_addresses, kernel_version
 
 from ._framework import Feature, Probe, load_failure, lookup, register, verdict
 
@@ -408,8 +408,19 @@ def _probe_token() -> bool:
 BPF_TOKEN = register(Feature("BPF tokens (BPF_TOKEN_CREATE)", "6.9", _probe_token))
 
 
+# A trampoline reaches a kernel function through ftrace's direct calls
+# (CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS: x86_64 since 5.5, arm64 only
+# since 6.4). Without them the verifier still loads fentry programs (arm64
+# 6.0-6.3 has trampolines), but attaching one to a kernel function fails
+# with ENOTSUPP: register_ftrace_direct*() are then inline stubs, so their
+# absence from kallsyms says so.
+_DIRECT_CALL_SYMBOLS = ("register_ftrace_direct", "register_ftrace_direct_multi")
+
+
 def _probe_fentry() -> bool:
     if not prog_type_feature(ProgType.TRACING).supported():
+        return False
+    if not kernel_symbol_addresses(_DIRECT_CALL_SYMBOLS):
         return False
     # fentry with vmlinux type 1: EINVAL "attach_btf_id 1 is not a function"
     # from the verifier when BPF trampolines are there.
@@ -429,6 +440,6 @@ FENTRY = register(
         "fentry/fexit programs (BPF trampolines)",
         "5.5",
         _probe_fentry,
-        config=("CONFIG_BPF_JIT", "CONFIG_DEBUG_INFO_BTF"),
+        config=("CONFIG_BPF_JIT", "CONFIG_DEBUG_INFO_BTF", "CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS"),
     )
 )
