@@ -4,9 +4,11 @@
 the test programs (``bpf_build.BASE_FLAGS``: ``clang -O2 -g -target bpf -c``),
 then ``llvm-strip -g`` as libbpf-tools do: the DWARF goes (it would carry this
 checkout's directory), ``.BTF`` and ``.BTF.ext`` stay. clang runs in the
-source directory on the file's bare name, so nothing in the object depends on
-where the repository is: with the same clang the output is byte for byte the
-committed object.
+source directory on the file's bare name, and ``-fdebug-prefix-map`` turns that
+directory into ``.`` (the BTF line info names each file by its directory and
+name, the headers included too), so nothing in the object depends on where the
+repository is: with the same clang the output is byte for byte the committed
+object.
 
     python tools/gen_tool_objects.py render   # rebuild the objects (make regen)
     python tools/gen_tool_objects.py check    # exit 1 when a rebuild would change one
@@ -59,7 +61,7 @@ def build(source: Path) -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / object_of(source).name
         result = subprocess.run(
-            [clang, *BASE_FLAGS, source.name, "-o", str(out)],
+            [clang, *BASE_FLAGS, f"-fdebug-prefix-map={source.parent}=.", source.name, "-o", str(out)],
             cwd=source.parent,
             capture_output=True,
             text=True,
