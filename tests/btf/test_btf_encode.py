@@ -36,6 +36,7 @@ from ebpf.btf import (
 from ebpf.syscall import features
 from ebpf.syscall.abi import FuncLinkage
 from ebpf.syscall.errors import PermissionDeniedError
+from tests.btf._fake_kernel import module_blob, vmlinux_blob
 
 
 class Point(ctypes.Structure):
@@ -197,3 +198,11 @@ def test_btf_features_come_from_the_feature_probes(monkeypatch: pytest.MonkeyPat
     assert probe_btf_features() == BtfFeatures(
         float=True, decl_tag=True, type_tag=False, enum64=False, func_global=True, attribute_tags=True
     )
+
+
+def test_sanitize_refuses_split_btf_whose_records_need_their_base() -> None:
+    base = from_bytes(vmlinux_blob(), name="vmlinux")
+    module = from_bytes(module_blob(base), base, name="module")
+    assert not module.string_section.startswith(b"\0")  # as libbpf writes split BTF
+    with pytest.raises(ValueError, match="module: split BTF cannot be sanitized on its own"):
+        sanitize_btf(module, BtfFeatures.none())

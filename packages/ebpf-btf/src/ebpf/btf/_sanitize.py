@@ -71,8 +71,13 @@ def sanitize_btf(graph: TypeGraph, features: BtfFeatures) -> bytes:
     """The BTF of ``graph`` with the kinds ``features`` lacks replaced (same ids).
 
     Raises:
+        ValueError: ``graph`` is split BTF (module BTF on top of vmlinux): only
+            standalone BTF, an object's, is loaded and so rewritten.
         ParseError: the graph is malformed.
     """
+    if graph.base is not None:
+        # Its records refer to the base's strings and types, which a standalone blob cannot keep.
+        raise ValueError(f"{graph.name}: split BTF cannot be sanitized on its own")
     # keep string offsets: .BTF.ext line info refers to them
     builder = BtfBuilder(StringTable(graph.string_section))
     placeholder = len(graph) + 1  # an INT appended after all types, for ENUM64 members
