@@ -58,7 +58,8 @@ def _worker() -> Iterator[subprocess.Popen[str]]:
 
 
 def _work(child: subprocess.Popen[str], calls: int) -> None:
-    assert child.stdin is not None and child.stdout is not None
+    assert child.stdin is not None
+    assert child.stdout is not None
     child.stdin.write(f"{calls}\n")
     child.stdin.flush()
     assert child.stdout.readline() == "done\n"
@@ -78,7 +79,9 @@ def _tool(*args: str) -> Iterator[str]:
     assert child.stderr is not None
     try:
         first = child.stderr.readline()
-        assert first.startswith("serving Prometheus metrics at http://127.0.0.1:"), first + child.stderr.read()
+        assert first.startswith("serving Prometheus metrics at http://127.0.0.1:"), (
+            first + child.stderr.read()
+        )
         yield first.split(" at ", 1)[1].strip()
     finally:
         child.send_signal(signal.SIGINT)
