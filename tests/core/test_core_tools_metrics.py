@@ -135,6 +135,11 @@ def test_histogram_tools_serve_latency_histograms_in_seconds() -> None:
     assert samples[("ebpf_runqlat_latency_seconds_count", ())] == 4
     assert samples[("ebpf_runqlat_latency_seconds_bucket", (("le", "1.6e-05"),))] == 3
     assert samples[("ebpf_runqlat_latency_seconds_bucket", (("le", "+Inf"),))] == 4
+    # the buckets up to about a minute are there from the start, counted or not
+    empty = _samples([histogram_metric("runqlat", CumulativeCounts({}), "us", "")])
+    bounds = [dict(labels)["le"] for name, labels in empty if name.endswith("_bucket")]
+    assert len(bounds) == 27 + 1
+    assert "67.108864" in bounds
 
 
 def test_histograms_per_disk_and_per_process_get_their_label() -> None:
@@ -191,11 +196,14 @@ def test_event_tools_count_their_records_by_label() -> None:
         ),
         (
             tcplife.counters(),
-            [record(comm="ssh", dport=22, rx_bytes=100, tx_bytes=40)] * 2,
+            [  # a client's session and a server's: the service port either way
+                record(comm="ssh", sport=40000, dport=22, rx_bytes=100, tx_bytes=40),
+                record(comm="ssh", sport=22, dport=50000, rx_bytes=100, tx_bytes=40),
+            ],
             {
-                ("ebpf_tcplife_sessions_total", (("comm", "ssh"), ("dport", "22"))): 2,
-                ("ebpf_tcplife_received_bytes_total", (("comm", "ssh"), ("dport", "22"))): 200,
-                ("ebpf_tcplife_sent_bytes_total", (("comm", "ssh"), ("dport", "22"))): 80,
+                ("ebpf_tcplife_sessions_total", (("comm", "ssh"), ("port", "22"))): 2,
+                ("ebpf_tcplife_received_bytes_total", (("comm", "ssh"), ("port", "22"))): 200,
+                ("ebpf_tcplife_sent_bytes_total", (("comm", "ssh"), ("port", "22"))): 80,
             },
         ),
     ]

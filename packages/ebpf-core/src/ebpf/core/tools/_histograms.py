@@ -86,6 +86,10 @@ def format_report(report: HistogramReport, options: CommonOptions) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: How many log2 buckets a latency histogram exposes at least: up to 2**26 us, 2**16 ms (about 65 s).
+_BUCKETS = {"us": 27, "ms": 17}
+
+
 def histogram_metric(
     tool: str, hists: CumulativeCounts, unit: str, what: str, label: Callable[[int], str] = str
 ) -> HistogramMetric:
@@ -93,6 +97,8 @@ def histogram_metric(
 
     Split by ``what`` (``"pid"``, ``"disk"``): a label of that name, whose
     value is ``label(id)`` (the id itself where that is empty); one series when ``what`` is ``""``.
+    Buckets up to about a minute are always exposed (ebpf_exporter's ``bucket_max``), so each
+    series keeps its buckets from scrape to scrape.
     """
     from ebpf.core.prometheus import HistogramMetric
 
@@ -108,4 +114,5 @@ def histogram_metric(
         layout="libbpf",
         labels=(what,) if what else (),
         split=split if what else None,
+        buckets=_BUCKETS[unit],
     )

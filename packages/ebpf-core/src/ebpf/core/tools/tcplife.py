@@ -116,26 +116,30 @@ def _convert(raw: _Event) -> Session:
 
 
 def counters() -> list[RecordCounter]:
-    """What ``--prometheus`` serves, by ``comm`` and remote port ``dport``:
-    ``ebpf_tcplife_sessions_total`` (closed sessions), ``ebpf_tcplife_received_bytes_total``,
-    ``ebpf_tcplife_sent_bytes_total``."""
+    """What ``--prometheus`` serves, by ``comm`` and ``port``: ``ebpf_tcplife_sessions_total``
+    (closed sessions), ``ebpf_tcplife_received_bytes_total``, ``ebpf_tcplife_sent_bytes_total``.
+
+    ``port`` is the session's service port, the lower of its two ports: the
+    other end's is ephemeral (32768 and up on Linux), and as a label would
+    make a series per connection, whichever side the traced process is on.
+    """
 
     def labels(session: Session) -> tuple[str, int]:
-        return session.comm, session.dport
+        return session.comm, min(session.sport, session.dport)
 
     return [
-        RecordCounter("ebpf_tcplife_sessions", "tcplife: TCP sessions closed", ("comm", "dport"), labels),
+        RecordCounter("ebpf_tcplife_sessions", "tcplife: TCP sessions closed", ("comm", "port"), labels),
         RecordCounter(
             "ebpf_tcplife_received_bytes",
             "tcplife: bytes received by closed TCP sessions",
-            ("comm", "dport"),
+            ("comm", "port"),
             labels,
             lambda session: session.rx_bytes,
         ),
         RecordCounter(
             "ebpf_tcplife_sent_bytes",
             "tcplife: bytes sent by closed TCP sessions",
-            ("comm", "dport"),
+            ("comm", "port"),
             labels,
             lambda session: session.tx_bytes,
         ),
