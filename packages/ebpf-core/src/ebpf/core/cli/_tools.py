@@ -31,7 +31,11 @@ def _emit(record: Any, tool: Any, options: Any, json_out: bool) -> None:
 
 
 def cmd_tool(args: argparse.Namespace) -> int:
-    """Run tool ``args.name`` with ``args.args`` until its duration ends or Ctrl-C; ``list`` lists them."""
+    """Run tool ``args.name`` with ``args.args`` until its duration ends or Ctrl-C; ``list`` lists them.
+
+    With ``--prometheus HOST:PORT`` the tool also serves its metrics (the URL
+    goes to stderr); ``-q`` prints no records.
+    """
     from ebpf.core.tools import get_tool
 
     if args.name == "list":
@@ -46,16 +50,21 @@ def cmd_tool(args: argparse.Namespace) -> int:
     from ebpf.core._system import init
 
     init(probe_features=False, mount_tracefs=True)
+    quiet = bool(parsed.quiet)
     with tool.start(options) as tracer:
-        header = None if json_out else tool.header(options)
+        if tracer.metrics_server is not None:
+            print(f"serving Prometheus metrics at {tracer.metrics_server.url}", file=sys.stderr, flush=True)
+        header = None if json_out or quiet else tool.header(options)
         try:
             if header:
                 print(header, flush=True)
             for record in tracer:
-                _emit(record, tool, options, json_out)
+                if not quiet:
+                    _emit(record, tool, options, json_out)
         except KeyboardInterrupt:
             # Ctrl-C ends the run: what a summarizing tool counted so far is still reported.
             for record in tracer.flush():
-                _emit(record, tool, options, json_out)
+                if not quiet:
+                    _emit(record, tool, options, json_out)
     sys.stdout.flush()
     return 0

@@ -18,6 +18,15 @@ kernel lacks a hook, a tool falls back as libbpf-tools do (``tp_btf`` ->
 raw tracepoint), decided by feature probes (``hook=`` forces one). Records are data (``to_dict()``
 for JSON; summaries hold [`Histogram`][ebpf.maps.Histogram] s and counts),
 so exporters can serve them.
+
+With ``--prometheus HOST:PORT`` (``CommonOptions.prometheus``) a tool serves
+its counts and histograms as Prometheus metrics while it runs, read at scrape
+time through [`ebpf.core.prometheus`][ebpf.core.prometheus]: what interval
+reports clear from the maps is kept by a
+[`CumulativeCounts`][ebpf.core.tools.CumulativeCounts], so counters never go
+down; event tools count their records with
+[`RecordCounter`][ebpf.core.tools.RecordCounter] s. Each tool module says
+what it serves (``metrics()`` or ``counters()``; ``docs/tools.md`` lists them).
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from ._export import CumulativeCounts, RecordCounter, Rekeyed
 from ._histograms import HistogramReport
 from ._objects import Hook
 from ._options import CommonOptions, IntervalOptions
@@ -34,12 +44,15 @@ from ._tracer import EventTracer, IntervalTracer, Tracer
 __all__ = [
     "TOOL_NAMES",
     "CommonOptions",
+    "CumulativeCounts",
     "EventTracer",
     "HistogramReport",
     "Hook",
     "IntervalOptions",
     "IntervalTracer",
     "Record",
+    "RecordCounter",
+    "Rekeyed",
     "Tool",
     "Tracer",
     "get_tool",

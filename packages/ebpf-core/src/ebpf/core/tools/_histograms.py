@@ -9,17 +9,19 @@ process or disk), and clears it.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ._export import CumulativeCounts, Rekeyed, drain
 from ._options import CommonOptions
 from ._tool import time_column
 
 if TYPE_CHECKING:
+    from ebpf.core.prometheus import HistogramMetric
     from ebpf.maps import Histogram, HistogramUnit
 
-__all__ = ["HistogramReport", "format_report", "read_histograms"]
+__all__ = ["HistogramReport", "format_report", "histogram_metric", "read_histograms"]
 
 
 @dataclass(frozen=True)
@@ -55,14 +57,15 @@ def read_histograms(
 ) -> HistogramReport:
     """Read (and clear) a ``hist_key``-keyed map into a report; ``label(key)`` names each key.
 
+    ``hists`` is the map, a dict, or a `CumulativeCounts` over the map (which
+    keeps what is cleared for ``--prometheus``).
+
     Raises:
         BpfSyscallError: reading the map failed.
     """
     from ebpf.maps import log2_histograms
 
-    pairs = list(hists.items())
-    for key, _ in pairs:
-        hists.pop(key, None)
+    pairs = drain(hists)
     found = log2_histograms(pairs, unit=unit, layout="libbpf")
     by_key = {int(key): hist for key, hist in sorted(found.items(), key=lambda item: int(item[0]))}  # type: ignore[call-overload]
     return HistogramReport(
@@ -81,3 +84,35 @@ def format_report(report: HistogramReport, options: CommonOptions) -> str:
             lines.append(f"\n{report.what} = {key} {report.labels.get(key, '')}".rstrip())
         lines.append(hist.format())
     return "\n".join(lines) + "\n"
+
+
+#: How many log2 buckets a latency histogram exposes at least: up to 2**26 us, 2**16 ms (about 65 s).
+_BUCKETS = {"us": 27, "ms": 17}
+
+
+def histogram_metric(
+    tool: str, hists: CumulativeCounts, unit: str, what: str, label: Callable[[int], str] = str
+) -> HistogramMetric:
+    """The Prometheus histogram ``ebpf_TOOL_latency_seconds`` of a ``hist_key``-keyed map (cumulative).
+
+    Split by ``what`` (``"pid"``, ``"disk"``): a label of that name, whose
+    value is ``label(id)`` (the id itself where that is empty); one series when ``what`` is ``""``.
+    Buckets up to about a minute are always exposed (ebpf_exporter's ``bucket_max``), so each
+    series keeps its buckets from scrape to scrape.
+    """
+    from ebpf.core.prometheus import HistogramMetric
+
+    def split(key: Any) -> tuple[Hashable, int]:
+        ident, slot = key
+        return (label(ident) or str(ident)), slot
+
+    return HistogramMetric(
+        f"ebpf_{tool}_latency_seconds",
+        hists if what else Rekeyed(hists, lambda key, count: key[1]),
+        f"{tool}: latency as a histogram of log2 buckets of {unit}",
+        unit=unit,
+        layout="libbpf",
+        labels=(what,) if what else (),
+        split=split if what else None,
+        buckets=_BUCKETS[unit],
+    )

@@ -25,19 +25,24 @@ class CommonOptions:
         duration: stop after this many seconds (``-d``); ``None`` runs until
             closed or interrupted (Ctrl-C).
         timestamps: print the time of each record (``-T``); records always carry it.
+        prometheus: serve the tool's counts and histograms as Prometheus
+            metrics at this ``HOST:PORT`` while it runs (``--prometheus``;
+            ``:PORT`` listens on every interface).
     """
 
     pid: int | None = None
     comm: str | None = None
     duration: float | None = None
     timestamps: bool = False
+    prometheus: str | None = None
 
     def __post_init__(self) -> None:
         """Check the values before anything is loaded.
 
         Raises:
             ValueError: a pid below 1, an empty comm or one longer than 15
-                bytes, a duration that is not positive.
+                bytes, a duration that is not positive, a ``prometheus``
+                address that is not ``HOST:PORT``.
         """
         if self.pid is not None and self.pid < 1:
             raise ValueError(f"pid must be a positive process id, not {self.pid}")
@@ -47,6 +52,10 @@ class CommonOptions:
             )
         if self.duration is not None and self.duration <= 0:
             raise ValueError(f"duration must be positive seconds, not {self.duration}")
+        if self.prometheus is not None:
+            from ebpf.core.prometheus import parse_address
+
+            parse_address(self.prometheus)
 
 
 @dataclass(frozen=True)
@@ -72,7 +81,8 @@ class IntervalOptions(CommonOptions):
 
 
 def add_common_arguments(parser: argparse.ArgumentParser, *, interval: bool) -> None:
-    """Add ``-p``, ``-c``, ``-d``, ``-T`` and ``--json`` (and ``-i`` when ``interval``) to ``parser``."""
+    """Add ``-p``, ``-c``, ``-d``, ``-T``, ``--json``, ``--prometheus`` and ``-q`` (and ``-i`` when
+    ``interval``) to ``parser``."""
     parser.add_argument("-p", "--pid", type=int, help="only this process")
     parser.add_argument("-c", "--comm", help="only tasks with this name (comm, exact)")
     parser.add_argument("-d", "--duration", type=float, help="stop after this many seconds (default: Ctrl-C)")
@@ -80,6 +90,14 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, interval: bool) -> 
         parser.add_argument("-i", "--interval", type=float, help="report every this many seconds")
     parser.add_argument("-T", "--timestamp", dest="timestamps", action="store_true", help="print times")
     parser.add_argument("--json", action="store_true", help="one JSON object per record (JSON Lines)")
+    parser.add_argument(
+        "--prometheus",
+        metavar="HOST:PORT",
+        help="serve counts and histograms as Prometheus metrics here while running (:PORT: all interfaces)",
+    )
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="print no records (with --prometheus: only serve metrics)"
+    )
 
 
 def options_from_args(options: type[OptionsT], args: argparse.Namespace) -> OptionsT:

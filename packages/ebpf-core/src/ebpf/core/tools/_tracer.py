@@ -14,7 +14,10 @@ import ctypes
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from ebpf.core.prometheus import MetricsServer
 
 __all__ = ["EventTracer", "IntervalTracer", "Tracer", "start_tracer", "wall_time"]
 
@@ -51,6 +54,7 @@ class Tracer(Generic[R]):
     Attributes:
         started: ``time.monotonic()`` when it was attached.
         duration: seconds after which iteration ends (``None``: never).
+        metrics_server: the Prometheus endpoint it serves (``--prometheus``), else ``None``.
     """
 
     def __init__(self, stack: ExitStack, duration: float | None) -> None:
@@ -59,6 +63,7 @@ class Tracer(Generic[R]):
         self.duration = duration
         self.started = time.monotonic()
         self._closed = False
+        self.metrics_server: MetricsServer | None = None
 
     @property
     def expired(self) -> bool:

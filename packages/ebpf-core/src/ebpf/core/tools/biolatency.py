@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ._histograms import HistogramReport, format_report, read_histograms
+from ._export import CumulativeCounts, serve_metrics
+from ._histograms import HistogramReport, format_report, histogram_metric, read_histograms
 from ._objects import Hook, choose_hook, load_and_attach
 from ._options import IntervalOptions
 from ._tool import Tool
@@ -94,10 +95,13 @@ def start(options: Options | None = None, *, hook: Hook | None = None) -> Interv
 
     def make(stack: ExitStack) -> IntervalTracer[HistogramReport]:
         collection = load_and_attach(stack, "biolatency", opts, hook=choose_hook(hook), configure=configure)
-        hists = collection.maps["hists"]
+        hists = CumulativeCounts(collection.maps["hists"], keep=opts.prometheus is not None)
         what = "disk" if opts.per_disk else ""
-        return IntervalTracer(
+        tracer = IntervalTracer(
             stack, opts.duration, opts.interval, lambda: read_histograms(hists, unit, what, disk_name)
+        )
+        return serve_metrics(
+            stack, opts, tracer, lambda: [histogram_metric("biolatency", hists, unit, what, disk_name)]
         )
 
     return start_tracer(make)

@@ -18,12 +18,13 @@ from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ._export import RecordCounter, counting, errno_name, serve_metrics
 from ._objects import load_and_attach
 from ._options import CommonOptions
 from ._tool import Tool, time_column
 from ._tracer import EventTracer, start_tracer, wall_time
 
-__all__ = ["TOOL", "ExecEvent", "Options", "run", "start"]
+__all__ = ["TOOL", "ExecEvent", "Options", "counters", "run", "start"]
 
 _MAX_ARGS = 20
 _ARGS_SIZE = _MAX_ARGS * 128
@@ -108,6 +109,19 @@ def _convert(raw: _Event) -> ExecEvent:
     )
 
 
+def counters() -> list[RecordCounter]:
+    """What ``--prometheus`` serves: ``ebpf_execsnoop_execs_total`` by ``comm`` (the program started)
+    and ``result`` (``ok``, or the error's name with ``-x``)."""
+    return [
+        RecordCounter(
+            "ebpf_execsnoop_execs",
+            "execsnoop: exec() calls traced",
+            ("comm", "result"),
+            lambda event: (event.comm, errno_name(event.retval)),
+        )
+    ]
+
+
 def start(options: Options | None = None) -> EventTracer[ExecEvent]:
     """Load and attach execsnoop; read its events from the returned tracer (a context manager).
 
@@ -121,7 +135,10 @@ def start(options: Options | None = None) -> EventTracer[ExecEvent]:
     def make(stack: ExitStack) -> EventTracer[ExecEvent]:
         collection = load_and_attach(stack, "execsnoop", opts)
         keep = lambda raw: _convert(raw) if opts.failed or raw.retval == 0 else None  # noqa: E731
-        return EventTracer(stack, opts.duration, collection.maps["events"], _Event, keep)
+        counted = counters() if opts.prometheus is not None else []
+        convert = counting(keep, counted)
+        tracer = EventTracer(stack, opts.duration, collection.maps["events"], _Event, convert)
+        return serve_metrics(stack, opts, tracer, lambda: counted)
 
     return start_tracer(make)
 

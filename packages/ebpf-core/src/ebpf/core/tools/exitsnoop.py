@@ -18,6 +18,7 @@ from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from ._export import RecordCounter, counting, serve_metrics
 from ._objects import load_and_attach
 from ._options import CommonOptions
 from ._tool import Tool, time_column
@@ -26,7 +27,7 @@ from ._tracer import EventTracer, start_tracer, wall_time
 if TYPE_CHECKING:
     from ebpf.elf import CollectionSpec
 
-__all__ = ["TOOL", "ExitEvent", "Options", "run", "start"]
+__all__ = ["TOOL", "ExitEvent", "Options", "counters", "run", "start"]
 
 
 class _Event(ctypes.Structure):
@@ -98,6 +99,28 @@ def _convert(raw: _Event) -> ExitEvent:
     )
 
 
+def _signal_name(number: int) -> str:
+    if not number:
+        return ""
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return str(number)
+
+
+def counters() -> list[RecordCounter]:
+    """What ``--prometheus`` serves: ``ebpf_exitsnoop_exits_total`` by ``comm``, exit ``code`` and
+    ``signal`` (its name, ``""`` for a normal exit)."""
+    return [
+        RecordCounter(
+            "ebpf_exitsnoop_exits",
+            "exitsnoop: process exits traced",
+            ("comm", "code", "signal"),
+            lambda event: (event.comm, event.status, _signal_name(event.signal)),
+        )
+    ]
+
+
 def start(options: Options | None = None) -> EventTracer[ExitEvent]:
     """Load and attach exitsnoop; read its events from the returned tracer (a context manager).
 
@@ -114,7 +137,10 @@ def start(options: Options | None = None) -> EventTracer[ExitEvent]:
 
     def make(stack: ExitStack) -> EventTracer[ExitEvent]:
         collection = load_and_attach(stack, "exitsnoop", opts, configure=configure)
-        return EventTracer(stack, opts.duration, collection.maps["events"], _Event, _convert)
+        counted = counters() if opts.prometheus is not None else []
+        convert = counting(_convert, counted)
+        tracer = EventTracer(stack, opts.duration, collection.maps["events"], _Event, convert)
+        return serve_metrics(stack, opts, tracer, lambda: counted)
 
     return start_tracer(make)
 

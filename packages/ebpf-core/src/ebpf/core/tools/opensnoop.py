@@ -18,12 +18,13 @@ from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ._export import RecordCounter, counting, errno_name, serve_metrics
 from ._objects import load_and_attach, tracepoint_exists
 from ._options import CommonOptions
 from ._tool import Tool, time_column
 from ._tracer import EventTracer, start_tracer, wall_time
 
-__all__ = ["TOOL", "OpenEvent", "Options", "run", "start"]
+__all__ = ["TOOL", "OpenEvent", "Options", "counters", "run", "start"]
 
 
 class _Event(ctypes.Structure):
@@ -94,6 +95,19 @@ def _convert(raw: _Event) -> OpenEvent:
     )
 
 
+def counters() -> list[RecordCounter]:
+    """What ``--prometheus`` serves: ``ebpf_opensnoop_opens_total`` by ``comm`` and ``result``
+    (``ok``, or the error's name: ``ENOENT``...)."""
+    return [
+        RecordCounter(
+            "ebpf_opensnoop_opens",
+            "opensnoop: open() calls traced",
+            ("comm", "result"),
+            lambda event: (event.comm, errno_name(event.ret)),
+        )
+    ]
+
+
 def start(options: Options | None = None) -> EventTracer[OpenEvent]:
     """Load and attach opensnoop; read its events from the returned tracer (a context manager).
 
@@ -113,7 +127,10 @@ def start(options: Options | None = None) -> EventTracer[OpenEvent]:
             skip=[f"tracepoint__syscalls__sys_{name}" for name in skip],
             configure=lambda spec: spec.variables["targ_failed"].set(opts.failed),
         )
-        return EventTracer(stack, opts.duration, collection.maps["events"], _Event, _convert)
+        counted = counters() if opts.prometheus is not None else []
+        convert = counting(_convert, counted)
+        tracer = EventTracer(stack, opts.duration, collection.maps["events"], _Event, convert)
+        return serve_metrics(stack, opts, tracer, lambda: counted)
 
     return start_tracer(make)
 

@@ -15,11 +15,12 @@ from __future__ import annotations
 import argparse
 import platform
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from ._export import CumulativeCounts, Rekeyed, drain, serve_metrics
 from ._objects import load_and_attach
 from ._options import IntervalOptions
 from ._syscall_names import SYSCALL_NAMES
@@ -27,10 +28,11 @@ from ._tool import Tool, time_column
 from ._tracer import IntervalTracer, start_tracer
 
 if TYPE_CHECKING:
+    from ebpf.core.prometheus import CounterMetric
     from ebpf.elf import CollectionSpec
     from ebpf.maps import KeyValueMap
 
-__all__ = ["TOOL", "Options", "SyscallCount", "SyscallCounts", "run", "start", "syscall_name"]
+__all__ = ["TOOL", "Options", "SyscallCount", "SyscallCounts", "metrics", "run", "start", "syscall_name"]
 
 
 def syscall_name(number: int, machine: str | None = None) -> str:
@@ -93,10 +95,8 @@ class SyscallCounts:
         return asdict(self)
 
 
-def _summarize(counts: KeyValueMap[Any, Any], options: Options) -> SyscallCounts:
-    seen = list(counts.items())
-    for key, _ in seen:
-        counts.pop(key, None)
+def _summarize(counts: CumulativeCounts | KeyValueMap[Any, Any], options: Options) -> SyscallCounts:
+    seen = drain(counts)
     rows = [
         SyscallCount(
             key=key,
@@ -109,6 +109,47 @@ def _summarize(counts: KeyValueMap[Any, Any], options: Options) -> SyscallCounts
     rows.sort(key=lambda row: (row.total_ns or 0, row.count) if options.latency else row.count, reverse=True)
     kept = rows[: options.top] if options.top else rows
     return SyscallCounts(time=time.time(), rows=tuple(kept), total=sum(row.count for row in rows))
+
+
+def metrics(counts: Mapping[Any, Any], options: Options) -> list[CounterMetric]:
+    """What ``--prometheus`` serves: ``ebpf_syscount_syscalls_total`` by ``syscall`` (by ``pid`` and
+    ``comm`` with ``-P``) and, with ``-L``, ``ebpf_syscount_syscall_seconds_total`` (time spent in them).
+
+    ``counts`` is the tool's map of counts as it only grows (a
+    [`CumulativeCounts`][ebpf.core.tools.CumulativeCounts]), read at scrape time.
+    """
+    from ebpf.core.prometheus import CounterMetric
+
+    if options.per_process:  # the key is the pid; the comm comes with the value
+        labels: tuple[str, ...] = ("pid", "comm")
+        source: Mapping[Any, Any] = Rekeyed(counts, lambda pid, value: (pid, value["comm"]))
+        key: Callable[[int], str] | None = None
+    else:
+        labels, source, key = ("syscall",), counts, syscall_name
+
+    what = "failed system calls" if options.failed else "system calls"
+    served = [
+        CounterMetric(
+            "ebpf_syscount_syscalls",
+            source,
+            f"syscount: {what}",
+            labels=labels,
+            key=key,
+            value=lambda value: value["count"],
+        )
+    ]
+    if options.latency:
+        served.append(
+            CounterMetric(
+                "ebpf_syscount_syscall_seconds",
+                source,
+                f"syscount: time spent in {what}",
+                labels=labels,
+                key=key,
+                value=lambda value: value["total_ns"] / 1e9,
+            )
+        )
+    return served
 
 
 def start(options: Options | None = None) -> IntervalTracer[SyscallCounts]:
@@ -130,9 +171,11 @@ def start(options: Options | None = None) -> IntervalTracer[SyscallCounts]:
         from ebpf.maps import KeyValueMap
 
         collection = load_and_attach(stack, "syscount", opts, configure=configure)
-        counts = collection.maps["counts"]
-        assert isinstance(counts, KeyValueMap)
-        return IntervalTracer(stack, opts.duration, opts.interval, lambda: _summarize(counts, opts))
+        live = collection.maps["counts"]
+        assert isinstance(live, KeyValueMap)
+        counts = CumulativeCounts(live, keep=opts.prometheus is not None)
+        tracer = IntervalTracer(stack, opts.duration, opts.interval, lambda: _summarize(counts, opts))
+        return serve_metrics(stack, opts, tracer, lambda: metrics(counts, opts))
 
     return start_tracer(make)
 

@@ -18,6 +18,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ._export import RecordCounter, counting, serve_metrics
 from ._objects import load_and_attach
 from ._options import CommonOptions
 from ._tcp import Address, TcpAddrs, addresses
@@ -27,7 +28,7 @@ from ._tracer import EventTracer, start_tracer, wall_time
 if TYPE_CHECKING:
     from ebpf.elf import CollectionSpec
 
-__all__ = ["TOOL", "ConnectEvent", "Options", "run", "start"]
+__all__ = ["TOOL", "ConnectEvent", "Options", "counters", "run", "start"]
 
 
 class _Event(ctypes.Structure):
@@ -107,6 +108,19 @@ def _convert(raw: _Event) -> ConnectEvent:
     )
 
 
+def counters() -> list[RecordCounter]:
+    """What ``--prometheus`` serves: ``ebpf_tcpconnect_connects_total`` by ``comm`` and destination
+    port ``dport``."""
+    return [
+        RecordCounter(
+            "ebpf_tcpconnect_connects",
+            "tcpconnect: TCP connections attempted (connect())",
+            ("comm", "dport"),
+            lambda event: (event.comm, event.dport),
+        )
+    ]
+
+
 def start(options: Options | None = None) -> EventTracer[ConnectEvent]:
     """Load and attach tcpconnect; read its events from the returned tracer (a context manager).
 
@@ -123,7 +137,10 @@ def start(options: Options | None = None) -> EventTracer[ConnectEvent]:
 
     def make(stack: ExitStack) -> EventTracer[ConnectEvent]:
         collection = load_and_attach(stack, "tcpconnect", opts, configure=configure)
-        return EventTracer(stack, opts.duration, collection.maps["events"], _Event, _convert)
+        counted = counters() if opts.prometheus is not None else []
+        convert = counting(_convert, counted)
+        tracer = EventTracer(stack, opts.duration, collection.maps["events"], _Event, convert)
+        return serve_metrics(stack, opts, tracer, lambda: counted)
 
     return start_tracer(make)
 

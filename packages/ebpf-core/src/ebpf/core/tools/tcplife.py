@@ -18,6 +18,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ._export import RecordCounter, counting, serve_metrics
 from ._objects import load_and_attach
 from ._options import CommonOptions
 from ._tcp import Address, TcpAddrs, addresses
@@ -27,7 +28,7 @@ from ._tracer import EventTracer, start_tracer, wall_time
 if TYPE_CHECKING:
     from ebpf.elf import CollectionSpec
 
-__all__ = ["TOOL", "Options", "Session", "run", "start"]
+__all__ = ["TOOL", "Options", "Session", "counters", "run", "start"]
 
 
 class _Event(ctypes.Structure):
@@ -114,6 +115,37 @@ def _convert(raw: _Event) -> Session:
     )
 
 
+def counters() -> list[RecordCounter]:
+    """What ``--prometheus`` serves, by ``comm`` and ``port``: ``ebpf_tcplife_sessions_total``
+    (closed sessions), ``ebpf_tcplife_received_bytes_total``, ``ebpf_tcplife_sent_bytes_total``.
+
+    ``port`` is the session's service port, the lower of its two ports: the
+    other end's is ephemeral (32768 and up on Linux), and as a label would
+    make a series per connection, whichever side the traced process is on.
+    """
+
+    def labels(session: Session) -> tuple[str, int]:
+        return session.comm, min(session.sport, session.dport)
+
+    return [
+        RecordCounter("ebpf_tcplife_sessions", "tcplife: TCP sessions closed", ("comm", "port"), labels),
+        RecordCounter(
+            "ebpf_tcplife_received_bytes",
+            "tcplife: bytes received by closed TCP sessions",
+            ("comm", "port"),
+            labels,
+            lambda session: session.rx_bytes,
+        ),
+        RecordCounter(
+            "ebpf_tcplife_sent_bytes",
+            "tcplife: bytes sent by closed TCP sessions",
+            ("comm", "port"),
+            labels,
+            lambda session: session.tx_bytes,
+        ),
+    ]
+
+
 def start(options: Options | None = None) -> EventTracer[Session]:
     """Load and attach tcplife; read the sessions from the returned tracer (a context manager).
 
@@ -130,7 +162,10 @@ def start(options: Options | None = None) -> EventTracer[Session]:
 
     def make(stack: ExitStack) -> EventTracer[Session]:
         collection = load_and_attach(stack, "tcplife", opts, configure=configure)
-        return EventTracer(stack, opts.duration, collection.maps["events"], _Event, _convert)
+        counted = counters() if opts.prometheus is not None else []
+        convert = counting(_convert, counted)
+        tracer = EventTracer(stack, opts.duration, collection.maps["events"], _Event, convert)
+        return serve_metrics(stack, opts, tracer, lambda: counted)
 
     return start_tracer(make)
 
