@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -68,23 +69,31 @@ def pair() -> Iterator[Pair]:
 
 
 def test_net_list_shows_xdp_tc_and_tcx_like_bpftool(pair: Pair) -> None:
+    has_tcx = features.TCX.supported()  # 6.6+: before it, XDP and clsact only
     xdp = plain(ProgType.XDP, 2, name="cli_xdp")
     cls = plain(ProgType.SCHED_CLS, 0, name="cli_cls")
-    tcx = plain(ProgType.SCHED_CLS, 0, name="cli_tcx", attach=AttachType.TCX_EGRESS)
-    with xdp, cls, tcx, net.in_netns(pair.a):
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(xdp)
+        stack.enter_context(cls)
+        tcx = (
+            stack.enter_context(plain(ProgType.SCHED_CLS, 0, name="cli_tcx", attach=AttachType.TCX_EGRESS))
+            if has_tcx
+            else None
+        )
+        stack.enter_context(net.in_netns(pair.a))
         index = net.interface_index(pair.va)
-        xdp_id, cls_id, tcx_id = xdp.id, cls.id, tcx.id
-        with (
-            net.attach_xdp(xdp, pair.va, XdpMode.GENERIC),
-            net.attach_tc_filter(cls, pair.va, Direction.INGRESS, name="cli_cls"),
-            net.attach_tcx(tcx, pair.va, Direction.EGRESS) as tcx_link,
-        ):
-            ours = json.loads(_in_netns(pair.a, "net", "list", "--json").stdout)
-            text = _in_netns(pair.a, "net", "list").stdout
-            only = json.loads(_in_netns(pair.a, "net", "list", "dev", pair.va, "--json").stdout)
-            theirs = json.loads(_bpftool_in_netns(pair.a, "-j", "net", "list"))
-            their_text = _bpftool_in_netns(pair.a, "net", "list")
-            tcx_link_id = tcx_link.info().id
+        stack.enter_context(net.attach_xdp(xdp, pair.va, XdpMode.GENERIC))
+        stack.enter_context(net.attach_tc_filter(cls, pair.va, Direction.INGRESS, name="cli_cls"))
+        tcx_link = (
+            stack.enter_context(net.attach_tcx(tcx, pair.va, Direction.EGRESS)) if tcx is not None else None
+        )
+        ours = json.loads(_in_netns(pair.a, "net", "list", "--json").stdout)
+        text = _in_netns(pair.a, "net", "list").stdout
+        only = json.loads(_in_netns(pair.a, "net", "list", "dev", pair.va, "--json").stdout)
+        theirs = json.loads(_bpftool_in_netns(pair.a, "-j", "net", "list"))
+        their_text = _bpftool_in_netns(pair.a, "net", "list")
+        xdp_id, cls_id = xdp.id, cls.id
+        tcx_ids = (tcx.id, tcx_link.info().id) if tcx is not None and tcx_link is not None else None
     [ours_obj], [their_obj] = ours, theirs
     assert only == ours  # va is the only interface with programs
     assert ours_obj["xdp"] == [{"devname": pair.va, "ifindex": index, "mode": "generic", "id": xdp_id}]
@@ -96,20 +105,25 @@ def test_net_list_shows_xdp_tc_and_tcx_like_bpftool(pair: Pair) -> None:
     # bpftool before 7.3 lists no TCX programs: compare what it knows, check TCX against the kernel
     their_classic = [e for e in their_obj["tc"] if e["kind"].startswith("clsact/")]
     assert classic == their_classic
-    assert [e for e in ours_obj["tc"] if e["kind"] == "tcx/egress"] == [
-        {
-            "devname": pair.va,
-            "ifindex": index,
-            "kind": "tcx/egress",
-            "name": "cli_tcx",
-            "prog_id": tcx_id,
-            "link_id": tcx_link_id,
-        }
-    ]
-    assert ours_obj["flow_dissector"] == their_obj["flow_dissector"] == []
+    tcx_rows = [e for e in ours_obj["tc"] if e["kind"] == "tcx/egress"]
     lines = text.splitlines()
+    if tcx_ids is None:
+        assert tcx_rows == []
+    else:
+        tcx_id, tcx_link_id = tcx_ids
+        assert tcx_rows == [
+            {
+                "devname": pair.va,
+                "ifindex": index,
+                "kind": "tcx/egress",
+                "name": "cli_tcx",
+                "prog_id": tcx_id,
+                "link_id": tcx_link_id,
+            }
+        ]
+        assert f"{pair.va}({index}) tcx/egress cli_tcx prog_id {tcx_id} link_id {tcx_link_id}" in lines
+    assert ours_obj["flow_dissector"] == their_obj["flow_dissector"] == []
     assert lines[:2] == ["xdp:", f"{pair.va}({index}) generic id {xdp_id}"]
-    assert f"{pair.va}({index}) tcx/egress cli_tcx prog_id {tcx_id} link_id {tcx_link_id}" in lines
     for line in their_text.splitlines():  # every line bpftool prints, ebpf prints the same
         assert line.rstrip() in lines
 
