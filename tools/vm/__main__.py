@@ -331,7 +331,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--jobs", "-j", type=int, default=0, help="guests at once (default: one per CPU)")
     run.add_argument("--cpus", type=int, default=None, help="CPUs per guest (default: CPUs / jobs)")
     run.add_argument("--memory", default="2G", help="memory per guest (default 2G)")
-    run.add_argument("--timeout", type=float, default=3600.0, help="seconds before a guest is killed")
+    run.add_argument("--timeout", type=float, default=5400.0, help="seconds before a guest is killed")
     run.add_argument("--accel", choices=("auto", "kvm", "tcg"), default="auto")
     run.add_argument("--cache", choices=("loose", "mmap", "none"), default="loose",
                      help="9p cache mode of the shared root")  # fmt: skip
