@@ -26,12 +26,21 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._options import CommonOptions
-from ._tracer import Tracer
+from ._tracer import EventTracer, Tracer
 
 if TYPE_CHECKING:
     from ebpf.core.prometheus import CounterMetric, HistogramMetric
 
-__all__ = ["CumulativeCounts", "RecordCounter", "Rekeyed", "counting", "drain", "errno_name", "serve_metrics"]
+__all__ = [
+    "CumulativeCounts",
+    "RecordCounter",
+    "Rekeyed",
+    "counting",
+    "drain",
+    "errno_name",
+    "event_tracer",
+    "serve_metrics",
+]
 
 _log = logging.getLogger("ebpf.core")
 
@@ -295,3 +304,25 @@ def serve_metrics(
     _log.info("serving Prometheus metrics at %s", server.url)
     tracer.metrics_server = server
     return tracer
+
+
+def event_tracer(
+    stack: ExitStack,
+    options: CommonOptions,
+    collection: Any,
+    layout: Any,
+    convert: Callable[[Any], R | None],
+    counters: Callable[[], list[RecordCounter]],
+) -> EventTracer[R]:
+    """An event tool's tracer: its ``events`` ring buffer read as ``layout``, records made by
+    ``convert``, counted by ``counters()`` and served with ``--prometheus`` (counted only then).
+
+    Raises:
+        ImportError: ``--prometheus`` without prometheus-client.
+        OSError: the metrics address cannot be listened on.
+    """
+    counted = counters() if options.prometheus is not None else []
+    tracer = EventTracer(
+        stack, options.duration, collection.maps["events"], layout, counting(convert, counted)
+    )
+    return serve_metrics(stack, options, tracer, lambda: counted)

@@ -18,7 +18,7 @@ from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ._export import RecordCounter, counting, errno_name, serve_metrics
+from ._export import RecordCounter, errno_name, event_tracer
 from ._objects import load_and_attach
 from ._options import CommonOptions
 from ._tool import Tool, time_column
@@ -135,10 +135,7 @@ def start(options: Options | None = None) -> EventTracer[ExecEvent]:
     def make(stack: ExitStack) -> EventTracer[ExecEvent]:
         collection = load_and_attach(stack, "execsnoop", opts)
         keep = lambda raw: _convert(raw) if opts.failed or raw.retval == 0 else None  # noqa: E731
-        counted = counters() if opts.prometheus is not None else []
-        convert = counting(keep, counted)
-        tracer = EventTracer(stack, opts.duration, collection.maps["events"], _Event, convert)
-        return serve_metrics(stack, opts, tracer, lambda: counted)
+        return event_tracer(stack, opts, collection, _Event, keep, counters)
 
     return start_tracer(make)
 

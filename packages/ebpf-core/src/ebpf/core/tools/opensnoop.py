@@ -18,7 +18,7 @@ from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ._export import RecordCounter, counting, errno_name, serve_metrics
+from ._export import RecordCounter, errno_name, event_tracer
 from ._objects import load_and_attach, tracepoint_exists
 from ._options import CommonOptions
 from ._tool import Tool, time_column
@@ -127,10 +127,7 @@ def start(options: Options | None = None) -> EventTracer[OpenEvent]:
             skip=[f"tracepoint__syscalls__sys_{name}" for name in skip],
             configure=lambda spec: spec.variables["targ_failed"].set(opts.failed),
         )
-        counted = counters() if opts.prometheus is not None else []
-        convert = counting(_convert, counted)
-        tracer = EventTracer(stack, opts.duration, collection.maps["events"], _Event, convert)
-        return serve_metrics(stack, opts, tracer, lambda: counted)
+        return event_tracer(stack, opts, collection, _Event, _convert, counters)
 
     return start_tracer(make)
 

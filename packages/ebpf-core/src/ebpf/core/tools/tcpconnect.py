@@ -18,7 +18,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ._export import RecordCounter, counting, serve_metrics
+from ._export import RecordCounter, event_tracer
 from ._objects import load_and_attach
 from ._options import CommonOptions
 from ._tcp import Address, TcpAddrs, addresses
@@ -137,10 +137,7 @@ def start(options: Options | None = None) -> EventTracer[ConnectEvent]:
 
     def make(stack: ExitStack) -> EventTracer[ConnectEvent]:
         collection = load_and_attach(stack, "tcpconnect", opts, configure=configure)
-        counted = counters() if opts.prometheus is not None else []
-        convert = counting(_convert, counted)
-        tracer = EventTracer(stack, opts.duration, collection.maps["events"], _Event, convert)
-        return serve_metrics(stack, opts, tracer, lambda: counted)
+        return event_tracer(stack, opts, collection, _Event, _convert, counters)
 
     return start_tracer(make)
 
