@@ -64,7 +64,7 @@ PACKAGES = (
 )  # fmt: skip
 """Debian packages of the guest's root (dependencies are added): what the suite runs and compiles with."""
 
-PYTHON_REQUIREMENTS = ("pytest", "hypothesis", "numpy", "construct", "pyroute2")
+PYTHON_REQUIREMENTS = ("pytest", "hypothesis", "numpy", "construct", "pyroute2", "prometheus-client")
 """Python distributions installed into the root, pinned to the hatch environment's versions."""
 
 GUEST_PYTHON = "/usr/bin/python3.11"
