@@ -135,6 +135,52 @@ def test_sigkill_leaves_nothing_attached(pair: Pair, tcx: bool) -> None:
         assert net.query(pair.va).empty
 
 
+def _race_updates_with_close(link: Link, programs: tuple[Program, ...]) -> list[BaseException]:
+    """Threads swapping ``programs`` into ``link`` while another thread closes it; their unexpected errors."""
+    start = threading.Barrier(len(programs) + 1)
+    errors: list[BaseException] = []
+
+    def swap(program: Program) -> None:
+        start.wait()
+        try:
+            for _ in range(20):
+                link.update(program)
+        except ValueError as error:  # closed under our feet: the one error allowed
+            if "closed" not in str(error):
+                errors.append(error)
+        except BaseException as error:
+            errors.append(error)
+
+    def close() -> None:
+        start.wait()
+        time.sleep(0.001)
+        link.close()
+
+    threads = [threading.Thread(target=swap, args=(p,)) for p in programs]
+    threads.append(threading.Thread(target=close))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
+
+
+@pytest.mark.parametrize(
+    ("prog_type", "drop", "pass_", "attach"),
+    [pytest.param(*a[1:], id=a[0], marks=[TCX] if a[0] == "tcx" else []) for a in ATTACHES],
+)
+def test_update_racing_close_from_other_threads_leaves_nothing_attached(
+    pair: Pair, prog_type: ProgType, drop: int, pass_: int, attach: Attach
+) -> None:
+    """Threads swap the program while another closes the link: closed means detached, every round."""
+    with plain(prog_type, drop) as first, plain(prog_type, pass_) as second, net.in_netns(pair.a):
+        for _ in range(10):
+            link = attach(first, pair.va)
+            assert _race_updates_with_close(link, (first, second, first)) == []
+            assert link.closed
+            assert net.query(pair.va).empty, "a closed link left a program attached"
+
+
 def test_bad_input_raises_and_changes_nothing(pair: Pair) -> None:
     with (
         plain(ProgType.XDP, XdpAction.DROP) as xdp,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import weakref
 from typing import Any, ClassVar
 
@@ -18,13 +19,20 @@ class NetlinkLink(Link):
     dies, and it cannot be pinned: the detach is a ``weakref.finalize`` that
     subclasses set up in ``_finalizer`` (and replace when ``update()`` puts
     another program in place), with the attached program's id in
-    ``_program_id``.
+    ``_program_id``. ``update()`` and ``close()`` take turns on ``_lock``:
+    a close racing an update would otherwise run the old finalizer (which
+    leaves the new program attached, since it is no longer the one it
+    detaches) while the update installs a live finalizer for the new one.
     """
 
     #: The attach type ``info()`` reports, where the mechanism has one.
     _attach_type: ClassVar[AttachType | None] = None
     _finalizer: weakref.finalize[Any, Any]
     _program_id: int
+
+    def __init__(self, target: str) -> None:
+        super().__init__(target)
+        self._lock = threading.Lock()
 
     @property
     def mechanism(self) -> str:
@@ -35,7 +43,8 @@ class NetlinkLink(Link):
         return not self._finalizer.alive
 
     def close(self) -> None:
-        self._finalizer()
+        with self._lock:
+            self._finalizer()
 
     def info(self) -> LinkInfo:
         """The attached program's id and the target, in words.

@@ -247,24 +247,25 @@ class TcFilterLink(NetlinkLink):
             TypeError: ``program`` is not a ``SCHED_CLS`` [`Program`][ebpf.progs.Program].
             NetlinkError: the kernel refused.
         """
-        if self.closed:
-            raise ValueError("the link is closed")
-        new = _check_tc_program(program, "TcFilterLink.update")
-        _netlink.add_bpf_filter(
-            self.ifindex,
-            self.direction,
-            new.fileno(),
-            priority=self.priority,
-            handle=self.handle,
-            protocol=ETH_P_ALL,
-            name=self.name,
-            replace=True,
-            context=f"replacing the program of {self.target}",
-            netns=self._netns,
-        )
-        self._finalizer.detach()
-        self._program_id = new.id
-        self._finalizer = self._finalize()
+        with self._lock:
+            if self.closed:
+                raise ValueError("the link is closed")
+            new = _check_tc_program(program, "TcFilterLink.update")
+            _netlink.add_bpf_filter(
+                self.ifindex,
+                self.direction,
+                new.fileno(),
+                priority=self.priority,
+                handle=self.handle,
+                protocol=ETH_P_ALL,
+                name=self.name,
+                replace=True,
+                context=f"replacing the program of {self.target}",
+                netns=self._netns,
+            )
+            self._finalizer.detach()
+            self._program_id = new.id
+            self._finalizer = self._finalize()
 
 
 def attach_tc_filter(

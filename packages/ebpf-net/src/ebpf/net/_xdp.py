@@ -188,24 +188,25 @@ class NetlinkXdpLink(NetlinkLink):
             NetlinkError: the kernel refused (``EEXIST``: the attached program
                 is no longer this link's).
         """
-        if self.closed:
-            raise ValueError("the link is closed")
-        new = _check_xdp(program)
-        _netlink.set_xdp(
-            self.ifindex,
-            new.fileno(),
-            self.mode,
-            self._program.fileno(),
-            f"replacing the program of {self.target}",
-            self._netns,
-        )
-        fd = FD(os.dup(new.fileno()))
-        self._finalizer.detach()
-        self._program.close()
-        self._program, self._program_id = fd, objects.get_program_info(fd).id
-        self._finalizer = weakref.finalize(
-            self, _netlink_detach, self.ifindex, self.mode, fd, self._netns, self.target
-        )
+        with self._lock:
+            if self.closed:
+                raise ValueError("the link is closed")
+            new = _check_xdp(program)
+            _netlink.set_xdp(
+                self.ifindex,
+                new.fileno(),
+                self.mode,
+                self._program.fileno(),
+                f"replacing the program of {self.target}",
+                self._netns,
+            )
+            fd = FD(os.dup(new.fileno()))
+            self._finalizer.detach()
+            self._program.close()
+            self._program, self._program_id = fd, objects.get_program_info(fd).id
+            self._finalizer = weakref.finalize(
+                self, _netlink_detach, self.ifindex, self.mode, fd, self._netns, self.target
+            )
 
 
 def attach_xdp(
