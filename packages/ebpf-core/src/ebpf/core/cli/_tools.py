@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+from types import FrameType
 from typing import Any
 
 from ._output import CliError, print_json, table
@@ -30,8 +32,16 @@ def _emit(record: Any, tool: Any, options: Any, json_out: bool) -> None:
         print(tool.format(record, options), flush=True)
 
 
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    del signum, frame
+    raise KeyboardInterrupt
+
+
 def cmd_tool(args: argparse.Namespace) -> int:
-    """Run tool ``args.name`` with ``args.args`` until its duration ends or Ctrl-C; ``list`` lists them.
+    """Run tool ``args.name`` with ``args.args`` until its duration, Ctrl-C or SIGTERM; ``list`` lists them.
+
+    SIGTERM (``timeout 10 ebpf tool ...``, ``kill``, a service manager) ends the
+    run as Ctrl-C does: a summarizing tool still prints what it counted.
 
     With ``--prometheus HOST:PORT`` the tool also serves its metrics (the URL
     goes to stderr); ``-q`` prints no records.
@@ -50,6 +60,7 @@ def cmd_tool(args: argparse.Namespace) -> int:
     from ebpf.core._system import init
 
     init(probe_features=False, mount_tracefs=True)
+    signal.signal(signal.SIGTERM, _interrupt)
     quiet = bool(parsed.quiet)
     with tool.start(options) as tracer:
         if tracer.metrics_server is not None:
@@ -62,7 +73,7 @@ def cmd_tool(args: argparse.Namespace) -> int:
                 if not quiet:
                     _emit(record, tool, options, json_out)
         except KeyboardInterrupt:
-            # Ctrl-C ends the run: what a summarizing tool counted so far is still reported.
+            # Ctrl-C or SIGTERM ends the run: what a summarizing tool counted so far is still reported.
             for record in tracer.flush():
                 if not quiet:
                     _emit(record, tool, options, json_out)
