@@ -500,11 +500,17 @@ def btf_ids() -> Iterator[int]:
 
 
 def _open_each(ids: Iterator[int], opener: Callable[[int], FD]) -> Iterator[FD]:
+    """A descriptor of each object in ``ids`` that still exists when its turn comes.
+
+    ``ENOENT``: the object went away since its id was listed. ``EAGAIN`` (links only): the
+    id was allocated but the link is not settled yet (being created, or failed and being
+    freed; bpftool stops its listing there); neither is in a snapshot of what exists.
+    """
     for obj_id in ids:
         try:
             fd = opener(obj_id)
         except BpfSyscallError as exc:
-            if exc.errno == errno.ENOENT:  # gone since we saw its id
+            if exc.errno in (errno.ENOENT, errno.EAGAIN):
                 continue
             raise
         yield fd
