@@ -18,6 +18,7 @@ import os
 import struct
 import subprocess
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
@@ -132,6 +133,18 @@ class Traced:
         exe, lib = self.ask("sema").split()
         return int(exe), int(lib)
 
+    def semaphores_released(self, timeout: float = 5.0) -> tuple[int, int]:
+        """The semaphores once they are back to 0, or as they are after ``timeout`` seconds.
+
+        The kernel counts a semaphore down when it frees the uprobe, when the last reference
+        to its perf event goes: a child forked by another thread of this process in that
+        moment holds one until it execs, so the drop can come a little after ``close()``.
+        """
+        deadline = time.monotonic() + timeout
+        while (now := self.semaphores()) != (0, 0) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return now
+
     def close(self) -> None:
         assert self.proc.stdin is not None
         assert self.proc.stdout is not None
@@ -191,7 +204,7 @@ def test_every_argument_kind_arrives_exactly_and_counted(
         finally:
             for link in links:
                 link.close()
-        assert traced.semaphores() == (0, 0)
+        assert traced.semaphores_released() == (0, 0)
         traced.fire(2)
         after = _events(ring, 0)
     expected = [(cookie, EXPECTED[probe]) for probe, cookie in cookies.items()] * 4
@@ -208,7 +221,9 @@ def test_probes_cover_every_argument_kind(built: dict[str, Path]) -> None:
     assert {arg.kind for arg in arguments} == {UsdtArgKind.CONST, UsdtArgKind.REG, UsdtArgKind.REG_DEREF}
     assert any(arg.kind == UsdtArgKind.CONST and arg.value < 0 for arg in arguments)
     assert any(arg.kind == UsdtArgKind.REG and arg.size < 8 for arg in arguments)  # a sub-register
-    assert any(arg.kind == UsdtArgKind.REG_DEREF and arg.offset < 0 for arg in arguments)  # the frame
+    in_memory = [arg for arg in arguments if arg.kind == UsdtArgKind.REG_DEREF]
+    if os.uname().machine == "x86_64":  # a local in the frame: -4@-20(%rbp); arm64 says [sp, 28]
+        assert any(arg.offset < 0 for arg in in_memory)
     assert {probe.qualified_name for probe in probes if probe.semaphore_offset} == {
         "test:guarded",
         "test_lib:guarded",
@@ -359,4 +374,4 @@ def test_closing_from_another_thread_detaches_once(built: dict[str, Path], trace
         link.close()
         with pytest.raises(ValueError, match="closed"):
             link.info()
-        assert traced.semaphores() == (0, 0)
+        assert traced.semaphores_released() == (0, 0)

@@ -266,10 +266,14 @@ def test_map_operations_survive_a_signal_storm() -> None:
         _SignalStorm() as storm,
     ):
         assert isinstance(m, KeyValueMap)
-        for round_ in range(3):
+        round_ = 0
+        # At least three rounds, and as many more as it takes the storm's thread to get its
+        # signals out on a loaded machine.
+        while round_ < 3 or (storm.sent <= 10 and round_ < 300):
             for i in range(4096):
                 m[i] = i + round_
             assert sum(m.values()) == sum(range(4096)) + 4096 * round_
+            round_ += 1
         assert storm.sent > 10
 
 

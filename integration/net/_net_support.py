@@ -256,8 +256,12 @@ def _checksum(data: bytes) -> int:
     return ~total & 0xFFFF
 
 
-def ping(ns: str, dst: str, count: int = 1, timeout: float = 0.5) -> int:
-    """Send ``count`` ICMP echo requests from namespace ``ns``; return how many were answered."""
+def ping(ns: str, dst: str, count: int = 1, timeout: float = 3.0) -> int:
+    """Send ``count`` ICMP echo requests from namespace ``ns``; return how many were answered.
+
+    ``timeout`` is per request: long by default, for the answers a test expects (the first one
+    waits for ARP, slow on a loaded machine); tests that expect none pass a short one.
+    """
     with net.in_netns(ns):
         sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
     answered = 0
