@@ -120,6 +120,8 @@ def test_committed_objects_match_their_source(arch: str) -> None:
     if built_with[1].strip() not in clang_version():
         pytest.skip(f"the objects were built with {built_with[1].strip()}, this host has {clang_version()}")
     extra = ("-I/usr/include/x86_64-linux-gnu",) if arch == "arm64" and os.uname().machine == "x86_64" else ()
+    if arch == "x86" and not Path("/usr/include/x86_64-linux-gnu/asm/ptrace.h").exists():
+        pytest.skip("rebuilding the x86 object needs x86's UAPI headers (linux-libc-dev:amd64)")
     fresh = CollectionSpec.from_file(compile_bpf(SOURCE, cflags=(f"-D__TARGET_ARCH_{arch}", *extra)))
     shipped = CollectionSpec.from_file(OBJECTS[arch])
     assert {name: p.instructions for name, p in shipped.programs.items()} == {
