@@ -17,7 +17,6 @@ Examples:
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -204,6 +203,8 @@ def helper(key: str | int) -> Helper:
     name = key.removeprefix("bpf_")
     found = registry.by_name.get(name)
     if found is None:
+        import difflib  # here: only an unknown name needs suggestions
+
         close = difflib.get_close_matches(name, registry.by_name, n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise ValueError(f"unknown helper {key!r}{hint} (register newer helpers with register_helper())")

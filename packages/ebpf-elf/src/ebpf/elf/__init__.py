@@ -24,35 +24,101 @@ executables and libraries ([`usdt_probes()`][ebpf.elf.usdt_probes]) and attachin
 [`folded()`][ebpf.elf.folded]). Importing this package has no side effects.
 """
 
-from ._attach import Links
-from ._collection import Collection
-from ._compile import CompileError
-from ._elf import (
-    ElfFile,
-    ElfRelocation,
-    ElfSection,
-    ElfSegment,
-    ElfSymbol,
-    SectionFlags,
-    SectionType,
-    SymbolBinding,
-    SymbolType,
-)
-from ._folded import folded
-from ._inspect import inspect
-from ._kernel_symbols import KernelSymbols
-from ._procmaps import Mapping, parse_proc_maps, process_mappings
-from ._relocate import Reference, ReferenceKind
-from ._spec import CollectionSpec
-from ._struct_ops import StructOpsSpec
-from ._symbolize import Frame, Symbolizer
-from ._symbols import find_library, symbol_offset, uprobe_target
-from ._symtab import FileSymbols
-from ._uprobes import attach_uprobe_symbol
-from ._usdt import UsdtProbe, usdt_probes
-from ._usdt_args import UsdtArgKind, UsdtArgument, encode_usdt_spec, parse_usdt_arguments
-from ._usdt_attach import UsdtLink, attach_usdt
-from ._variables import Value, Variable, VariableSpec
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._attach import Links
+    from ._collection import Collection
+    from ._compile import CompileError
+    from ._elf import (
+        ElfFile,
+        ElfRelocation,
+        ElfSection,
+        ElfSegment,
+        ElfSymbol,
+        SectionFlags,
+        SectionType,
+        SymbolBinding,
+        SymbolType,
+    )
+    from ._folded import folded
+    from ._inspect import inspect
+    from ._kernel_symbols import KernelSymbols
+    from ._procmaps import Mapping, parse_proc_maps, process_mappings
+    from ._relocate import Reference, ReferenceKind
+    from ._spec import CollectionSpec
+    from ._struct_ops import StructOpsSpec
+    from ._symbolize import Frame, Symbolizer
+    from ._symbols import find_library, symbol_offset, uprobe_target
+    from ._symtab import FileSymbols
+    from ._uprobes import attach_uprobe_symbol
+    from ._usdt import UsdtProbe, usdt_probes
+    from ._usdt_args import UsdtArgKind, UsdtArgument, encode_usdt_spec, parse_usdt_arguments
+    from ._usdt_attach import UsdtLink, attach_usdt
+    from ._variables import Value, Variable, VariableSpec
+
+# The public names are imported from their modules on first use (PEP 562), as in ebpf.btf: a
+# tool that loads an object needs the collection, not uprobes, USDT, symbolization or C
+# compilation, whose imports cost more than the rest of starting it.
+_HOMES = {
+    "Collection": "._collection",
+    "CollectionSpec": "._spec",
+    "CompileError": "._compile",
+    "ElfFile": "._elf",
+    "ElfRelocation": "._elf",
+    "ElfSection": "._elf",
+    "ElfSegment": "._elf",
+    "ElfSymbol": "._elf",
+    "FileSymbols": "._symtab",
+    "Frame": "._symbolize",
+    "KernelSymbols": "._kernel_symbols",
+    "Links": "._attach",
+    "Mapping": "._procmaps",
+    "Reference": "._relocate",
+    "ReferenceKind": "._relocate",
+    "SectionFlags": "._elf",
+    "SectionType": "._elf",
+    "StructOpsSpec": "._struct_ops",
+    "SymbolBinding": "._elf",
+    "SymbolType": "._elf",
+    "Symbolizer": "._symbolize",
+    "UsdtArgKind": "._usdt_args",
+    "UsdtArgument": "._usdt_args",
+    "UsdtLink": "._usdt_attach",
+    "UsdtProbe": "._usdt",
+    "Value": "._variables",
+    "Variable": "._variables",
+    "VariableSpec": "._variables",
+    "attach_uprobe_symbol": "._uprobes",
+    "attach_usdt": "._usdt_attach",
+    "encode_usdt_spec": "._usdt_args",
+    "find_library": "._symbols",
+    "folded": "._folded",
+    "inspect": "._inspect",
+    "parse_proc_maps": "._procmaps",
+    "parse_usdt_arguments": "._usdt_args",
+    "process_mappings": "._procmaps",
+    "symbol_offset": "._symbols",
+    "uprobe_target": "._symbols",
+    "usdt_probes": "._usdt",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """A public name of this package, imported from its module on first use.
+
+    Raises:
+        AttributeError: ``name`` is not one of ``__all__``.
+    """
+    import importlib
+
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home, __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "Collection",

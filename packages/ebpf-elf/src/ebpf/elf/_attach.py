@@ -25,9 +25,6 @@ from ebpf.maps import Map
 from ebpf.progs import Link, Program
 from ebpf.syscall.errors import LibraryLimitError
 
-from ._uprobes import attach_uprobe_symbol
-from ._usdt_attach import attach_usdt
-
 __all__ = ["Links", "attach_all"]
 
 logger = logging.getLogger("ebpf.elf")
@@ -154,6 +151,8 @@ def _uprobe(name: str, program: Program, section: str, target: str) -> Callable[
     retprobe = section.startswith("uret")
     if retprobe and offset:
         raise ValueError(f"section {section!r} of program {name!r}: uretprobes take no offset")
+    from ._uprobes import attach_uprobe_symbol  # here: an object without uprobes needs no ELF symbol lookup
+
     return lambda: attach_uprobe_symbol(program, binary, function, offset=offset, retprobe=retprobe)
 
 
@@ -169,6 +168,8 @@ def _usdt(
     if len(parts) != 3 or not all(parts):
         raise ValueError(f"section {section!r} of program {name!r} is not usdt/<binary>:<provider>:<name>")
     binary, provider, probe = parts
+    from ._usdt_attach import attach_usdt  # here: an object without USDT probes needs no note parsing
+
     return lambda: attach_usdt(program, binary, provider, probe, maps=maps)
 
 

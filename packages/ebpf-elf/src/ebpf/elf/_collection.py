@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from ebpf.btf import load_btf
 from ebpf.maps import DEFAULT_PIN_ROOT, DescriptorMap, Map, MapSpec, PinType
@@ -34,8 +34,10 @@ from ._ksyms import resolve_ksyms
 from ._relocate import apply_references
 from ._spec import CollectionSpec
 from ._struct_ops import KernelStructOps, StructOpsLoad, prepare_struct_ops
-from ._usdt_attach import UsdtLink, attach_usdt
 from ._variables import Variable
+
+if TYPE_CHECKING:
+    from ._usdt_attach import UsdtLink
 
 __all__ = ["Collection"]
 
@@ -184,6 +186,8 @@ class Collection:
         """
         if program not in self.programs:
             raise KeyError(f"no loaded program {program!r} in the collection; it has {sorted(self.programs)}")
+        from ._usdt_attach import attach_usdt  # here: loading needs no USDT note parsing
+
         return attach_usdt(
             self.programs[program],
             target,

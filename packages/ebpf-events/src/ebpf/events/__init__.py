@@ -24,19 +24,69 @@ as ``memoryview`` s (readers without a decoder) are valid until the next
 read. Importing this package makes no system call.
 """
 
-from ._async_consumer import AsyncConsumer
-from ._consumer import Consumer
-from ._decoders import Decoder, DecoderSpec, EventDecoder, as_decoder
-from ._errors import ConsumerError, EventDecodeError
-from ._fields import cstring
-from ._perfbuf import PERF_RECORD_LOST, PERF_RECORD_SAMPLE, PerfBuffer
-from ._poller import Poller
-from ._ringbuf import RINGBUF_BUSY_BIT, RINGBUF_DISCARD_BIT, RINGBUF_HEADER_SIZE, RingBuffer
-from ._source import EventSource
-from ._stats import Stats
-from ._trace_line import BPF_TRACE_PRINTK, TraceLine, parse_lost_events, parse_trace_line
-from ._trace_pipe import TracePipe
-from ._userringbuf import UserRingBuffer
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._async_consumer import AsyncConsumer
+    from ._consumer import Consumer
+    from ._decoders import Decoder, DecoderSpec, EventDecoder, as_decoder
+    from ._errors import ConsumerError, EventDecodeError
+    from ._fields import cstring
+    from ._perfbuf import PERF_RECORD_LOST, PERF_RECORD_SAMPLE, PerfBuffer
+    from ._poller import Poller
+    from ._ringbuf import RINGBUF_BUSY_BIT, RINGBUF_DISCARD_BIT, RINGBUF_HEADER_SIZE, RingBuffer
+    from ._source import EventSource
+    from ._stats import Stats
+    from ._trace_line import BPF_TRACE_PRINTK, TraceLine, parse_lost_events, parse_trace_line
+    from ._trace_pipe import TracePipe
+    from ._userringbuf import UserRingBuffer
+
+# The public names are imported from their modules on first use (PEP 562), as in ebpf.btf: a
+# reader of one ring buffer needs neither asyncio (the async consumer) nor the perf buffer.
+_HOMES = {
+    "AsyncConsumer": "._async_consumer",
+    "BPF_TRACE_PRINTK": "._trace_line",
+    "Consumer": "._consumer",
+    "ConsumerError": "._errors",
+    "Decoder": "._decoders",
+    "DecoderSpec": "._decoders",
+    "EventDecodeError": "._errors",
+    "EventDecoder": "._decoders",
+    "EventSource": "._source",
+    "PERF_RECORD_LOST": "._perfbuf",
+    "PERF_RECORD_SAMPLE": "._perfbuf",
+    "PerfBuffer": "._perfbuf",
+    "Poller": "._poller",
+    "RINGBUF_BUSY_BIT": "._ringbuf",
+    "RINGBUF_DISCARD_BIT": "._ringbuf",
+    "RINGBUF_HEADER_SIZE": "._ringbuf",
+    "RingBuffer": "._ringbuf",
+    "Stats": "._stats",
+    "TraceLine": "._trace_line",
+    "TracePipe": "._trace_pipe",
+    "UserRingBuffer": "._userringbuf",
+    "as_decoder": "._decoders",
+    "cstring": "._fields",
+    "parse_lost_events": "._trace_line",
+    "parse_trace_line": "._trace_line",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """A public name of this package, imported from its module on first use.
+
+    Raises:
+        AttributeError: ``name`` is not one of ``__all__``.
+    """
+    import importlib
+
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home, __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "BPF_TRACE_PRINTK",

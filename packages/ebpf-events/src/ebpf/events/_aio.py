@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 
 __all__ = ["wait_readable"]
@@ -14,6 +13,8 @@ async def wait_readable(fd: int, timeout: float | None) -> bool:
     The descriptor is registered with the loop's selector for the wait only
     and always unregistered afterwards, also when the waiting task is cancelled.
     """
+    import asyncio  # here: running a loop has imported it; readers used without one need not
+
     loop = asyncio.get_running_loop()
     ready: asyncio.Future[None] = loop.create_future()
 

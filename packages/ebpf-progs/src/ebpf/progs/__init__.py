@@ -27,32 +27,114 @@ XDP and TC attachment is ``ebpf.net``'s; this package loads their programs.
 Importing it has no side effects.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from ._attach_targets import register_own_types
-from ._attachments import CgroupAttachment, PerfAttachment, cgroup_attachments, perf_attachments
-from ._cgroup import (
-    CGROUP_ATTACH_TYPES,
-    attach_cgroup,
-    cgroup_children,
-    cgroup_exists,
-    cgroup_of,
-    open_cgroup,
-    query_cgroup,
-)
-from ._dispatch import AttachHandler, AttachTarget, attach, register_attach
-from ._iterator import IterLink, attach_iter
-from ._kprobe import attach_kprobe, attach_kprobe_multi, syscall_function, syscall_prefix
-from ._link import BpfLink, Link, LinkInfo, PerfEventLink, ProgAttachLink, SocketFilterLink
-from ._netns import attach_netns
-from ._perf_event import attach_perf_event
-from ._program import Program, ProgramInfo, TestRunResult, run_statistics
-from ._section_names import Section, parse_attach_type, parse_prog_type, parse_section
-from ._socket import SOCKMAP_ATTACH_TYPES, attach_socket_filter, attach_sockmap
-from ._spec import EncodableInstruction, ProgramSpec
-from ._struct_ops import StructOpsLink, attach_struct_ops
-from ._tracepoint import attach_raw_tracepoint, attach_tracepoint
-from ._tracing import LsmHook, attach_freplace, attach_lsm, attach_tracing, lsm_hooks
-from ._uprobe import attach_uprobe, attach_uprobe_multi
-from ._verifier import ProgramVerifierError, SourceLine
+
+if TYPE_CHECKING:
+    from ._attachments import CgroupAttachment, PerfAttachment, cgroup_attachments, perf_attachments
+    from ._cgroup import (
+        CGROUP_ATTACH_TYPES,
+        attach_cgroup,
+        cgroup_children,
+        cgroup_exists,
+        cgroup_of,
+        open_cgroup,
+        query_cgroup,
+    )
+    from ._dispatch import AttachHandler, AttachTarget, attach, register_attach
+    from ._iterator import IterLink, attach_iter
+    from ._kprobe import attach_kprobe, attach_kprobe_multi, syscall_function, syscall_prefix
+    from ._link import BpfLink, Link, LinkInfo, PerfEventLink, ProgAttachLink, SocketFilterLink
+    from ._netns import attach_netns
+    from ._perf_event import attach_perf_event
+    from ._program import Program, ProgramInfo, TestRunResult, run_statistics
+    from ._section_names import Section, parse_attach_type, parse_prog_type, parse_section
+    from ._socket import SOCKMAP_ATTACH_TYPES, attach_socket_filter, attach_sockmap
+    from ._spec import EncodableInstruction, ProgramSpec
+    from ._struct_ops import StructOpsLink, attach_struct_ops
+    from ._tracepoint import attach_raw_tracepoint, attach_tracepoint
+    from ._tracing import LsmHook, attach_freplace, attach_lsm, attach_tracing, lsm_hooks
+    from ._uprobe import attach_uprobe, attach_uprobe_multi
+    from ._verifier import ProgramVerifierError, SourceLine
+
+# The public names are imported from their modules on first use (PEP 562), as in ebpf.btf:
+# a tool that loads and attaches tracing programs needs neither cgroup queries, sockets,
+# struct_ops nor uprobes. The dispatcher's handlers are registered at import (below).
+_HOMES = {
+    "AttachHandler": "._dispatch",
+    "AttachTarget": "._dispatch",
+    "BpfLink": "._link",
+    "CGROUP_ATTACH_TYPES": "._cgroup",
+    "CgroupAttachment": "._attachments",
+    "EncodableInstruction": "._spec",
+    "IterLink": "._iterator",
+    "Link": "._link",
+    "LinkInfo": "._link",
+    "LsmHook": "._tracing",
+    "PerfAttachment": "._attachments",
+    "PerfEventLink": "._link",
+    "ProgAttachLink": "._link",
+    "Program": "._program",
+    "ProgramInfo": "._program",
+    "ProgramSpec": "._spec",
+    "ProgramVerifierError": "._verifier",
+    "SOCKMAP_ATTACH_TYPES": "._socket",
+    "Section": "._section_names",
+    "SocketFilterLink": "._link",
+    "SourceLine": "._verifier",
+    "StructOpsLink": "._struct_ops",
+    "TestRunResult": "._program",
+    "attach": "._dispatch",
+    "attach_cgroup": "._cgroup",
+    "attach_freplace": "._tracing",
+    "attach_iter": "._iterator",
+    "attach_kprobe": "._kprobe",
+    "attach_kprobe_multi": "._kprobe",
+    "attach_lsm": "._tracing",
+    "attach_netns": "._netns",
+    "attach_perf_event": "._perf_event",
+    "attach_raw_tracepoint": "._tracepoint",
+    "attach_socket_filter": "._socket",
+    "attach_sockmap": "._socket",
+    "attach_struct_ops": "._struct_ops",
+    "attach_tracepoint": "._tracepoint",
+    "attach_tracing": "._tracing",
+    "attach_uprobe": "._uprobe",
+    "attach_uprobe_multi": "._uprobe",
+    "cgroup_attachments": "._attachments",
+    "cgroup_children": "._cgroup",
+    "cgroup_exists": "._cgroup",
+    "cgroup_of": "._cgroup",
+    "lsm_hooks": "._tracing",
+    "open_cgroup": "._cgroup",
+    "parse_attach_type": "._section_names",
+    "parse_prog_type": "._section_names",
+    "parse_section": "._section_names",
+    "perf_attachments": "._attachments",
+    "query_cgroup": "._cgroup",
+    "register_attach": "._dispatch",
+    "run_statistics": "._program",
+    "syscall_function": "._kprobe",
+    "syscall_prefix": "._kprobe",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """A public name of this package, imported from its module on first use.
+
+    Raises:
+        AttributeError: ``name`` is not one of ``__all__``.
+    """
+    import importlib
+
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home, __name__), name)
+    globals()[name] = value
+    return value
+
 
 register_own_types()  # the handlers of this package's program types, for attach()
 

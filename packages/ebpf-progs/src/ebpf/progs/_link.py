@@ -17,7 +17,6 @@ import abc
 import contextlib
 import logging
 import os
-import socket
 import threading
 import weakref
 from collections.abc import Callable
@@ -503,6 +502,8 @@ def set_socket_program(sock_fd: FD, program: HasFileno) -> None:
     Raises:
         BpfSyscallError: the kernel refused.
     """
+    import socket  # here: only socket filters need it
+
     with socket.socket(fileno=os.dup(sock_fd.fileno())) as sock:
         try:
             sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_BPF, program.fileno())
@@ -514,6 +515,8 @@ def set_socket_program(sock_fd: FD, program: HasFileno) -> None:
 
 def _detach_filter(sock_fd: FD) -> None:
     try:
+        import socket  # here: only socket filters need it
+
         with socket.socket(fileno=os.dup(sock_fd.fileno())) as sock:
             sock.setsockopt(socket.SOL_SOCKET, SO_DETACH_BPF, 0)
     except OSError as exc:

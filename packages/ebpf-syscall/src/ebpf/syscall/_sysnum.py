@@ -9,7 +9,7 @@ The numbers come from each architecture's syscall table
 
 from __future__ import annotations
 
-import platform
+import os
 
 __all__ = ["SyscallNumbers", "syscall_numbers"]
 
@@ -46,7 +46,7 @@ def syscall_numbers(machine: str | None = None) -> SyscallNumbers:
     Raises:
         NotImplementedError: the architecture is not in the table.
     """
-    machine = machine or platform.machine()
+    machine = machine or os.uname().machine  # platform.machine(), without importing platform
     try:
         return _TABLE[machine]
     except KeyError:

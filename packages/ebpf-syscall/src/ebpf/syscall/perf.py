@@ -23,7 +23,6 @@ import fcntl
 import functools
 import logging
 import os
-import platform
 import sys
 from pathlib import Path
 
@@ -162,7 +161,7 @@ _PERF_IOC_FLAG_GROUP = 1
 
 @functools.cache
 def _request(direction: IocDirection, nr: int, size: int) -> int:
-    return ioc(direction, "$", nr, size, machine=platform.machine())
+    return ioc(direction, "$", nr, size, machine=os.uname().machine)
 
 
 def _ioctl(fd: int | HasFileno, name: str, request: int, arg: int | bytearray) -> None:

@@ -3,34 +3,74 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from ._asm import cmd_asm_disasm, cmd_asm_helpers
-from ._btf import cmd_btf_dump, cmd_btf_list
-from ._catalogue import cmd_catalogue_list, cmd_catalogue_show
-from ._cgroups import cmd_cgroup_show, cmd_cgroup_tree
-from ._demo import cmd_demo
-from ._elf import cmd_elf_disasm, cmd_elf_inspect, cmd_elf_usdt
-from ._links import cmd_link_detach, cmd_link_list, cmd_link_pin, cmd_link_show
-from ._map_verbs import cmd_map_create, cmd_map_freeze, cmd_map_pin
-from ._maps import cmd_map_delete, cmd_map_dump, cmd_map_list, cmd_map_lookup, cmd_map_show, cmd_map_update
-from ._net import cmd_net_list
 from ._output import Handler
-from ._perf import cmd_perf_list
-from ._prog_attach import cmd_prog_attach, cmd_prog_detach
-from ._prog_load import cmd_prog_load, cmd_prog_loadall, cmd_prog_pin
-from ._progs import cmd_prog_dump, cmd_prog_list, cmd_prog_show
-from ._struct_ops import (
-    cmd_struct_ops_dump,
-    cmd_struct_ops_list,
-    cmd_struct_ops_register,
-    cmd_struct_ops_unregister,
-)
-from ._system import cmd_check, cmd_features
-from ._tools import cmd_tool
 
 __all__ = ["build_parser"]
+
+
+def _lazy(module: str, *names: str) -> tuple[Handler, ...]:
+    """Handlers ``names`` of ``module`` (``"._maps"``), imported when one of them runs.
+
+    So ``ebpf tool NAME`` does not pay for importing every other command's
+    module (and the packages they import) before its tool starts.
+    """
+
+    def handler(name: str) -> Handler:
+        def run(args: argparse.Namespace) -> int:
+            command: Handler = getattr(importlib.import_module(module, __package__), name)
+            return command(args)
+
+        run.__name__ = run.__qualname__ = name
+        return run
+
+    return tuple(handler(name) for name in names)
+
+
+cmd_asm_disasm, cmd_asm_helpers = _lazy("._asm", "cmd_asm_disasm", "cmd_asm_helpers")
+cmd_btf_dump, cmd_btf_list = _lazy("._btf", "cmd_btf_dump", "cmd_btf_list")
+cmd_catalogue_list, cmd_catalogue_show = _lazy("._catalogue", "cmd_catalogue_list", "cmd_catalogue_show")
+cmd_cgroup_show, cmd_cgroup_tree = _lazy("._cgroups", "cmd_cgroup_show", "cmd_cgroup_tree")
+(cmd_demo,) = _lazy("._demo", "cmd_demo")
+cmd_elf_disasm, cmd_elf_inspect, cmd_elf_usdt = _lazy(
+    "._elf", "cmd_elf_disasm", "cmd_elf_inspect", "cmd_elf_usdt"
+)
+cmd_link_detach, cmd_link_list, cmd_link_pin, cmd_link_show = _lazy(
+    "._links", "cmd_link_detach", "cmd_link_list", "cmd_link_pin", "cmd_link_show"
+)
+cmd_map_create, cmd_map_freeze, cmd_map_pin = _lazy(
+    "._map_verbs", "cmd_map_create", "cmd_map_freeze", "cmd_map_pin"
+)
+cmd_map_delete, cmd_map_dump, cmd_map_list, cmd_map_lookup, cmd_map_show, cmd_map_update = _lazy(
+    "._maps",
+    "cmd_map_delete",
+    "cmd_map_dump",
+    "cmd_map_list",
+    "cmd_map_lookup",
+    "cmd_map_show",
+    "cmd_map_update",
+)
+(cmd_net_list,) = _lazy("._net", "cmd_net_list")
+(cmd_perf_list,) = _lazy("._perf", "cmd_perf_list")
+cmd_prog_attach, cmd_prog_detach = _lazy("._prog_attach", "cmd_prog_attach", "cmd_prog_detach")
+cmd_prog_load, cmd_prog_loadall, cmd_prog_pin = _lazy(
+    "._prog_load", "cmd_prog_load", "cmd_prog_loadall", "cmd_prog_pin"
+)
+cmd_prog_dump, cmd_prog_list, cmd_prog_show = _lazy(
+    "._progs", "cmd_prog_dump", "cmd_prog_list", "cmd_prog_show"
+)
+cmd_struct_ops_dump, cmd_struct_ops_list, cmd_struct_ops_register, cmd_struct_ops_unregister = _lazy(
+    "._struct_ops",
+    "cmd_struct_ops_dump",
+    "cmd_struct_ops_list",
+    "cmd_struct_ops_register",
+    "cmd_struct_ops_unregister",
+)
+cmd_check, cmd_features = _lazy("._system", "cmd_check", "cmd_features")
+(cmd_tool,) = _lazy("._tools", "cmd_tool")
 
 _PROG_LOAD = "OBJ PATH [type TYPE] [map name NAME MAP] [pinmaps DIR]"
 _PROG_LOADALL = "OBJ DIR [type TYPE] [map name NAME MAP] [pinmaps DIR]"
