@@ -135,7 +135,7 @@ class _CDumper:
             if order.get(type_id) is ordered:
                 continue
             info = words[at + 1]
-            kind = _layout.info_kind(info)
+            kind = (info >> 24) & 0x1F  # _layout.info_kind, inline: once per record
             # Functions, variables, sections and tags declare nothing: not even looked at.
             if kind in _DECLARE_NOTHING:
                 continue
@@ -151,23 +151,21 @@ class _CDumper:
         return _HEADER.format(guard=guard) + "".join(self.out) + _FOOTER.format(guard=guard)
 
     def _mark_referenced(self) -> None:
-        """Note every type id another record refers to, read from the records' words."""
+        """Note every type id another record refers to, read from the records' words.
+
+        Where a record's references lie depends only on its ``info`` word (a
+        vmlinux has a few hundred distinct ones): one slice per record.
+        """
         table = self.graph._table
-        words, referenced = table.words, self.referenced
+        words, update = table.words, self.referenced.update
+        spans: dict[int, tuple[int, int, int]] = {}
         for at in table.offsets:
             info = words[at + 1]
-            kind, vlen = _layout.info_kind(info), _layout.info_vlen(info)
-            if kind in (_layout.KIND_STRUCT, _layout.KIND_UNION):
-                referenced.update(words[at + 4 : at + 3 + 3 * vlen : 3])
-            elif kind == _layout.KIND_FUNC_PROTO:
-                referenced.add(words[at + 2])
-                referenced.update(words[at + 4 : at + 3 + 2 * vlen : 2])
-            elif kind == _layout.KIND_ARRAY:
-                referenced.update((words[at + 3], words[at + 4]))
-            elif kind == _layout.KIND_DATASEC:
-                referenced.update(words[at + 3 : at + 3 + 3 * vlen : 3])
-            elif kind in _REFERS_ONCE:
-                referenced.add(words[at + 2])
+            span = spans.get(info)
+            if span is None:
+                span = spans[info] = _reference_span(info)
+            start, stop, step = span
+            update(words[at + start : at + stop : step])
 
     # ---------------------------------------------------------- ordering
 
@@ -205,7 +203,7 @@ class _CDumper:
         table, at = self._record(type_id)
         words = table.words
         info = words[at + 1]
-        kind = _layout.info_kind(info)
+        kind = (info >> 24) & 0x1F  # _layout.info_kind, inline (hot)
         if state is _Order.ORDERING:
             # a loop, fine when it goes through a pointer to a named struct
             if kind in _COMPOSITES and through_ptr and self._named(table, at, type_id):
@@ -242,9 +240,10 @@ class _CDumper:
                 self._check_refs(table, ids, type_id)
             strong = False
             for part in ids:
-                if shallow and order.get(part) is _Order.ORDERED:
-                    strong = True
-                elif self._order_type(part, through_ptr, deeper):
+                # (ordered: strong, as the call would say; every part is ordered in turn)
+                if (shallow and order.get(part) is _Order.ORDERED) or self._order_type(
+                    part, through_ptr, deeper
+                ):
                     strong = True
             return strong
         if kind in (_layout.KIND_ENUM, _layout.KIND_ENUM64, _layout.KIND_FWD):
@@ -256,11 +255,15 @@ class _CDumper:
         if target > last:
             self._check_refs(table, (target,), type_id)
         if kind == _layout.KIND_PTR:
-            strong = (shallow and order.get(target) is _Order.ORDERED) or self._order_type(target, True, deeper)
+            strong = (shallow and order.get(target) is _Order.ORDERED) or self._order_type(
+                target, True, deeper
+            )
             order[type_id] = _Order.ORDERED
             return strong
         if kind == _layout.KIND_ARRAY:
-            return (shallow and order.get(target) is _Order.ORDERED) or self._order_type(target, False, deeper)
+            return (shallow and order.get(target) is _Order.ORDERED) or self._order_type(
+                target, False, deeper
+            )
         if kind == _layout.KIND_TYPEDEF:
             strong = (shallow and order.get(target) is _Order.ORDERED) or self._order_type(
                 target, through_ptr, deeper
@@ -313,7 +316,7 @@ class _CDumper:
             return
         _, words, at = self.records.record(type_id)
         info = words[at + 1]
-        kind = _layout.info_kind(info)
+        kind = (info >> 24) & 0x1F  # _layout.info_kind, inline (hot)
         top_level = container == 0
         deeper = depth + 1
         # a type already emitted is not visited again (the call would only return),
@@ -334,11 +337,11 @@ class _CDumper:
                     self.out.append(self._typedef_def(type_id, words[at + 2]) + ";\n\n")
                 self.fwd_emitted.add(type_id)
             return
-        if kind == _layout.KIND_ENUM or kind == _layout.KIND_ENUM64:
+        if kind in (_layout.KIND_ENUM, _layout.KIND_ENUM64):
             if top_level:
                 self.out.append(self._enum_def(type_id, words, at, 0) + ";\n\n")
             self.emit[type_id] = _Emit.EMITTED
-        elif kind in _MODIFIERS or kind == _layout.KIND_PTR or kind == _layout.KIND_ARRAY:
+        elif kind in _MODIFIERS or kind in (_layout.KIND_PTR, _layout.KIND_ARRAY):
             target = words[at + 3] if kind == _layout.KIND_ARRAY else words[at + 2]
             if not shallow or emitted(target) is not _Emit.EMITTED:
                 self._emit_type(target, container, deeper)
@@ -431,13 +434,13 @@ class _CDumper:
         if kind == KIND_VOID:
             return "void"
         raw = self.records.name(type_id)
-        table, words, at = self.records.record(type_id)
+        _, words, at = self.records.record(type_id)
         if kind in _COMPOSITES:
             if not raw:
                 spelling.wrote_body = True
                 return self._composite_def(type_id, words, at, level)
             return self._composite_fwd(type_id, kind)
-        if kind == _layout.KIND_ENUM or kind == _layout.KIND_ENUM64:
+        if kind in (_layout.KIND_ENUM, _layout.KIND_ENUM64):
             if not raw:
                 spelling.wrote_body = True
                 return self._enum_def(type_id, words, at, level)
@@ -469,7 +472,8 @@ class _CDumper:
             bitfields = [offset >> 24 for offset in offsets]
         else:
             bit_offsets, bitfields = list(offsets), [0] * len(offsets)
-        aligns = list(map(self._align, member_types))
+        known_align = self.records.aligns.get  # (alignments are >= 1: "or" asks only the unknown)
+        aligns = [known_align(member_type) or self._align(member_type) for member_type in member_types]
         packed = is_struct and _is_packed(size, bit_offsets, bitfields, aligns)
         name = self._tag_name(type_id)
         parts = [f"{'struct' if is_struct else 'union'}{' ' if name else ''}{name} {{"]
@@ -479,7 +483,8 @@ class _CDumper:
         pad = _pad(level + 1)
         table, _, _ = self.records.record(type_id)
         strings, first_string = table._names, table.first_string
-        members = zip(words[at + 3 : end : 3], member_types, bit_offsets, bitfields, aligns)
+        decls, known_size = self.decls, self.sizes.get
+        members = zip(words[at + 3 : end : 3], member_types, bit_offsets, bitfields, aligns, strict=True)
         for index, (name_off, member_type, bit_offset, bitfield, natural_align) in enumerate(members):
             member_name = strings.get(name_off) if name_off >= first_string else None
             if member_name is None:
@@ -495,14 +500,21 @@ class _CDumper:
                         pointer_size,
                     )
                 )
-            text = self._decl(member_type, member_name, level + 1)
+            template = decls.get((member_type, bool(member_name)))  # self._decl's first step, inline
+            if template is None:
+                text = self._decl(member_type, member_name, level + 1)
+            else:
+                text = template.replace(_NAME, member_name) if member_name else template
             if bitfield:
                 parts.append(f"\n{pad}{text}: {bitfield};")
                 offset = bit_offset + bitfield
                 prev_bitfield = True
             else:
                 parts.append(f"\n{pad}{text};")
-                offset = bit_offset + 8 * self._size(member_type)
+                member_size = known_size(member_type)
+                if member_size is None:
+                    member_size = self._size(member_type)
+                offset = bit_offset + 8 * member_size
                 prev_bitfield = False
         if is_struct:
             parts.extend(_padding(offset, 8 * size, self._align(type_id), False, level + 1, pointer_size))
@@ -611,7 +623,7 @@ class _Declarator:
                 stack.append((KIND_VOID, 0, (), 0))
                 break
             _, words, at = record(current)
-            kind = _layout.info_kind(words[at + 1])
+            kind = (words[at + 1] >> 24) & 0x1F  # _layout.info_kind, inline (hot)
             stack.append((kind, current, words, at))
             if kind == _layout.KIND_ARRAY:
                 current = words[at + 3]
@@ -623,7 +635,9 @@ class _Declarator:
         self._chain(out, stack, name, depth)
         return "".join(out)
 
-    def _chain(self, out: list[str], stack: list[tuple[int, int, Sequence[int], int]], name: str, depth: int) -> None:
+    def _chain(
+        self, out: list[str], stack: list[tuple[int, int, Sequence[int], int]], name: str, depth: int
+    ) -> None:
         # libbpf's btf_dump_emit_type_chain: pointers are written "*" right after
         # another pointer and " *" otherwise, so "int **p" and "char *name".
         last_was_ptr = True
@@ -687,8 +701,14 @@ class _Declarator:
 
 #: kinds a declarator follows to the type they refer to (in the ``size_or_type`` word)
 _CHAINED = frozenset(
-    (_layout.KIND_FUNC_PROTO, _layout.KIND_PTR, _layout.KIND_CONST, _layout.KIND_VOLATILE)
-    + (_layout.KIND_RESTRICT, _layout.KIND_TYPE_TAG)
+    (
+        _layout.KIND_FUNC_PROTO,
+        _layout.KIND_PTR,
+        _layout.KIND_CONST,
+        _layout.KIND_VOLATILE,
+        _layout.KIND_RESTRICT,
+        _layout.KIND_TYPE_TAG,
+    )
 )
 #: qualifiers, as C spells them
 _QUALIFIER_NAMES = {
@@ -696,6 +716,22 @@ _QUALIFIER_NAMES = {
     _layout.KIND_VOLATILE: "volatile",
     _layout.KIND_RESTRICT: "restrict",
 }
+
+
+def _reference_span(info: int) -> tuple[int, int, int]:
+    """(start, stop, step): the words of a record with this ``info`` word that hold type ids."""
+    kind, vlen = _layout.info_kind(info), _layout.info_vlen(info)
+    if kind in _COMPOSITES:
+        return 4, 3 + 3 * vlen, 3  # each member's type
+    if kind == _layout.KIND_FUNC_PROTO:
+        return 2, 3 + 2 * vlen, 2  # the return type, then each parameter's
+    if kind == _layout.KIND_ARRAY:
+        return 3, 5, 1  # the element and index types
+    if kind == _layout.KIND_DATASEC:
+        return 3, 3 + 3 * vlen, 3  # each variable
+    if kind in _REFERS_ONCE:
+        return 2, 3, 1
+    return 0, 0, 1  # INT, ENUM, FWD, FLOAT: none
 
 
 def _emit_mods(out: list[str], stack: list[tuple[int, int, Sequence[int], int]]) -> None:
@@ -721,7 +757,7 @@ def _is_packed(size: int, bit_offsets: list[int], bitfields: list[int], aligns: 
     ``aligns`` holds the alignment of each member's type, in member order.
     """
     max_align = 1
-    for bit_offset, bitfield, align in zip(bit_offsets, bitfields, aligns):
+    for bit_offset, bitfield, align in zip(bit_offsets, bitfields, aligns, strict=True):
         if bitfield == 0 and bit_offset % (8 * align):
             return True
         max_align = max(align, max_align)

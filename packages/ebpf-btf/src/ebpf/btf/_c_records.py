@@ -93,10 +93,12 @@ class Records:
             if type_id == 0:
                 return 0, (), 0
             _, words, at = self.record(type_id)
-            if s.info_kind(words[at + 1]) not in _QUALIFIERS:
+            if (words[at + 1] >> 24) & 0x1F not in _QUALIFIERS:
                 return type_id, words, at
             type_id = words[at + 2]
-        raise ParseError(f"{self.graph.name}: type id {type_id}: typedef/qualifier chain is cyclic or too deep")
+        raise ParseError(
+            f"{self.graph.name}: type id {type_id}: typedef/qualifier chain is cyclic or too deep"
+        )
 
     def size_of(self, type_id: int) -> int:
         """`TypeGraph.size_of` of ``type_id``.
@@ -160,12 +162,12 @@ class Records:
             return self.pointer_size
         if kind == s.KIND_ARRAY:
             return self.align_of(words[at + 3], depth + 1)
-        if kind == s.KIND_STRUCT or kind == s.KIND_UNION:
+        if kind in (s.KIND_STRUCT, s.KIND_UNION):
             info = words[at + 1]
             end = at + 3 + 3 * s.info_vlen(info)
             bitfields = info >> 31
             align = 1
-            for member_type, offset in zip(words[at + 4 : end : 3], words[at + 5 : end : 3]):
+            for member_type, offset in zip(words[at + 4 : end : 3], words[at + 5 : end : 3], strict=True):
                 member_align = self.align_of(member_type, depth + 1)
                 if bitfields:
                     if not offset >> 24 and (offset & 0xFFFFFF) % (8 * member_align):

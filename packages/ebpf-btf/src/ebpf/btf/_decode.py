@@ -246,7 +246,7 @@ class TypeTable:
             texts = strings.decode("ascii").split("\0")[:-1]
         else:
             texts = [part.decode("utf-8", "replace") for part in parts]
-        self._names.update(zip(offsets, texts))
+        self._names.update(zip(offsets, texts, strict=False))  # (one offset more: the end)
 
     def string_offsets(self, name: bytes) -> list[int]:
         """Every offset (base first) at which the whole string ``name`` starts.

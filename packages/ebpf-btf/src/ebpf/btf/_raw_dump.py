@@ -142,13 +142,13 @@ class _WordsReader:
             param_types = w[at + 4 : end : 2]
             self.check_refs(param_types, type_id, "parameter")
             lines = [f"[{type_id}] FUNC_PROTO '{name(w[at], type_id)}' ret_type_id={ret} vlen={vlen}"]
-            for name_off, param in zip(w[at + 3 : end : 2], param_types):
+            for name_off, param in zip(w[at + 3 : end : 2], param_types, strict=True):
                 text = get(name_off) if name_off >= first_string else None
                 if text is None:
                     text = name(name_off, type_id)
                 lines.append(f"\t'{text or '(anon)'}' type_id={param}")
             return "\n".join(lines)
-        if kind != s.KIND_STRUCT and kind != s.KIND_UNION:
+        if kind not in (s.KIND_STRUCT, s.KIND_UNION):
             return None
         kind_name = "STRUCT" if kind == s.KIND_STRUCT else "UNION"
         end = at + 3 + 3 * vlen
@@ -156,7 +156,9 @@ class _WordsReader:
         self.check_refs(member_types, type_id, "member")
         lines = [f"[{type_id}] {kind_name} '{name(w[at], type_id)}' size={w[at + 2]} vlen={vlen}"]
         bitfields = info >> 31  # BTF_MEMBER_BITFIELD_SIZE / BTF_MEMBER_BIT_OFFSET in each offset
-        for name_off, m_type, m_off in zip(w[at + 3 : end : 3], member_types, w[at + 5 : end : 3]):
+        for name_off, m_type, m_off in zip(
+            w[at + 3 : end : 3], member_types, w[at + 5 : end : 3], strict=True
+        ):
             text = get(name_off) if name_off >= first_string else None
             if text is None:
                 text = name(name_off, type_id)
