@@ -19,7 +19,6 @@ This follows libbpf's ``btf_dump.c``, which decides what clang needs:
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Sequence
 
 from ebpf.syscall.abi import BTF_KINDS
@@ -78,18 +77,6 @@ _MAX_BITFIELD_PADDING = 8 * 4096
 _BUILTIN_TYPEDEFS = frozenset({"__builtin_va_list"})
 
 
-class _Order(enum.Enum):
-    NOT_ORDERED = 0
-    ORDERING = 1
-    ORDERED = 2
-
-
-class _Emit(enum.Enum):
-    NOT_EMITTED = 0
-    EMITTING = 1
-    EMITTED = 2
-
-
 def dump_c(graph: TypeGraph, *, guard: str = "__VMLINUX_H__") -> str:
     """A C header defining every type of ``graph`` that C can express.
 
@@ -111,8 +98,12 @@ class _CDumper:
     def __init__(self, graph: TypeGraph) -> None:
         self.graph = graph
         self.out: list[str] = []
-        self.order: dict[int, _Order] = {}
-        self.emit: dict[int, _Emit] = {}
+        #: types ordered, and structs/unions being ordered (their members are)
+        self.ordered: set[int] = set()
+        self.ordering: set[int] = set()
+        #: types written (nothing more to write for them), and types being written
+        self.emitted: set[int] = set()
+        self.emitting: set[int] = set()
         self.fwd_emitted: set[int] = set()
         self.queue: list[int] = []
         self.referenced: set[int] = set()
@@ -130,9 +121,9 @@ class _CDumper:
         self._mark_referenced()
         table = self.graph._table
         table.cache_strings()  # most names are written: decoded in one pass
-        words, order, ordered = table.words, self.order, _Order.ORDERED
+        words, ordered = table.words, self.ordered
         for type_id, at in enumerate(table.offsets, table.first_id):
-            if order.get(type_id) is ordered:
+            if type_id in ordered:
                 continue
             info = words[at + 1]
             kind = (info >> 24) & 0x1F  # _layout.info_kind, inline: once per record
@@ -143,7 +134,7 @@ class _CDumper:
                 # the most common record: not followed when what it refers to is ordered
                 # (then the call would find nothing to do), in range and shallow
                 ids = words[at + 2 : at + 3 + 2 * _layout.info_vlen(info) : 2]
-                if all(order.get(part) is ordered for part in ids):
+                if ordered.issuperset(ids):
                     continue
             self._order_type(type_id, through_ptr=False, depth=0)
         for type_id in self.queue:
@@ -194,26 +185,25 @@ class _CDumper:
         """
         if depth > _MAX_DEPTH:
             raise ParseError(f"{self.graph.name}: type id {type_id}: types nest too deeply to order")
-        state = self.order.get(type_id, _Order.NOT_ORDERED)
-        if state is _Order.ORDERED:
+        ordered = self.ordered
+        if type_id in ordered:
             return True
         if type_id == 0:
-            self.order[type_id] = _Order.ORDERED
+            ordered.add(type_id)
             return False
         table, at = self._record(type_id)
         words = table.words
         info = words[at + 1]
         kind = (info >> 24) & 0x1F  # _layout.info_kind, inline (hot)
-        if state is _Order.ORDERING:
+        if type_id in self.ordering:
             # a loop, fine when it goes through a pointer to a named struct
             if kind in _COMPOSITES and through_ptr and self._named(table, at, type_id):
                 return False
             raise ParseError(f"{self.graph.name}: type id {type_id}: type cycle that C cannot express")
         deeper = depth + 1
         if kind in (_layout.KIND_INT, _layout.KIND_FLOAT):
-            self.order[type_id] = _Order.ORDERED
+            ordered.add(type_id)
             return False
-        order = self.order
         # A reference to an ordered type is not followed (the call would only say
         # "strong"), unless the call would report nesting too deep.
         shallow = deeper <= _MAX_DEPTH
@@ -223,16 +213,17 @@ class _CDumper:
             named = self._named(table, at, type_id)
             if through_ptr and named:
                 return False
-            order[type_id] = _Order.ORDERING
+            self.ordering.add(type_id)
             member_types = words[at + 4 : at + 3 + 3 * _layout.info_vlen(info) : 3]
             if member_types and max(member_types) > last:
                 self._check_refs(table, member_types, type_id)
             for member_type in member_types:
-                if order.get(member_type) is not _Order.ORDERED:  # (the call would only say so)
+                if member_type not in ordered:  # (the call would only say so)
                     self._order_type(member_type, False, deeper)
             if named:
                 self.queue.append(type_id)
-            order[type_id] = _Order.ORDERED
+            self.ordering.discard(type_id)
+            ordered.add(type_id)
             return True
         if kind == _layout.KIND_FUNC_PROTO:
             ids = words[at + 2 : at + 3 + 2 * _layout.info_vlen(info) : 2]  # return type, then parameters
@@ -241,44 +232,34 @@ class _CDumper:
             strong = False
             for part in ids:
                 # (ordered: strong, as the call would say; every part is ordered in turn)
-                if (shallow and order.get(part) is _Order.ORDERED) or self._order_type(
-                    part, through_ptr, deeper
-                ):
+                if (shallow and part in ordered) or self._order_type(part, through_ptr, deeper):
                     strong = True
             return strong
         if kind in (_layout.KIND_ENUM, _layout.KIND_ENUM64, _layout.KIND_FWD):
             if self._named(table, at, type_id) or type_id not in self.referenced:
                 self.queue.append(type_id)
-            order[type_id] = _Order.ORDERED
+            ordered.add(type_id)
             return True
         target = words[at + 3] if kind == _layout.KIND_ARRAY else words[at + 2]
         if target > last:
             self._check_refs(table, (target,), type_id)
         if kind == _layout.KIND_PTR:
-            strong = (shallow and order.get(target) is _Order.ORDERED) or self._order_type(
-                target, True, deeper
-            )
-            order[type_id] = _Order.ORDERED
+            strong = (shallow and target in ordered) or self._order_type(target, True, deeper)
+            ordered.add(type_id)
             return strong
         if kind == _layout.KIND_ARRAY:
-            return (shallow and order.get(target) is _Order.ORDERED) or self._order_type(
-                target, False, deeper
-            )
+            return (shallow and target in ordered) or self._order_type(target, False, deeper)
         if kind == _layout.KIND_TYPEDEF:
-            strong = (shallow and order.get(target) is _Order.ORDERED) or self._order_type(
-                target, through_ptr, deeper
-            )
+            strong = (shallow and target in ordered) or self._order_type(target, through_ptr, deeper)
             if through_ptr and not strong:
                 return False
             self.queue.append(type_id)
-            order[type_id] = _Order.ORDERED
+            ordered.add(type_id)
             return True
         if kind in _MODIFIERS:
-            return (shallow and order.get(target) is _Order.ORDERED) or self._order_type(
-                target, through_ptr, deeper
-            )
+            return (shallow and target in ordered) or self._order_type(target, through_ptr, deeper)
         # FUNC, VAR, DATASEC, DECL_TAG: nothing to declare
-        order[type_id] = _Order.ORDERED
+        ordered.add(type_id)
         return False
 
     def _check_refs(self, table: TypeTable, refs: Sequence[int], type_id: int) -> None:
@@ -308,11 +289,11 @@ class _CDumper:
     def _emit_type(self, type_id: int, container: int, depth: int) -> None:
         if depth > _MAX_DEPTH:
             raise ParseError(f"{self.graph.name}: type id {type_id}: types nest too deeply to emit")
-        state = self.emit.get(type_id, _Emit.NOT_EMITTED)
-        if state is _Emit.EMITTED:
+        emitted = self.emitted
+        if type_id in emitted:
             return
         if type_id == 0:  # void
-            self.emit[type_id] = _Emit.EMITTED
+            emitted.add(type_id)
             return
         _, words, at = self.records.record(type_id)
         info = words[at + 1]
@@ -322,8 +303,7 @@ class _CDumper:
         # a type already emitted is not visited again (the call would only return),
         # unless the call would report nesting too deep
         shallow = deeper <= _MAX_DEPTH
-        emitted = self.emit.get
-        if state is _Emit.EMITTING:
+        if type_id in self.emitting:
             # a cycle: a forward declaration lets the outer definition go on
             if type_id in self.fwd_emitted:
                 return
@@ -340,50 +320,50 @@ class _CDumper:
         if kind in (_layout.KIND_ENUM, _layout.KIND_ENUM64):
             if top_level:
                 self.out.append(self._enum_def(type_id, words, at, 0) + ";\n\n")
-            self.emit[type_id] = _Emit.EMITTED
+            emitted.add(type_id)
         elif kind in _MODIFIERS or kind in (_layout.KIND_PTR, _layout.KIND_ARRAY):
             target = words[at + 3] if kind == _layout.KIND_ARRAY else words[at + 2]
-            if not shallow or emitted(target) is not _Emit.EMITTED:
+            if not shallow or target not in emitted:
                 self._emit_type(target, container, deeper)
-            if emitted(target) is _Emit.EMITTED:
+            if target in emitted:
                 # nothing more can ever be written through this reference
-                self.emit[type_id] = _Emit.EMITTED
+                emitted.add(type_id)
         elif kind == _layout.KIND_FWD:
             self.out.append(f"{'union' if info >> 31 else 'struct'} {self._tag_name(type_id)};\n\n")
-            self.emit[type_id] = _Emit.EMITTED
+            emitted.add(type_id)
         elif kind == _layout.KIND_TYPEDEF:
-            self.emit[type_id] = _Emit.EMITTING
-            if not shallow or emitted(words[at + 2]) is not _Emit.EMITTED:
+            self.emitting.add(type_id)
+            if not shallow or words[at + 2] not in emitted:
                 self._emit_type(words[at + 2], type_id, deeper)
             if type_id not in self.fwd_emitted and self.records.name(type_id) not in _BUILTIN_TYPEDEFS:
                 self.out.append(self._typedef_def(type_id, words[at + 2]) + ";\n\n")
-            self.emit[type_id] = _Emit.EMITTED
+            self.emitting.discard(type_id)
+            emitted.add(type_id)
         elif kind in _COMPOSITES:
-            self.emit[type_id] = _Emit.EMITTING
+            self.emitting.add(type_id)
             named = bool(self.records.name(type_id))
             if top_level or not named:
                 inner = type_id if named else container
                 for member_type in words[at + 4 : at + 3 + 3 * _layout.info_vlen(info) : 3]:
-                    if not shallow or emitted(member_type) is not _Emit.EMITTED:
+                    if not shallow or member_type not in emitted:
                         self._emit_type(member_type, inner, deeper)
             elif type_id not in self.fwd_emitted and type_id != container:
                 self.out.append(self._composite_fwd(type_id, kind) + ";\n\n")
                 self.fwd_emitted.add(type_id)
             if top_level:
                 self.out.append(self._composite_def(type_id, words, at, 0) + ";\n\n")
-                self.emit[type_id] = _Emit.EMITTED
-            else:
-                self.emit[type_id] = _Emit.NOT_EMITTED
+                emitted.add(type_id)
+            self.emitting.discard(type_id)
         elif kind == _layout.KIND_FUNC_PROTO:
             ids = (words[at + 2], *words[at + 4 : at + 3 + 2 * _layout.info_vlen(info) : 2])
             for part in ids:
-                if not shallow or emitted(part) is not _Emit.EMITTED:
+                if not shallow or part not in emitted:
                     self._emit_type(part, container, deeper)
-            if all(emitted(part) is _Emit.EMITTED for part in ids):
-                self.emit[type_id] = _Emit.EMITTED
+            if emitted.issuperset(ids):
+                emitted.add(type_id)
         else:  # INT, FLOAT: built in (decoded for their checks)
             self.graph[type_id]
-            self.emit[type_id] = _Emit.EMITTED
+            emitted.add(type_id)
 
     # ------------------------------------------------------------- names
 
