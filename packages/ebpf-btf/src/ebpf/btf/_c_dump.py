@@ -120,7 +120,6 @@ class _CDumper:
     def dump(self, guard: str) -> str:
         self._mark_referenced()
         table = self.graph._table
-        table.cache_strings()  # most names are written: decoded in one pass
         words, ordered = table.words, self.ordered
         for type_id, at in enumerate(table.offsets, table.first_id):
             if type_id in ordered:
