@@ -7,14 +7,32 @@ decoded types, on this kernel's BTF and on our test objects'.
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import pytest
 
-from ebpf.btf import Composite, Enum, Kind, Type, TypeGraph, load_file
+from ebpf.btf import (
+    Array,
+    BtfBuilder,
+    Composite,
+    Enum,
+    Int,
+    IntEncoding,
+    Kind,
+    Member,
+    Pointer,
+    Struct,
+    Type,
+    TypeGraph,
+    dump_c,
+    from_bytes,
+    load_file,
+)
 from ebpf.btf._c_decl import decl
 from ebpf.btf._c_dump import _CDumper, _Declarator
 from ebpf.btf._c_records import Records
+from ebpf.syscall.errors import ParseError
 from tests.btf._btf_support import BPF_DIR, compile_c
 
 #: kinds the header declares with a declarator (members, parameters, typedef targets)
@@ -94,3 +112,26 @@ def test_anonymous_bodies_are_not_kept_per_type() -> None:
     assert words.wrote_body
     assert "{" in text
     assert text.endswith(" field")
+
+
+def test_records_the_header_follows_are_checked_as_decoding_would() -> None:
+    """What the header does not print is checked too: an anonymous pointer's name, an array's index type."""
+    builder = BtfBuilder()
+    i32 = builder.add(Int(0, "int", 4, IntEncoding.SIGNED, 32))
+    ptr = builder.add(Pointer(0, "", i32))
+    arr = builder.add(Array(0, "", i32, i32, 4))
+    builder.add(Struct(0, "s", 24, (Member("p", ptr, 0), Member("a", arr, 64))))
+    data = builder.build()
+    graph = from_bytes(data)
+    assert "struct s {" in dump_c(graph)
+    table = graph._table
+
+    def patched(type_id: int, word: int, value: int) -> TypeGraph:
+        blob = bytearray(data)
+        struct.pack_into("<I", blob, table.types_start + 4 * (table.offsets[type_id - 1] + word), value)
+        return from_bytes(bytes(blob))
+
+    with pytest.raises(ParseError, match="string offset"):
+        dump_c(patched(ptr, 0, 0x7FFFFFFF))  # the pointer's name offset
+    with pytest.raises(ParseError, match="refers to type id 999"):
+        dump_c(patched(arr, 4, 999))  # the array's index type

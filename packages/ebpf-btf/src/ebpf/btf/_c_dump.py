@@ -105,6 +105,8 @@ class _CDumper:
         self.emitted: set[int] = set()
         self.emitting: set[int] = set()
         self.fwd_emitted: set[int] = set()
+        #: types whose record is checked (`_check_record`)
+        self.checked: set[int] = set()
         self.queue: list[int] = []
         self.referenced: set[int] = set()
         self.names: dict[int, str] = {}
@@ -294,7 +296,9 @@ class _CDumper:
         if type_id == 0:  # void
             emitted.add(type_id)
             return
-        _, words, at = self.records.record(type_id)
+        table, words, at = self.records.record(type_id)
+        if type_id not in self.checked:
+            self._check_record(type_id, table, words, at)
         info = words[at + 1]
         kind = (info >> 24) & 0x1F  # _layout.info_kind, inline (hot)
         top_level = container == 0
@@ -363,6 +367,31 @@ class _CDumper:
         else:  # INT, FLOAT: built in (decoded for their checks)
             self.graph[type_id]
             emitted.add(type_id)
+
+    def _check_record(self, type_id: int, table: TypeTable, words: Sequence[int], at: int) -> None:
+        """Check a record written or followed as decoding it would: its string offsets and type ids.
+
+        Its name, its members', parameters' or enumerators' names, and every
+        id it refers to: also those the header does not print (an anonymous
+        pointer's name, an array's index type), so that malformed BTF raises
+        whatever the header needs of it.
+
+        Raises:
+            ParseError: an offset is outside the string section, or an id past the last.
+        """
+        info = words[at + 1]
+        start, stop, ref_step = _reference_span(info)
+        refs = words[at + start : at + stop : ref_step]
+        if refs and max(refs) > table.last_id:
+            self._check_refs(table, refs, type_id)
+        step = _NAME_STEPS.get(_layout.info_kind(info))
+        offsets = [words[at]]
+        if step is not None:
+            offsets.extend(words[at + 3 : at + 3 + step * _layout.info_vlen(info) : step])
+        if max(offsets) >= table.first_string + len(table.strings) or min(offsets) < table.first_string:
+            for offset in offsets:  # (the base's strings, for split BTF, or the one out of range)
+                table.string(offset, f"type id {type_id}")
+        self.checked.add(type_id)
 
     # ------------------------------------------------------------- names
 
@@ -601,7 +630,9 @@ class _Declarator:
             if current == 0:
                 stack.append((KIND_VOID, 0, (), 0))
                 break
-            _, words, at = record(current)
+            table, words, at = record(current)
+            if current not in self.dumper.checked:
+                self.dumper._check_record(current, table, words, at)
             kind = (words[at + 1] >> 24) & 0x1F  # _layout.info_kind, inline (hot)
             stack.append((kind, current, words, at))
             if kind == _layout.KIND_ARRAY:
@@ -678,6 +709,14 @@ class _Declarator:
         return ", ".join(parts)
 
 
+#: words between the names of a record's members, parameters or enumerators, by kind
+_NAME_STEPS = {
+    _layout.KIND_STRUCT: 3,
+    _layout.KIND_UNION: 3,
+    _layout.KIND_FUNC_PROTO: 2,
+    _layout.KIND_ENUM: 2,
+    _layout.KIND_ENUM64: 3,
+}
 #: kinds a declarator follows to the type they refer to (in the ``size_or_type`` word)
 _CHAINED = frozenset(
     (
