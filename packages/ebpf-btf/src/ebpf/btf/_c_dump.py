@@ -161,19 +161,6 @@ class _CDumper:
 
     # ---------------------------------------------------------- ordering
 
-    def _record(self, type_id: int) -> tuple[TypeTable, int]:
-        """The table holding ``type_id`` (a split blob's base for base ids) and its record's word offset.
-
-        Raises:
-            ParseError: no such type id.
-        """
-        table: TypeTable | None = self.graph._table
-        while table is not None and type_id < table.first_id:
-            table = table.base
-        if table is None or type_id > table.last_id:
-            raise ParseError(f"{self.graph.name}: no type id {type_id} to order")
-        return table, table.offsets[type_id - table.first_id]
-
     def _order_type(self, type_id: int, through_ptr: bool, depth: int) -> bool:
         """Queue ``type_id`` after what it needs; True when it is a "strong" (by value) dependency.
 
@@ -192,8 +179,7 @@ class _CDumper:
         if type_id == 0:
             ordered.add(type_id)
             return False
-        table, at = self._record(type_id)
-        words = table.words
+        table, words, at = self.records.record(type_id)
         info = words[at + 1]
         kind = (info >> 24) & 0x1F  # _layout.info_kind, inline (hot)
         if type_id in self.ordering:
