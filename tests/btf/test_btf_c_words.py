@@ -30,7 +30,8 @@ from ebpf.btf import (
     load_file,
 )
 from ebpf.btf._c_decl import decl
-from ebpf.btf._c_dump import _CDumper, _Declarator
+from ebpf.btf._c_declarator import Declarator
+from ebpf.btf._c_dump import _CDumper
 from ebpf.btf._c_records import Records
 from ebpf.syscall.errors import ParseError
 from tests.btf._btf_support import BPF_DIR, compile_c
@@ -60,7 +61,7 @@ def _check_declarators(graph: TypeGraph) -> int:
     """Compare every declarator without an anonymous body; returns how many were compared."""
     dumper = _CDumper(graph)
     dumper.dump("__T__")  # every name gets its ___N suffix as in the header
-    spelling = _Declarator(dumper, 0)
+    spelling = Declarator(dumper.records, dumper._base_name, 0)
 
     def renamed(t: Type) -> str:
         return dumper._base_name(t.id, int(t.kind), 0, spelling)
@@ -74,7 +75,7 @@ def _check_declarators(graph: TypeGraph) -> int:
         if t.kind not in _DECLARED:
             continue
         for name in ("", "x"):
-            words = _Declarator(dumper, 0)
+            words = Declarator(dumper.records, dumper._base_name, 0)
             text = words.decl(type_id, name, 0)
             if words.wrote_body:
                 continue
@@ -107,7 +108,7 @@ def test_anonymous_bodies_are_not_kept_per_type() -> None:
         t for t in graph if isinstance(t, (Composite, Enum)) and not t.name and t.kind is not Kind.ENUM64
     ]
     assert anonymous
-    words = _Declarator(dumper, 1)
+    words = Declarator(dumper.records, dumper._base_name, 1)
     text = words.decl(anonymous[0].id, "field", 0)
     assert words.wrote_body
     assert "{" in text

@@ -25,8 +25,8 @@ from ebpf.syscall.abi import BTF_KINDS
 from ebpf.syscall.errors import ParseError
 
 from . import _layout
-from ._c_decl import MAX_DECL_DEPTH
-from ._c_records import KIND_VOID, Records
+from ._c_declarator import Declarator
+from ._c_records import KIND_VOID, Records, reference_span
 from ._decode import TypeTable
 from ._graph import TypeGraph
 
@@ -53,11 +53,6 @@ _FOOTER = """\
 _MAX_DEPTH = 512
 #: Kinds that declare nothing in C (functions, variables, sections, tags).
 _DECLARE_NOTHING = frozenset(BTF_KINDS[k] for k in ("FUNC", "VAR", "DATASEC", "DECL_TAG"))
-#: Kinds whose record refers to one type (in its ``size_or_type`` word).
-_REFERS_ONCE = frozenset(
-    BTF_KINDS[k]
-    for k in ("PTR", "CONST", "VOLATILE", "RESTRICT", "TYPE_TAG", "TYPEDEF", "FUNC", "VAR", "DECL_TAG")
-)
 
 #: Kinds that are structs or unions.
 _COMPOSITES = frozenset((_layout.KIND_STRUCT, _layout.KIND_UNION))
@@ -105,8 +100,6 @@ class _CDumper:
         self.emitted: set[int] = set()
         self.emitting: set[int] = set()
         self.fwd_emitted: set[int] = set()
-        #: types whose record is checked (`_check_record`)
-        self.checked: set[int] = set()
         self.queue: list[int] = []
         self.referenced: set[int] = set()
         self.names: dict[int, str] = {}
@@ -155,7 +148,7 @@ class _CDumper:
             info = words[at + 1]
             span = spans.get(info)
             if span is None:
-                span = spans[info] = _reference_span(info)
+                span = spans[info] = reference_span(info)
             start, stop, step = span
             update(words[at + start : at + stop : step])
 
@@ -203,7 +196,7 @@ class _CDumper:
             self.ordering.add(type_id)
             member_types = words[at + 4 : at + 3 + 3 * _layout.info_vlen(info) : 3]
             if member_types and max(member_types) > last:
-                self._check_refs(table, member_types, type_id)
+                self.records.check_refs(table, member_types, type_id)
             for member_type in member_types:
                 if member_type not in ordered:  # (the call would only say so)
                     self._order_type(member_type, False, deeper)
@@ -215,7 +208,7 @@ class _CDumper:
         if kind == _layout.KIND_FUNC_PROTO:
             ids = words[at + 2 : at + 3 + 2 * _layout.info_vlen(info) : 2]  # return type, then parameters
             if max(ids) > last:
-                self._check_refs(table, ids, type_id)
+                self.records.check_refs(table, ids, type_id)
             strong = False
             for part in ids:
                 # (ordered: strong, as the call would say; every part is ordered in turn)
@@ -229,7 +222,7 @@ class _CDumper:
             return True
         target = words[at + 3] if kind == _layout.KIND_ARRAY else words[at + 2]
         if target > last:
-            self._check_refs(table, (target,), type_id)
+            self.records.check_refs(table, (target,), type_id)
         if kind == _layout.KIND_PTR:
             strong = (shallow and target in ordered) or self._order_type(target, True, deeper)
             ordered.add(type_id)
@@ -248,15 +241,6 @@ class _CDumper:
         # FUNC, VAR, DATASEC, DECL_TAG: nothing to declare
         ordered.add(type_id)
         return False
-
-    def _check_refs(self, table: TypeTable, refs: Sequence[int], type_id: int) -> None:
-        """Check the ids a record refers to.
-
-        Raises:
-            ParseError: one is past the table's last id.
-        """
-        for ref in refs:
-            table._checked_ref(ref, f"type id {type_id}")
 
     def _named(self, table: TypeTable, at: int, type_id: int) -> bool:
         """Whether the record at word ``at`` of ``table`` has a non-empty name.
@@ -283,8 +267,8 @@ class _CDumper:
             emitted.add(type_id)
             return
         table, words, at = self.records.record(type_id)
-        if type_id not in self.checked:
-            self._check_record(type_id, table, words, at)
+        if type_id not in self.records.checked:
+            self.records.check(type_id, table, words, at)
         info = words[at + 1]
         kind = (info >> 24) & 0x1F  # _layout.info_kind, inline (hot)
         top_level = container == 0
@@ -354,31 +338,6 @@ class _CDumper:
             self.graph[type_id]
             emitted.add(type_id)
 
-    def _check_record(self, type_id: int, table: TypeTable, words: Sequence[int], at: int) -> None:
-        """Check a record written or followed as decoding it would: its string offsets and type ids.
-
-        Its name, its members', parameters' or enumerators' names, and every
-        id it refers to: also those the header does not print (an anonymous
-        pointer's name, an array's index type), so that malformed BTF raises
-        whatever the header needs of it.
-
-        Raises:
-            ParseError: an offset is outside the string section, or an id past the last.
-        """
-        info = words[at + 1]
-        start, stop, ref_step = _reference_span(info)
-        refs = words[at + start : at + stop : ref_step]
-        if refs and max(refs) > table.last_id:
-            self._check_refs(table, refs, type_id)
-        step = _NAME_STEPS.get(_layout.info_kind(info))
-        offsets = [words[at]]
-        if step is not None:
-            offsets.extend(words[at + 3 : at + 3 + step * _layout.info_vlen(info) : step])
-        if max(offsets) >= table.first_string + len(table.strings) or min(offsets) < table.first_string:
-            for offset in offsets:  # (the base's strings, for split BTF, or the one out of range)
-                table.string(offset, f"type id {type_id}")
-        self.checked.add(type_id)
-
     # ------------------------------------------------------------- names
 
     def _unique(self, counts: dict[str, int], name: str) -> str:
@@ -417,13 +376,13 @@ class _CDumper:
         template = self.decls.get(key)
         if template is not None:
             return template.replace(_NAME, name) if name else template
-        spelling = _Declarator(self, level)
+        spelling = Declarator(self.records, self._base_name, level)
         text = spelling.decl(type_id, _NAME if name else "", 0)
         if not spelling.wrote_body:
             self.decls[key] = text
         return text.replace(_NAME, name) if name else text
 
-    def _base_name(self, type_id: int, kind: int, level: int, spelling: _Declarator) -> str:
+    def _base_name(self, type_id: int, kind: int, level: int, spelling: Declarator) -> str:
         """How the base type of a declarator is spelled: its (renamed) name, or its body if anonymous."""
         if kind == KIND_VOID:
             return "void"
@@ -582,177 +541,6 @@ class _CDumper:
             # an 8-byte enum whose values alone would not make it 64-bit
             lines.append(" __attribute__((mode(word)))")
         return "".join(lines)
-
-
-class _Declarator:
-    """C declarators spelled from the records' words (`_c_decl.decl`'s algorithm on type ids).
-
-    ``wrote_body`` says whether an anonymous struct, union or enum was
-    written inline (such a declarator depends on where it is used).
-    """
-
-    __slots__ = ("dumper", "level", "records", "wrote_body")
-
-    def __init__(self, dumper: _CDumper, level: int) -> None:
-        self.dumper = dumper
-        self.records = dumper.records
-        self.level = level
-        self.wrote_body = False
-
-    def decl(self, type_id: int, name: str, depth: int) -> str:
-        """``name`` declared with type ``type_id`` (abstract when ``name`` is "").
-
-        Raises:
-            ParseError: the chain of pointers/arrays/prototypes is cyclic or too deep.
-        """
-        # The stack holds the chain from the declared name (bottom) down to the
-        # base type (top) as (kind, id, words, record offset); unwound from the base.
-        stack: list[tuple[int, int, Sequence[int], int]] = []
-        current = type_id
-        record = self.records.record
-        while True:
-            if len(stack) + depth > MAX_DECL_DEPTH:
-                raise ParseError(f"type id {type_id}: declarator chain is cyclic or too deep")
-            if current == 0:
-                stack.append((KIND_VOID, 0, (), 0))
-                break
-            table, words, at = record(current)
-            if current not in self.dumper.checked:
-                self.dumper._check_record(current, table, words, at)
-            kind = (words[at + 1] >> 24) & 0x1F  # _layout.info_kind, inline (hot)
-            stack.append((kind, current, words, at))
-            if kind == _layout.KIND_ARRAY:
-                current = words[at + 3]
-            elif kind in _CHAINED:
-                current = words[at + 2]
-            else:
-                break
-        out: list[str] = []
-        self._chain(out, stack, name, depth)
-        return "".join(out)
-
-    def _chain(
-        self, out: list[str], stack: list[tuple[int, int, Sequence[int], int]], name: str, depth: int
-    ) -> None:
-        # libbpf's btf_dump_emit_type_chain: pointers are written "*" right after
-        # another pointer and " *" otherwise, so "int **p" and "char *name".
-        last_was_ptr = True
-        while stack:
-            kind, type_id, words, at = stack.pop()
-            if kind == _layout.KIND_PTR:
-                out.append("*" if last_was_ptr else " *")
-            elif kind in _QUALIFIER_NAMES:
-                out.append(" " + _QUALIFIER_NAMES[kind])
-            elif kind == _layout.KIND_TYPE_TAG:
-                _emit_mods(out, stack)
-                out.append(f' __attribute__((btf_type_tag("{self.records.name(type_id)}")))')
-            elif kind == _layout.KIND_ARRAY:
-                _drop_mods(stack)
-                if not stack:
-                    _emit_name(out, name, last_was_ptr)
-                    out.append(f"[{words[at + 5]}]")
-                    return
-                multidim = stack[-1][0] == _layout.KIND_ARRAY
-                if name and not last_was_ptr:
-                    out.append(" ")
-                if not multidim:
-                    out.append("(")
-                self._chain(out, stack, name, depth)
-                if not multidim:
-                    out.append(")")
-                out.append(f"[{words[at + 5]}]")
-                return
-            elif kind == _layout.KIND_FUNC_PROTO:
-                _drop_mods(stack)
-                if stack:
-                    out.append(" (")
-                    self._chain(out, stack, name, depth)
-                    out.append(")")
-                else:
-                    _emit_name(out, name, last_was_ptr)
-                out.append(f"({self._params(type_id, words, at, depth)})")
-                return
-            else:  # the base type
-                _emit_mods(out, stack)
-                out.append(self.dumper._base_name(type_id, kind, self.level, self))
-            last_was_ptr = kind == _layout.KIND_PTR
-        _emit_name(out, name, last_was_ptr)
-
-    def _params(self, type_id: int, words: Sequence[int], at: int, depth: int) -> str:
-        vlen = _layout.info_vlen(words[at + 1])
-        # clang writes "f(void)" as one parameter of type void
-        if not vlen or (vlen == 1 and words[at + 4] == 0):
-            return "void"
-        table, _, _ = self.records.record(type_id)
-        parts = []
-        for index in range(vlen):
-            name_off, param_type = words[at + 3 + 2 * index], words[at + 4 + 2 * index]
-            if index == vlen - 1 and param_type == 0:
-                parts.append("...")
-                break
-            param_name = table.string(name_off, f"type id {type_id} parameter {index}")
-            parts.append(self.decl(param_type, param_name, depth + 1))
-        return ", ".join(parts)
-
-
-#: words between the names of a record's members, parameters or enumerators, by kind
-_NAME_STEPS = {
-    _layout.KIND_STRUCT: 3,
-    _layout.KIND_UNION: 3,
-    _layout.KIND_FUNC_PROTO: 2,
-    _layout.KIND_ENUM: 2,
-    _layout.KIND_ENUM64: 3,
-}
-#: kinds a declarator follows to the type they refer to (in the ``size_or_type`` word)
-_CHAINED = frozenset(
-    (
-        _layout.KIND_FUNC_PROTO,
-        _layout.KIND_PTR,
-        _layout.KIND_CONST,
-        _layout.KIND_VOLATILE,
-        _layout.KIND_RESTRICT,
-        _layout.KIND_TYPE_TAG,
-    )
-)
-#: qualifiers, as C spells them
-_QUALIFIER_NAMES = {
-    _layout.KIND_CONST: "const",
-    _layout.KIND_VOLATILE: "volatile",
-    _layout.KIND_RESTRICT: "restrict",
-}
-
-
-def _reference_span(info: int) -> tuple[int, int, int]:
-    """(start, stop, step): the words of a record with this ``info`` word that hold type ids."""
-    kind, vlen = _layout.info_kind(info), _layout.info_vlen(info)
-    if kind in _COMPOSITES:
-        return 4, 3 + 3 * vlen, 3  # each member's type
-    if kind == _layout.KIND_FUNC_PROTO:
-        return 2, 3 + 2 * vlen, 2  # the return type, then each parameter's
-    if kind == _layout.KIND_ARRAY:
-        return 3, 5, 1  # the element and index types
-    if kind == _layout.KIND_DATASEC:
-        return 3, 3 + 3 * vlen, 3  # each variable
-    if kind in _REFERS_ONCE:
-        return 2, 3, 1
-    return 0, 0, 1  # INT, ENUM, FWD, FLOAT: none
-
-
-def _emit_mods(out: list[str], stack: list[tuple[int, int, Sequence[int], int]]) -> None:
-    """Qualifiers right above the base type go in front of it (``const char``)."""
-    while stack and stack[-1][0] in _QUALIFIER_NAMES:
-        out.append(_QUALIFIER_NAMES[stack.pop()[0]] + " ")
-
-
-def _drop_mods(stack: list[tuple[int, int, Sequence[int], int]]) -> None:
-    # Qualifiers on an array or a function (GCC quirks) mean nothing in C:
-    # dropped like libbpf does.
-    while stack and stack[-1][0] in _QUALIFIER_NAMES:
-        stack.pop()
-
-
-def _emit_name(out: list[str], name: str, last_was_ptr: bool) -> None:
-    out.append((" " if name and not last_was_ptr else "") + name)
 
 
 def _is_packed(size: int, bit_offsets: list[int], bitfields: list[int], aligns: list[int]) -> bool:

@@ -1,4 +1,4 @@
-"""Type records read from their words, for the C dump: names, sizes and alignments without decoding.
+"""Type records read from their words, for the C dump: names, sizes, alignments and checks.
 
 The C header of a vmlinux writes ~30k types; decoding each into dataclasses
 (a `Member` per member) cost more than writing it. `Records` reads what
@@ -17,7 +17,7 @@ from . import _layout as s
 from ._decode import TypeTable
 from ._graph import MAX_RESOLVE_DEPTH, TypeGraph
 
-__all__ = ["KIND_VOID", "Records"]
+__all__ = ["KIND_VOID", "Records", "reference_span"]
 
 #: the kind number the dumper uses for type id 0 (BTF's kind 0 is never a record's)
 KIND_VOID = 0
@@ -27,6 +27,28 @@ _QUALIFIERS = frozenset((s.KIND_TYPEDEF, s.KIND_CONST, s.KIND_VOLATILE, s.KIND_R
 #: kinds whose size is the record's ``size`` word
 _SIZED = frozenset(
     (s.KIND_INT, s.KIND_STRUCT, s.KIND_UNION, s.KIND_ENUM, s.KIND_ENUM64, s.KIND_DATASEC, s.KIND_FLOAT)
+)
+#: words between the names of a record's members, parameters or enumerators, by kind
+_NAME_STEPS = {
+    s.KIND_STRUCT: 3,
+    s.KIND_UNION: 3,
+    s.KIND_FUNC_PROTO: 2,
+    s.KIND_ENUM: 2,
+    s.KIND_ENUM64: 3,
+}
+#: kinds whose record refers to one type (in its ``size_or_type`` word)
+_REFERS_ONCE = frozenset(
+    (
+        s.KIND_PTR,
+        s.KIND_CONST,
+        s.KIND_VOLATILE,
+        s.KIND_RESTRICT,
+        s.KIND_TYPE_TAG,
+        s.KIND_TYPEDEF,
+        s.KIND_FUNC,
+        s.KIND_VAR,
+        s.KIND_DECL_TAG,
+    )
 )
 #: kinds aligned on their size (at most a pointer's)
 _SCALARS = frozenset((s.KIND_INT, s.KIND_ENUM, s.KIND_ENUM64, s.KIND_FLOAT))
@@ -45,6 +67,8 @@ class Records:
         self.pointer_size = graph.pointer_size
         #: alignment of each type asked (successful answers only), by id
         self.aligns: dict[int, int] = {}
+        #: types whose record is checked (`check`)
+        self.checked: set[int] = set()
 
     def record(self, type_id: int) -> tuple[TypeTable, Sequence[int], int]:
         """The table holding ``type_id``, its words and the word offset of its record.
@@ -60,6 +84,40 @@ class Records:
         if table is None or not 0 < type_id <= table.last_id:
             raise ParseError(f"{self.graph.name}: no type id {type_id}")
         return table, table.words, table.offsets[type_id - table.first_id]
+
+    def check(self, type_id: int, table: TypeTable, words: Sequence[int], at: int) -> None:
+        """Check a record written or followed as decoding it would: its string offsets and type ids.
+
+        Its name, its members', parameters' or enumerators' names, and every
+        id it refers to: also those the header does not print (an anonymous
+        pointer's name, an array's index type), so that malformed BTF raises
+        whatever the header needs of it.
+
+        Raises:
+            ParseError: an offset is outside the string section, or an id past the last.
+        """
+        info = words[at + 1]
+        start, stop, ref_step = reference_span(info)
+        refs = words[at + start : at + stop : ref_step]
+        if refs and max(refs) > table.last_id:
+            self.check_refs(table, refs, type_id)
+        step = _NAME_STEPS.get(s.info_kind(info))
+        offsets = [words[at]]
+        if step is not None:
+            offsets.extend(words[at + 3 : at + 3 + step * s.info_vlen(info) : step])
+        if max(offsets) >= table.first_string + len(table.strings) or min(offsets) < table.first_string:
+            for offset in offsets:  # (the base's strings, for split BTF, or the one out of range)
+                table.string(offset, f"type id {type_id}")
+        self.checked.add(type_id)
+
+    def check_refs(self, table: TypeTable, refs: Sequence[int], type_id: int) -> None:
+        """Check the ids a record refers to.
+
+        Raises:
+            ParseError: one is past the table's last id.
+        """
+        for ref in refs:
+            table._checked_ref(ref, f"type id {type_id}")
 
     def kind(self, type_id: int) -> int:
         """The kind number of ``type_id`` (`KIND_VOID` for 0).
@@ -179,3 +237,19 @@ class Records:
                 return 1
             return align
         raise ValueError(f"{self.graph.name}: type id {type_id} has no alignment")
+
+
+def reference_span(info: int) -> tuple[int, int, int]:
+    """(start, stop, step): the words of a record with this ``info`` word that hold type ids."""
+    kind, vlen = s.info_kind(info), s.info_vlen(info)
+    if kind in (s.KIND_STRUCT, s.KIND_UNION):
+        return 4, 3 + 3 * vlen, 3  # each member's type
+    if kind == s.KIND_FUNC_PROTO:
+        return 2, 3 + 2 * vlen, 2  # the return type, then each parameter's
+    if kind == s.KIND_ARRAY:
+        return 3, 5, 1  # the element and index types
+    if kind == s.KIND_DATASEC:
+        return 3, 3 + 3 * vlen, 3  # each variable
+    if kind in _REFERS_ONCE:
+        return 2, 3, 1
+    return 0, 0, 1  # INT, ENUM, FWD, FLOAT: none
