@@ -19,31 +19,16 @@ This follows libbpf's ``btf_dump.c``, which decides what clang needs:
 
 from __future__ import annotations
 
-import enum
+from collections.abc import Sequence
 
 from ebpf.syscall.abi import BTF_KINDS
 from ebpf.syscall.errors import ParseError
 
 from . import _layout
-from ._c_decl import decl
+from ._c_declarator import Declarator
+from ._c_records import KIND_VOID, Records, reference_span
 from ._decode import TypeTable
 from ._graph import TypeGraph
-from ._types import (
-    Array,
-    Composite,
-    Const,
-    Enum,
-    Enum64,
-    FuncProto,
-    Fwd,
-    Pointer,
-    Restrict,
-    Struct,
-    Type,
-    Typedef,
-    TypeTag,
-    Volatile,
-)
 
 __all__ = ["dump_c"]
 
@@ -68,11 +53,6 @@ _FOOTER = """\
 _MAX_DEPTH = 512
 #: Kinds that declare nothing in C (functions, variables, sections, tags).
 _DECLARE_NOTHING = frozenset(BTF_KINDS[k] for k in ("FUNC", "VAR", "DATASEC", "DECL_TAG"))
-#: Kinds whose record refers to one type (in its ``size_or_type`` word).
-_REFERS_ONCE = frozenset(
-    BTF_KINDS[k]
-    for k in ("PTR", "CONST", "VOLATILE", "RESTRICT", "TYPE_TAG", "TYPEDEF", "FUNC", "VAR", "DECL_TAG")
-)
 
 #: Kinds that are structs or unions.
 _COMPOSITES = frozenset((_layout.KIND_STRUCT, _layout.KIND_UNION))
@@ -90,18 +70,6 @@ _MAX_BITFIELD_PADDING = 8 * 4096
 
 #: typedefs that clang defines itself and would reject a redefinition of
 _BUILTIN_TYPEDEFS = frozenset({"__builtin_va_list"})
-
-
-class _Order(enum.Enum):
-    NOT_ORDERED = 0
-    ORDERING = 1
-    ORDERED = 2
-
-
-class _Emit(enum.Enum):
-    NOT_EMITTED = 0
-    EMITTING = 1
-    EMITTED = 2
 
 
 def dump_c(graph: TypeGraph, *, guard: str = "__VMLINUX_H__") -> str:
@@ -125,15 +93,19 @@ class _CDumper:
     def __init__(self, graph: TypeGraph) -> None:
         self.graph = graph
         self.out: list[str] = []
-        self.order: dict[int, _Order] = {}
-        self.emit: dict[int, _Emit] = {}
+        #: types ordered, and structs/unions being ordered (their members are)
+        self.ordered: set[int] = set()
+        self.ordering: set[int] = set()
+        #: types written (nothing more to write for them), and types being written
+        self.emitted: set[int] = set()
+        self.emitting: set[int] = set()
         self.fwd_emitted: set[int] = set()
         self.queue: list[int] = []
         self.referenced: set[int] = set()
         self.names: dict[int, str] = {}
         self.tag_counts: dict[str, int] = {}
         self.ident_counts: dict[str, int] = {}
-        self.aligns: dict[int, int] = {}
+        self.records = Records(graph)
         #: declarators without anonymous bodies, by (type id, whether a name is declared)
         self.decls: dict[tuple[int, bool], str] = {}
         self.sizes: dict[int, int] = {}
@@ -143,48 +115,44 @@ class _CDumper:
     def dump(self, guard: str) -> str:
         self._mark_referenced()
         table = self.graph._table
-        order = self.order
-        for type_id in range(self.graph.first_id, self.graph.last_id + 1):
+        words, ordered = table.words, self.ordered
+        for type_id, at in enumerate(table.offsets, table.first_id):
+            if type_id in ordered:
+                continue
+            info = words[at + 1]
+            kind = (info >> 24) & 0x1F  # _layout.info_kind, inline: once per record
             # Functions, variables, sections and tags declare nothing: not even looked at.
-            if order.get(type_id) is not _Order.ORDERED and table.kind_of(type_id) not in _DECLARE_NOTHING:
-                self._order_type(type_id, through_ptr=False, depth=0)
+            if kind in _DECLARE_NOTHING:
+                continue
+            if kind == _layout.KIND_FUNC_PROTO:
+                # the most common record: not followed when what it refers to is ordered
+                # (then the call would find nothing to do), in range and shallow
+                ids = words[at + 2 : at + 3 + 2 * _layout.info_vlen(info) : 2]
+                if ordered.issuperset(ids):
+                    continue
+            self._order_type(type_id, through_ptr=False, depth=0)
         for type_id in self.queue:
             self._emit_type(type_id, 0, 0)
         return _HEADER.format(guard=guard) + "".join(self.out) + _FOOTER.format(guard=guard)
 
     def _mark_referenced(self) -> None:
-        """Note every type id another record refers to, read from the records' words."""
+        """Note every type id another record refers to, read from the records' words.
+
+        Where a record's references lie depends only on its ``info`` word (a
+        vmlinux has a few hundred distinct ones): one slice per record.
+        """
         table = self.graph._table
-        words, referenced = table.words, self.referenced
+        words, update = table.words, self.referenced.update
+        spans: dict[int, tuple[int, int, int]] = {}
         for at in table.offsets:
             info = words[at + 1]
-            kind, vlen = _layout.info_kind(info), _layout.info_vlen(info)
-            if kind in (_layout.KIND_STRUCT, _layout.KIND_UNION):
-                referenced.update(words[at + 4 : at + 3 + 3 * vlen : 3])
-            elif kind == _layout.KIND_FUNC_PROTO:
-                referenced.add(words[at + 2])
-                referenced.update(words[at + 4 : at + 3 + 2 * vlen : 2])
-            elif kind == _layout.KIND_ARRAY:
-                referenced.update((words[at + 3], words[at + 4]))
-            elif kind == _layout.KIND_DATASEC:
-                referenced.update(words[at + 3 : at + 3 + 3 * vlen : 3])
-            elif kind in _REFERS_ONCE:
-                referenced.add(words[at + 2])
+            span = spans.get(info)
+            if span is None:
+                span = spans[info] = reference_span(info)
+            start, stop, step = span
+            update(words[at + start : at + stop : step])
 
     # ---------------------------------------------------------- ordering
-
-    def _record(self, type_id: int) -> tuple[TypeTable, int]:
-        """The table holding ``type_id`` (a split blob's base for base ids) and its record's word offset.
-
-        Raises:
-            ParseError: no such type id.
-        """
-        table: TypeTable | None = self.graph._table
-        while table is not None and type_id < table.first_id:
-            table = table.base
-        if table is None or type_id > table.last_id:
-            raise ParseError(f"{self.graph.name}: no type id {type_id} to order")
-        return table, table.offsets[type_id - table.first_id]
 
     def _order_type(self, type_id: int, through_ptr: bool, depth: int) -> bool:
         """Queue ``type_id`` after what it needs; True when it is a "strong" (by value) dependency.
@@ -198,68 +166,80 @@ class _CDumper:
         """
         if depth > _MAX_DEPTH:
             raise ParseError(f"{self.graph.name}: type id {type_id}: types nest too deeply to order")
-        state = self.order.get(type_id, _Order.NOT_ORDERED)
-        if state is _Order.ORDERED:
+        ordered = self.ordered
+        if type_id in ordered:
             return True
         if type_id == 0:
-            self.order[type_id] = _Order.ORDERED
+            ordered.add(type_id)
             return False
-        table, at = self._record(type_id)
-        words = table.words
+        table, words, at = self.records.record(type_id)
         info = words[at + 1]
-        kind = _layout.info_kind(info)
-        if state is _Order.ORDERING:
+        kind = (info >> 24) & 0x1F  # _layout.info_kind, inline (hot)
+        if type_id in self.ordering:
             # a loop, fine when it goes through a pointer to a named struct
             if kind in _COMPOSITES and through_ptr and self._named(table, at, type_id):
                 return False
             raise ParseError(f"{self.graph.name}: type id {type_id}: type cycle that C cannot express")
         deeper = depth + 1
-        where = f"type id {type_id}"
         if kind in (_layout.KIND_INT, _layout.KIND_FLOAT):
-            self.order[type_id] = _Order.ORDERED
+            ordered.add(type_id)
             return False
-        if kind == _layout.KIND_PTR:
-            strong = self._order_type(table._checked_ref(words[at + 2], where), True, deeper)
-            self.order[type_id] = _Order.ORDERED
-            return strong
-        if kind == _layout.KIND_ARRAY:
-            return self._order_type(table._checked_ref(words[at + 3], where), False, deeper)
+        # A reference to an ordered type is not followed (the call would only say
+        # "strong"), unless the call would report nesting too deep.
+        shallow = deeper <= _MAX_DEPTH
+        last = table.last_id
         if kind in _COMPOSITES:
             # embedded, or anonymous (defined inline even behind a pointer)
             named = self._named(table, at, type_id)
             if through_ptr and named:
                 return False
-            self.order[type_id] = _Order.ORDERING
-            order = self.order
-            for member_type in words[at + 4 : at + 3 + 3 * _layout.info_vlen(info) : 3]:
-                if order.get(member_type) is not _Order.ORDERED:  # (the call would only say so)
-                    self._order_type(table._checked_ref(member_type, where), False, deeper)
+            self.ordering.add(type_id)
+            member_types = words[at + 4 : at + 3 + 3 * _layout.info_vlen(info) : 3]
+            if member_types and max(member_types) > last:
+                self.records.check_refs(table, member_types, type_id)
+            for member_type in member_types:
+                if member_type not in ordered:  # (the call would only say so)
+                    self._order_type(member_type, False, deeper)
             if named:
                 self.queue.append(type_id)
-            self.order[type_id] = _Order.ORDERED
+            self.ordering.discard(type_id)
+            ordered.add(type_id)
             return True
+        if kind == _layout.KIND_FUNC_PROTO:
+            ids = words[at + 2 : at + 3 + 2 * _layout.info_vlen(info) : 2]  # return type, then parameters
+            if max(ids) > last:
+                self.records.check_refs(table, ids, type_id)
+            strong = False
+            for part in ids:
+                # (ordered: strong, as the call would say; every part is ordered in turn)
+                if (shallow and part in ordered) or self._order_type(part, through_ptr, deeper):
+                    strong = True
+            return strong
         if kind in (_layout.KIND_ENUM, _layout.KIND_ENUM64, _layout.KIND_FWD):
             if self._named(table, at, type_id) or type_id not in self.referenced:
                 self.queue.append(type_id)
-            self.order[type_id] = _Order.ORDERED
+            ordered.add(type_id)
             return True
+        target = words[at + 3] if kind == _layout.KIND_ARRAY else words[at + 2]
+        if target > last:
+            self.records.check_refs(table, (target,), type_id)
+        if kind == _layout.KIND_PTR:
+            strong = (shallow and target in ordered) or self._order_type(target, True, deeper)
+            ordered.add(type_id)
+            return strong
+        if kind == _layout.KIND_ARRAY:
+            return (shallow and target in ordered) or self._order_type(target, False, deeper)
         if kind == _layout.KIND_TYPEDEF:
-            strong = self._order_type(table._checked_ref(words[at + 2], where), through_ptr, deeper)
+            strong = (shallow and target in ordered) or self._order_type(target, through_ptr, deeper)
             if through_ptr and not strong:
                 return False
             self.queue.append(type_id)
-            self.order[type_id] = _Order.ORDERED
+            ordered.add(type_id)
             return True
         if kind in _MODIFIERS:
-            return self._order_type(table._checked_ref(words[at + 2], where), through_ptr, deeper)
-        if kind == _layout.KIND_FUNC_PROTO:
-            strong = self._order_type(table._checked_ref(words[at + 2], where), through_ptr, deeper)
-            for param_type in words[at + 4 : at + 3 + 2 * _layout.info_vlen(info) : 2]:
-                param_strong = self._order_type(table._checked_ref(param_type, where), through_ptr, deeper)
-                strong = param_strong or strong
-            return strong
+            return (shallow and target in ordered) or self._order_type(target, through_ptr, deeper)
         # FUNC, VAR, DATASEC, DECL_TAG: nothing to declare
-        self.order[type_id] = _Order.ORDERED
+        ordered.add(type_id)
         return False
 
     def _named(self, table: TypeTable, at: int, type_id: int) -> bool:
@@ -272,73 +252,91 @@ class _CDumper:
         return bool(name_off) and bool(table.string(name_off, f"type id {type_id}"))
 
     # ---------------------------------------------------------- emitting
+    #
+    # Emitting reads the records' words too (`_c_records`): decoding the ~30k
+    # types a vmlinux header writes into dataclasses cost more than writing them.
+    # Kinds with checks of their own (INT, FLOAT, FUNC, VAR...) are decoded.
 
     def _emit_type(self, type_id: int, container: int, depth: int) -> None:
         if depth > _MAX_DEPTH:
             raise ParseError(f"{self.graph.name}: type id {type_id}: types nest too deeply to emit")
-        state = self.emit.get(type_id, _Emit.NOT_EMITTED)
-        if state is _Emit.EMITTED:
+        emitted = self.emitted
+        if type_id in emitted:
             return
-        t = self.graph[type_id]
+        if type_id == 0:  # void
+            emitted.add(type_id)
+            return
+        table, words, at = self.records.record(type_id)
+        if type_id not in self.records.checked:
+            self.records.check(type_id, table, words, at)
+        info = words[at + 1]
+        kind = (info >> 24) & 0x1F  # _layout.info_kind, inline (hot)
         top_level = container == 0
         deeper = depth + 1
-        if state is _Emit.EMITTING:
+        # a type already emitted is not visited again (the call would only return),
+        # unless the call would report nesting too deep
+        shallow = deeper <= _MAX_DEPTH
+        if type_id in self.emitting:
             # a cycle: a forward declaration lets the outer definition go on
             if type_id in self.fwd_emitted:
                 return
-            if isinstance(t, Composite):
-                if type_id == container or not t.name:
+            if kind in _COMPOSITES:
+                if type_id == container or not self.records.name(type_id):
                     return
-                self.out.append(self._composite_fwd(t) + ";\n\n")
+                self.out.append(self._composite_fwd(type_id, kind) + ";\n\n")
                 self.fwd_emitted.add(type_id)
-            elif isinstance(t, Typedef):
-                if t.name not in _BUILTIN_TYPEDEFS:
-                    self.out.append(self._typedef_def(t) + ";\n\n")
+            elif kind == _layout.KIND_TYPEDEF:
+                if self.records.name(type_id) not in _BUILTIN_TYPEDEFS:
+                    self.out.append(self._typedef_def(type_id, words[at + 2]) + ";\n\n")
                 self.fwd_emitted.add(type_id)
             return
-        if isinstance(t, Enum):
+        if kind in (_layout.KIND_ENUM, _layout.KIND_ENUM64):
             if top_level:
-                self.out.append(self._enum_def(t, 0) + ";\n\n")
-            self.emit[type_id] = _Emit.EMITTED
-        elif isinstance(t, (Pointer, Volatile, Const, Restrict, TypeTag, Array)):
-            self._emit_type(t.type_id, container, deeper)
-            if self.emit.get(t.type_id) is _Emit.EMITTED:
+                self.out.append(self._enum_def(type_id, words, at, 0) + ";\n\n")
+            emitted.add(type_id)
+        elif kind in _MODIFIERS or kind in (_layout.KIND_PTR, _layout.KIND_ARRAY):
+            target = words[at + 3] if kind == _layout.KIND_ARRAY else words[at + 2]
+            if not shallow or target not in emitted:
+                self._emit_type(target, container, deeper)
+            if target in emitted:
                 # nothing more can ever be written through this reference
-                self.emit[type_id] = _Emit.EMITTED
-        elif isinstance(t, Fwd):
-            self.out.append(f"{'union' if t.union else 'struct'} {self._tag_name(t)};\n\n")
-            self.emit[type_id] = _Emit.EMITTED
-        elif isinstance(t, Typedef):
-            self.emit[type_id] = _Emit.EMITTING
-            self._emit_type(t.type_id, type_id, deeper)
-            if type_id not in self.fwd_emitted and t.name not in _BUILTIN_TYPEDEFS:
-                self.out.append(self._typedef_def(t) + ";\n\n")
-            self.emit[type_id] = _Emit.EMITTED
-        elif isinstance(t, Composite):
-            self.emit[type_id] = _Emit.EMITTING
-            if top_level or not t.name:
-                inner = container if not t.name else type_id
-                for member in t.members:
-                    self._emit_type(member.type_id, inner, deeper)
+                emitted.add(type_id)
+        elif kind == _layout.KIND_FWD:
+            self.out.append(f"{'union' if info >> 31 else 'struct'} {self._tag_name(type_id)};\n\n")
+            emitted.add(type_id)
+        elif kind == _layout.KIND_TYPEDEF:
+            self.emitting.add(type_id)
+            if not shallow or words[at + 2] not in emitted:
+                self._emit_type(words[at + 2], type_id, deeper)
+            if type_id not in self.fwd_emitted and self.records.name(type_id) not in _BUILTIN_TYPEDEFS:
+                self.out.append(self._typedef_def(type_id, words[at + 2]) + ";\n\n")
+            self.emitting.discard(type_id)
+            emitted.add(type_id)
+        elif kind in _COMPOSITES:
+            self.emitting.add(type_id)
+            named = bool(self.records.name(type_id))
+            if top_level or not named:
+                inner = type_id if named else container
+                for member_type in words[at + 4 : at + 3 + 3 * _layout.info_vlen(info) : 3]:
+                    if not shallow or member_type not in emitted:
+                        self._emit_type(member_type, inner, deeper)
             elif type_id not in self.fwd_emitted and type_id != container:
-                self.out.append(self._composite_fwd(t) + ";\n\n")
+                self.out.append(self._composite_fwd(type_id, kind) + ";\n\n")
                 self.fwd_emitted.add(type_id)
             if top_level:
-                self.out.append(self._composite_def(t, 0) + ";\n\n")
-                self.emit[type_id] = _Emit.EMITTED
-            else:
-                self.emit[type_id] = _Emit.NOT_EMITTED
-        elif isinstance(t, FuncProto):
-            self._emit_type(t.return_type_id, container, deeper)
-            for param in t.params:
-                self._emit_type(param.type_id, container, deeper)
-            emitted = self.emit.get
-            if emitted(t.return_type_id) is _Emit.EMITTED and all(
-                emitted(param.type_id) is _Emit.EMITTED for param in t.params
-            ):
-                self.emit[type_id] = _Emit.EMITTED
-        else:  # INT, FLOAT, void: built in
-            self.emit[type_id] = _Emit.EMITTED
+                self.out.append(self._composite_def(type_id, words, at, 0) + ";\n\n")
+                emitted.add(type_id)
+            self.emitting.discard(type_id)
+        elif kind == _layout.KIND_FUNC_PROTO:
+            ids = (words[at + 2], *words[at + 4 : at + 3 + 2 * _layout.info_vlen(info) : 2])
+            for part in ids:
+                if not shallow or part not in emitted:
+                    self._emit_type(part, container, deeper)
+            if emitted.issuperset(ids):
+                emitted.add(type_id)
+        else:  # INT, FLOAT: built in (decoded for their checks)
+            self.graph[type_id]
+            emitted.add(type_id)
 
     # ------------------------------------------------------------- names
 
@@ -346,25 +344,26 @@ class _CDumper:
         counts[name] = counts.get(name, 0) + 1
         return name if counts[name] == 1 else f"{name}___{counts[name]}"
 
-    def _tag_name(self, t: Type) -> str:
+    def _tag_name(self, type_id: int) -> str:
         """The (deduplicated) name of a struct/union/enum/fwd; FWDs share their struct's name."""
-        name = self.names.get(t.id)
+        name = self.names.get(type_id)
         if name is None:
-            name = self._unique(self.tag_counts, t.name) if t.name else ""
-            self.names[t.id] = name
+            raw = self.records.name(type_id)
+            name = self._unique(self.tag_counts, raw) if raw else ""
+            self.names[type_id] = name
         return name
 
-    def _ident_name(self, t: Type) -> str:
-        name = self.names.get(t.id)
+    def _ident_name(self, type_id: int) -> str:
+        name = self.names.get(type_id)
         if name is None:
-            name = self._unique(self.ident_counts, t.name)
-            self.names[t.id] = name
+            name = self._unique(self.ident_counts, self.records.name(type_id))
+            self.names[type_id] = name
         return name
 
     # -------------------------------------------------------- definitions
 
-    def _decl(self, t: Type, name: str, level: int) -> str:
-        """``name`` declared with type ``t``, anonymous types written inline at ``level``.
+    def _decl(self, type_id: int, name: str, level: int) -> str:
+        """``name`` declared with type ``type_id``, anonymous types written inline at ``level``.
 
         A declarator that writes no anonymous body is the same wherever it is
         used (names keep the suffix they got first), so it is kept per type
@@ -373,76 +372,106 @@ class _CDumper:
         Raises:
             ParseError: the declarator chain is cyclic or too deep.
         """
-        key = (t.id, bool(name))
+        key = (type_id, bool(name))
         template = self.decls.get(key)
         if template is not None:
             return template.replace(_NAME, name) if name else template
-        wrote_body = False
-
-        def inline(anon: Type) -> str:
-            nonlocal wrote_body
-            wrote_body = True
-            return self._inline(anon, level)
-
-        text = decl(t, _NAME if name else "", inline, renamer=self._renamed)
-        if not wrote_body:
+        spelling = Declarator(self.records, self._base_name, level)
+        text = spelling.decl(type_id, _NAME if name else "", 0)
+        if not spelling.wrote_body:
             self.decls[key] = text
         return text.replace(_NAME, name) if name else text
 
-    def _renamed(self, t: Type) -> str:
-        """How a named base type is spelled here (with its ``___N`` suffix if it has one)."""
-        if isinstance(t, Composite):
-            return f"{'struct' if isinstance(t, Struct) else 'union'} {self._tag_name(t)}"
-        if isinstance(t, Enum):
-            return f"enum {self._tag_name(t)}"
-        if isinstance(t, Fwd):
-            return f"{'union' if t.union else 'struct'} {self._tag_name(t)}"
-        if isinstance(t, Typedef):
-            return self._ident_name(t)
-        return t.name
+    def _base_name(self, type_id: int, kind: int, level: int, spelling: Declarator) -> str:
+        """How the base type of a declarator is spelled: its (renamed) name, or its body if anonymous."""
+        if kind == KIND_VOID:
+            return "void"
+        raw = self.records.name(type_id)
+        _, words, at = self.records.record(type_id)
+        if kind in _COMPOSITES:
+            if not raw:
+                spelling.wrote_body = True
+                return self._composite_def(type_id, words, at, level)
+            return self._composite_fwd(type_id, kind)
+        if kind in (_layout.KIND_ENUM, _layout.KIND_ENUM64):
+            if not raw:
+                spelling.wrote_body = True
+                return self._enum_def(type_id, words, at, level)
+            return f"enum {self._tag_name(type_id)}"
+        if kind == _layout.KIND_FWD:
+            tag = self._tag_name(type_id) if raw else ""
+            return f"{'union' if words[at + 1] >> 31 else 'struct'} {tag}"
+        if kind == _layout.KIND_TYPEDEF and raw:
+            return self._ident_name(type_id)
+        if kind not in _MODIFIERS and kind != _layout.KIND_TYPEDEF:
+            self.graph[type_id]  # INT, FLOAT and kinds C cannot spell: decoded for their checks
+        return raw
 
-    def _inline(self, t: Type, level: int) -> str:
-        if isinstance(t, Composite):
-            return self._composite_def(t, level)
-        if isinstance(t, Enum):
-            return self._enum_def(t, level)
-        return t.name
+    def _typedef_def(self, type_id: int, target: int) -> str:
+        return "typedef " + self._decl(target, self._ident_name(type_id), 0)
 
-    def _typedef_def(self, t: Typedef) -> str:
-        return "typedef " + self._decl(t.type, self._ident_name(t), 0)
+    def _composite_fwd(self, type_id: int, kind: int) -> str:
+        return f"{'struct' if kind == _layout.KIND_STRUCT else 'union'} {self._tag_name(type_id)}"
 
-    def _composite_fwd(self, t: Composite) -> str:
-        return f"{'struct' if isinstance(t, Struct) else 'union'} {self._tag_name(t)}"
-
-    def _composite_def(self, t: Composite, level: int) -> str:
-        graph = self.graph
-        is_struct = isinstance(t, Struct)
-        aligns = [self._align(member.type_id) for member in t.members]
-        packed = is_struct and _is_packed(t, aligns)
-        name = self._tag_name(t)
+    def _composite_def(self, type_id: int, words: Sequence[int], at: int, level: int) -> str:
+        info = words[at + 1]
+        is_struct = _layout.info_kind(info) == _layout.KIND_STRUCT
+        size = words[at + 2]
+        end = at + 3 + 3 * _layout.info_vlen(info)
+        member_types = words[at + 4 : end : 3]
+        offsets = words[at + 5 : end : 3]
+        if info >> 31:  # BTF_MEMBER_BITFIELD_SIZE / BTF_MEMBER_BIT_OFFSET
+            bit_offsets = [offset & 0xFFFFFF for offset in offsets]
+            bitfields = [offset >> 24 for offset in offsets]
+        else:
+            bit_offsets, bitfields = list(offsets), [0] * len(offsets)
+        known_align = self.records.aligns.get  # (alignments are >= 1: "or" asks only the unknown)
+        aligns = [known_align(member_type) or self._align(member_type) for member_type in member_types]
+        packed = is_struct and _is_packed(size, bit_offsets, bitfields, aligns)
+        name = self._tag_name(type_id)
         parts = [f"{'struct' if is_struct else 'union'}{' ' if name else ''}{name} {{"]
         offset = 0
         prev_bitfield = False
-        for member, natural_align in zip(t.members, aligns, strict=True):
-            member_align = 1 if packed else natural_align
-            in_bitfield = prev_bitfield and member.bitfield_size != 0
-            parts.extend(
-                _padding(offset, member.bit_offset, member_align, in_bitfield, level + 1, graph.pointer_size)
-            )
-            text = f"\n{_pad(level + 1)}{self._decl(member.type, member.name, level + 1)}"
-            if member.bitfield_size:
-                text += f": {member.bitfield_size}"
-                offset = member.bit_offset + member.bitfield_size
+        pointer_size = self.records.pointer_size
+        pad = _pad(level + 1)
+        table, _, _ = self.records.record(type_id)
+        strings, first_string = table._names, table.first_string
+        decls, known_size = self.decls, self.sizes.get
+        members = zip(words[at + 3 : end : 3], member_types, bit_offsets, bitfields, aligns, strict=True)
+        for index, (name_off, member_type, bit_offset, bitfield, natural_align) in enumerate(members):
+            member_name = strings.get(name_off) if name_off >= first_string else None
+            if member_name is None:
+                member_name = table.string(name_off, f"type id {type_id} member {index}")
+            if offset < bit_offset:
+                parts.extend(
+                    _padding(
+                        offset,
+                        bit_offset,
+                        1 if packed else natural_align,
+                        prev_bitfield and bitfield != 0,
+                        level + 1,
+                        pointer_size,
+                    )
+                )
+            template = decls.get((member_type, bool(member_name)))  # self._decl's first step, inline
+            if template is None:
+                text = self._decl(member_type, member_name, level + 1)
+            else:
+                text = template.replace(_NAME, member_name) if member_name else template
+            if bitfield:
+                parts.append(f"\n{pad}{text}: {bitfield};")
+                offset = bit_offset + bitfield
                 prev_bitfield = True
             else:
-                offset = member.bit_offset + 8 * self._size(member.type_id)
+                parts.append(f"\n{pad}{text};")
+                member_size = known_size(member_type)
+                if member_size is None:
+                    member_size = self._size(member_type)
+                offset = bit_offset + 8 * member_size
                 prev_bitfield = False
-            parts.append(text + ";")
         if is_struct:
-            parts.extend(
-                _padding(offset, 8 * t.size, self._align(t.id), False, level + 1, graph.pointer_size)
-            )
-        if t.members or t.size:
+            parts.extend(_padding(offset, 8 * size, self._align(type_id), False, level + 1, pointer_size))
+        if member_types or size:
             parts.append(f"\n{_pad(level)}}}")
         else:
             parts.append("}")
@@ -451,14 +480,13 @@ class _CDumper:
         return "".join(parts)
 
     def _align(self, type_id: int) -> int:
-        """The type's alignment (1 for a type without one or with malformed types), kept per id."""
-        align = self.aligns.get(type_id)
+        """The type's alignment (1 for a type without one or with malformed types)."""
+        align = self.records.aligns.get(type_id)
         if align is None:
             try:
-                align = self.graph.align_of(type_id)
+                align = self.records.align_of(type_id)
             except ValueError:  # ParseError included, as before: the header still gets written
                 align = 1
-            self.aligns[type_id] = align
         return align
 
     def _size(self, type_id: int) -> int:
@@ -466,50 +494,66 @@ class _CDumper:
         size = self.sizes.get(type_id)
         if size is None:
             try:
-                size = self.graph.size_of(type_id)
+                size = self.records.size_of(type_id)
             except ValueError:  # ParseError included, as before: the header still gets written
                 size = 0
             self.sizes[type_id] = size
         return size
 
-    def _enum_def(self, t: Enum, level: int) -> str:
-        name = self._tag_name(t)
+    def _enum_def(self, type_id: int, words: Sequence[int], at: int, level: int) -> str:
+        name = self._tag_name(type_id)
         text = f"enum{' ' if name else ''}{name}"
-        if not t.values:
+        info = words[at + 1]
+        vlen = _layout.info_vlen(info)
+        if not vlen:
             return text
+        table, _, _ = self.records.record(type_id)
+        signed = info >> 31
+        is_64 = _layout.info_kind(info) == _layout.KIND_ENUM64
+        step = 3 if is_64 else 2
+        values = []
         lines = [text + " {"]
-        for value in t.values:
-            ident = self._unique(self.ident_counts, value.name)
-            if isinstance(t, Enum64):
-                literal = f"{value.value}{'LL' if t.signed else 'ULL'}"
+        for index, value_at in enumerate(range(at + 3, at + 3 + step * vlen, step)):
+            if is_64:
+                value = words[value_at + 1] | (words[value_at + 2] << 32)
+                if signed and value >= 1 << 63:
+                    value -= 1 << 64
             else:
-                literal = str(value.value)
+                value = words[value_at + 1]
+                if signed and value >= 1 << 31:
+                    value -= 1 << 32
+            values.append(value)
+            ident = self._unique(
+                self.ident_counts, table.string(words[value_at], f"type id {type_id} enumerator {index}")
+            )
+            literal = f"{value}{'LL' if signed else 'ULL'}" if is_64 else str(value)
             lines.append(f"\n{_pad(level + 1)}{ident} = {literal},")
         lines.append(f"\n{_pad(level)}}}")
         # C sizes an enum by its values; other sizes are forced as libbpf >= 1.2 does
-        if t.size == 1:
+        size = words[at + 2]
+        if size == 1:
             lines.append(" __attribute__((mode(byte)))")
-        elif t.size == 8 and self.graph.pointer_size == 8 and _needs_word_mode(t):
+        elif (
+            size == 8
+            and self.records.pointer_size == 8
+            and (not is_64 or all((v & 0xFFFFFFFFFFFFFFFF) >> 32 == 0 for v in values))
+        ):
+            # an 8-byte enum whose values alone would not make it 64-bit
             lines.append(" __attribute__((mode(word)))")
         return "".join(lines)
 
 
-def _needs_word_mode(t: Enum) -> bool:
-    """Whether an 8-byte enum needs ``mode(word)``: its values alone would not make it 64-bit."""
-    return not isinstance(t, Enum64) or all((v.value & 0xFFFFFFFFFFFFFFFF) >> 32 == 0 for v in t.values)
-
-
-def _is_packed(t: Composite, aligns: list[int]) -> bool:
+def _is_packed(size: int, bit_offsets: list[int], bitfields: list[int], aligns: list[int]) -> bool:
     """Whether a struct needs ``__attribute__((packed))`` to get its layout (libbpf's test).
 
     ``aligns`` holds the alignment of each member's type, in member order.
     """
     max_align = 1
-    for member, align in zip(t.members, aligns, strict=True):
-        if member.bitfield_size == 0 and member.bit_offset % (8 * align):
+    for bit_offset, bitfield, align in zip(bit_offsets, bitfields, aligns, strict=True):
+        if bitfield == 0 and bit_offset % (8 * align):
             return True
         max_align = max(align, max_align)
-    return t.size % max_align != 0
+    return size % max_align != 0
 
 
 def _padding(cur: int, nxt: int, next_align: int, in_bitfield: bool, level: int, ptr_size: int) -> list[str]:

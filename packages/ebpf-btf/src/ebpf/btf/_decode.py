@@ -18,6 +18,8 @@ exist.
 from __future__ import annotations
 
 import array
+import itertools
+import operator
 import struct
 import sys
 from typing import TYPE_CHECKING
@@ -227,6 +229,24 @@ class TypeTable:
         text = strings[local:end].decode("utf-8", "replace")
         self._names[offset] = text
         return text
+
+    def cache_strings(self) -> None:
+        """Decode every string of the own section at once into the cache `string()` reads.
+
+        For passes over the whole blob (the raw listing, the C header):
+        one split of the section instead of a search per string.
+        """
+        strings = self.strings
+        if not strings:
+            return
+        parts = strings.split(b"\0")[:-1]  # the section ends with NUL (checked on load)
+        steps = map(operator.add, map(len, parts), itertools.repeat(1))
+        offsets = itertools.accumulate(steps, initial=self.first_string)
+        if strings.isascii():
+            texts = strings.decode("ascii").split("\0")[:-1]
+        else:
+            texts = [part.decode("utf-8", "replace") for part in parts]
+        self._names.update(zip(offsets, texts, strict=False))  # (one offset more: the end)
 
     def string_offsets(self, name: bytes) -> list[int]:
         """Every offset (base first) at which the whole string ``name`` starts.

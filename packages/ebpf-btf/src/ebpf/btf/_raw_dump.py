@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from ebpf.syscall.abi import BTF_KINDS
 
@@ -67,11 +67,11 @@ def raw_lines(graph: TypeGraph) -> Iterator[str]:
         ParseError: a record of the graph is malformed.
     """
     table = graph._table
-    reader = _WordsReader(table)
-    for index, at in enumerate(table.offsets):
-        type_id = table.first_id + index
-        entry = reader.entry(type_id, at)
-        yield entry if entry is not None else format_type(graph[type_id], graph)
+    table.cache_strings()  # every name is printed: decoded in one pass
+    entry = _WordsReader(table).entry
+    for type_id, at in enumerate(table.offsets, table.first_id):
+        text = entry(type_id, at)
+        yield text if text is not None else format_type(graph[type_id], graph)
 
 
 class _WordsReader:
@@ -103,6 +103,16 @@ class _WordsReader:
         """
         return ref if ref <= self.last else self.table._checked_ref(ref, f"type id {type_id}{part}")
 
+    def check_refs(self, refs: Sequence[int], type_id: int, part: str) -> None:
+        """Check every id of ``refs`` (members' or parameters' types) at once.
+
+        Raises:
+            ParseError: one is past the last id (the message names the first such).
+        """
+        if refs and max(refs) > self.last:
+            for i, ref in enumerate(refs):
+                self.ref(ref, type_id, f" {part} {i}")
+
     def entry(self, type_id: int, at: int) -> str | None:
         """The raw entry of the record of ``type_id`` at word ``at``, or None for a kind read decoded.
 
@@ -111,12 +121,13 @@ class _WordsReader:
         """
         w = self.words
         info = w[at + 1]
-        kind, vlen = s.info_kind(info), s.info_vlen(info)
+        kind = (info >> 24) & 0x1F  # s.info_kind, inline: this runs once per record
         name, ref = self.name, self.ref
         if kind in _REF_KINDS:
             return (
                 f"[{type_id}] {_REF_KINDS[kind]} '{name(w[at], type_id)}' type_id={ref(w[at + 2], type_id)}"
             )
+        vlen = info & 0xFFFF  # s.info_vlen
         if kind == s.KIND_FUNC and vlen < len(_FUNC_LINKAGE):  # a bad linkage is decoding's to report
             target = ref(w[at + 2], type_id)
             return f"[{type_id}] FUNC '{name(w[at], type_id)}' type_id={target} linkage={_FUNC_LINKAGE[vlen]}"
@@ -124,36 +135,50 @@ class _WordsReader:
             elem, index = ref(w[at + 3], type_id), ref(w[at + 4], type_id)
             head = f"[{type_id}] ARRAY '{name(w[at], type_id)}'"
             return f"{head} type_id={elem} index_type_id={index} nr_elems={w[at + 5]}"
+        get, first_string = self.names.get, self.first_string
         if kind == s.KIND_FUNC_PROTO:
             ret = ref(w[at + 2], type_id)
+            end = at + 3 + 2 * vlen
+            param_types = w[at + 4 : end : 2]
+            self.check_refs(param_types, type_id, "parameter")
             lines = [f"[{type_id}] FUNC_PROTO '{name(w[at], type_id)}' ret_type_id={ret} vlen={vlen}"]
-            at += 3
-            for i in range(vlen):
-                param = ref(w[at + 1], type_id, f" parameter {i}")
-                lines.append(f"\t'{name(w[at], type_id)}' type_id={param}")
-                at += 2
+            for name_off, param in zip(w[at + 3 : end : 2], param_types, strict=True):
+                text = get(name_off) if name_off >= first_string else None
+                if text is None:
+                    text = name(name_off, type_id)
+                lines.append(f"\t'{text or '(anon)'}' type_id={param}")
             return "\n".join(lines)
         if kind not in (s.KIND_STRUCT, s.KIND_UNION):
             return None
         kind_name = "STRUCT" if kind == s.KIND_STRUCT else "UNION"
+        end = at + 3 + 3 * vlen
+        member_types = w[at + 4 : end : 3]
+        self.check_refs(member_types, type_id, "member")
         lines = [f"[{type_id}] {kind_name} '{name(w[at], type_id)}' size={w[at + 2]} vlen={vlen}"]
         bitfields = info >> 31  # BTF_MEMBER_BITFIELD_SIZE / BTF_MEMBER_BIT_OFFSET in each offset
-        at += 3
-        for i in range(vlen):
-            m_type, m_off = ref(w[at + 1], type_id, f" member {i}"), w[at + 2]
-            m_name = name(w[at], type_id)
-            if bitfields and m_off >> 24:
-                bits = f"bits_offset={m_off & 0xFFFFFF} bitfield_size={m_off >> 24}"
+        for name_off, m_type, m_off in zip(
+            w[at + 3 : end : 3], member_types, w[at + 5 : end : 3], strict=True
+        ):
+            text = get(name_off) if name_off >= first_string else None
+            if text is None:
+                text = name(name_off, type_id)
+            if not bitfields:
+                lines.append(f"\t'{text or '(anon)'}' type_id={m_type} bits_offset={m_off}")
+            elif m_off >> 24:
+                lines.append(
+                    f"\t'{text or '(anon)'}' type_id={m_type} "
+                    f"bits_offset={m_off & 0xFFFFFF} bitfield_size={m_off >> 24}"
+                )
             else:
-                bits = f"bits_offset={m_off & 0xFFFFFF if bitfields else m_off}"
-            lines.append(f"\t'{m_name}' type_id={m_type} {bits}")
-            at += 3
+                lines.append(f"\t'{text or '(anon)'}' type_id={m_type} bits_offset={m_off & 0xFFFFFF}")
         return "\n".join(lines)
 
 
 def dump_raw(graph: TypeGraph) -> str:
     """The whole ``format raw`` listing of this graph's own types, newline-terminated."""
-    return "".join(line + "\n" for line in raw_lines(graph))
+    lines = list(raw_lines(graph))
+    lines.append("")
+    return "\n".join(lines)
 
 
 def format_type(t: Type, graph: TypeGraph) -> str:
