@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any
 
 import pytest
 from core._cli import CHILD_TIMEOUT, child_env
+from core.test_core_tools_prometheus import _scrape, _tool
 
 from ebpf.core.tools import pycalls
 from ebpf.elf import usdt_probes
@@ -175,6 +177,25 @@ def test_ebpf_tool_pycalls_reports_each_interval_until_the_process_exits(tmp_pat
     assert {name: tuple(seen) for name, seen in totals.items()} == {
         name: (2 * calls, 2 * timed) for name, (calls, timed) in EXPECTED.items()
     } | {"<module>": (1, 0)}
+
+
+def test_ebpf_tool_pycalls_serves_calls_and_seconds_that_survive_reports(tmp_path: Path) -> None:
+    with _workload(tmp_path) as (child, script), _tool("pycalls", str(child.pid), "-i", "0.2", "-L") as url:
+        labels = (("file", script), ("function", "gamma"))
+        calls, timed = ("ebpf_pycalls_calls_total", labels), ("ebpf_pycalls_timed_calls_total", labels)
+        seconds = ("ebpf_pycalls_call_seconds_total", labels)
+        _batch(child)
+        time.sleep(0.5)  # at least one interval report has cleared the tool's map
+        first = _scrape(url)
+        assert (first[calls], first[timed]) == (6, 6)
+        assert first[seconds] >= 6 * 0.002
+        _batch(child)
+        time.sleep(0.5)
+        second = _scrape(url)
+        assert (second[calls], second[timed]) == (12, 12)
+        assert second[seconds] > first[seconds]
+        alpha = ("ebpf_pycalls_calls_total", (("file", script), ("function", "alpha")))
+        assert second[alpha] == 14
 
 
 def test_pycalls_says_when_the_process_has_no_python_probes() -> None:
