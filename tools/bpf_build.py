@@ -27,7 +27,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["BUILD_DIR", "BpfBuildError", "clang_version", "compile_bpf"]
+__all__ = ["BUILD_DIR", "BpfBuildError", "clang_version", "compile_bpf", "include_flags"]
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = ROOT / "tests" / "bpf" / "build"
@@ -59,7 +59,8 @@ def clang_version() -> str:
     return out.splitlines()[0] if out else "unknown"
 
 
-def _include_flags() -> list[str]:
+def include_flags() -> list[str]:
+    """The ``-I`` of this host's multiarch include directory (``<asm/types.h>``, ``<asm/errno.h>``)."""
     multiarch = sysconfig.get_config_var("MULTIARCH")
     candidates = [Path("/usr/include") / multiarch] if isinstance(multiarch, str) and multiarch else []
     candidates.append(Path("/usr/include") / f"{os.uname().machine}-linux-gnu")
@@ -100,7 +101,7 @@ def compile_bpf(source: Path, *, cflags: Sequence[str] = ()) -> Path:
     source = Path(source).resolve()
     if not source.is_file():
         raise FileNotFoundError(f"no BPF C source at {source}")
-    flags = [*BASE_FLAGS, *_include_flags(), *cflags]
+    flags = [*BASE_FLAGS, *include_flags(), *cflags]
     target = BUILD_DIR / f"{source.stem}-{_digest(source, flags)}.o"
     if target.is_file():
         return target

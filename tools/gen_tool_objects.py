@@ -13,6 +13,12 @@ object.
     python tools/gen_tool_objects.py render   # rebuild the objects (make regen)
     python tools/gen_tool_objects.py check    # exit 1 when a rebuild would change one
 
+A tool whose programs read a uprobe's registers (``struct pt_regs``, laid out
+per architecture: USDT arguments) gets one object per target instead,
+``NAME.ARCH.bpf.o`` built with ``-D__TARGET_ARCH_ARCH`` (`PER_ARCH`), and
+with the multiarch include directory (``<asm/errno.h>`` for libbpf's
+``usdt.bpf.h``; its content is the same on every architecture).
+
 The clang that built the committed objects is recorded in ``bpf/BUILT_WITH``;
 ``tests/core/test_core_tool_objects.py`` rebuilds each object when the local
 clang is that one and compares bytes.
@@ -29,11 +35,13 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bpf_build import BASE_FLAGS, BpfBuildError, clang_version
+from bpf_build import BASE_FLAGS, BpfBuildError, clang_version, include_flags
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE_DIR = ROOT / "packages" / "ebpf-core" / "src" / "ebpf" / "core" / "tools" / "bpf"
 BUILT_WITH = SOURCE_DIR / "BUILT_WITH"
+#: The tools built once per architecture (their ``__TARGET_ARCH_*`` names), as ``NAME.ARCH.bpf.o``.
+PER_ARCH: dict[str, tuple[str, ...]] = {"pycalls": ("x86", "arm64")}
 
 
 def sources() -> list[Path]:
@@ -41,13 +49,22 @@ def sources() -> list[Path]:
     return sorted(SOURCE_DIR.glob("*.bpf.c"))
 
 
-def object_of(source: Path) -> Path:
-    """The committed object of ``source`` (``x.bpf.c`` -> ``x.bpf.o``)."""
-    return source.with_suffix(".o")
+def objects_of(source: Path) -> dict[Path, tuple[str, ...]]:
+    """The committed objects of ``source`` and the extra clang flags of each.
+
+    ``x.bpf.c`` -> ``x.bpf.o``; a `PER_ARCH` tool -> ``x.ARCH.bpf.o`` for each of its architectures.
+    """
+    name = source.name.removesuffix(".bpf.c")
+    if name not in PER_ARCH:
+        return {source.with_suffix(".o"): ()}
+    return {
+        source.with_name(f"{name}.{arch}.bpf.o"): (f"-D__TARGET_ARCH_{arch}", *include_flags())
+        for arch in PER_ARCH[name]
+    }
 
 
-def build(source: Path) -> bytes:
-    """Compile and strip ``source``; the object's bytes.
+def build(source: Path, flags: tuple[str, ...] = ()) -> bytes:
+    """Compile ``source`` (with the extra ``flags`` of `objects_of`) and strip it; the object's bytes.
 
     Raises:
         BpfBuildError: clang or llvm-strip is missing or failed.
@@ -59,9 +76,17 @@ def build(source: Path) -> bytes:
             "clang and llvm-strip are needed (Debian/Ubuntu: `apt-get install clang llvm libbpf-dev`)"
         )
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / object_of(source).name
+        out = Path(tmp) / "out.bpf.o"
         result = subprocess.run(
-            [clang, *BASE_FLAGS, f"-fdebug-prefix-map={source.parent}=.", source.name, "-o", str(out)],
+            [
+                clang,
+                *BASE_FLAGS,
+                *flags,
+                f"-fdebug-prefix-map={source.parent}=.",
+                source.name,
+                "-o",
+                str(out),
+            ],
             cwd=source.parent,
             capture_output=True,
             text=True,
@@ -79,14 +104,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     stale = []
     for source in sources():
-        data = build(source)
-        target = object_of(source)
-        if args.action == "render":
-            if not target.is_file() or target.read_bytes() != data:
-                target.write_bytes(data)
-                print(f"wrote {target.relative_to(ROOT)}")
-        elif not target.is_file() or target.read_bytes() != data:
-            stale.append(target.relative_to(ROOT))
+        for target, flags in objects_of(source).items():
+            data = build(source, flags)
+            if args.action == "render":
+                if not target.is_file() or target.read_bytes() != data:
+                    target.write_bytes(data)
+                    print(f"wrote {target.relative_to(ROOT)}")
+            elif not target.is_file() or target.read_bytes() != data:
+                stale.append(target.relative_to(ROOT))
     if args.action == "render":
         BUILT_WITH.write_text(clang_version() + "\n")
         return 0

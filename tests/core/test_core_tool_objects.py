@@ -28,11 +28,28 @@ def test_every_source_has_its_object_and_every_tool_its_source() -> None:
 
     assert {s.name.removesuffix(".bpf.c") for s in SOURCES} == set(TOOL_NAMES)
     for source in SOURCES:
-        assert gen_tool_objects.object_of(source).is_file(), f"{source.name}: run `make regen`"
+        for target in gen_tool_objects.objects_of(source):
+            assert target.is_file(), f"{target.name}: run `make regen`"
 
 
-@pytest.mark.parametrize("source", SOURCES, ids=lambda s: s.name)
-def test_the_committed_object_matches_its_source(source: Path) -> None:
+def test_a_per_architecture_tool_has_an_object_for_each_machine_it_runs_on() -> None:
+    from ebpf.core.tools._objects import TARGET_ARCHES
+
+    for name, arches in gen_tool_objects.PER_ARCH.items():
+        assert set(arches) == set(TARGET_ARCHES.values()), name
+
+
+OBJECTS = [
+    (source, target, flags)
+    for source in SOURCES
+    for target, flags in gen_tool_objects.objects_of(source).items()
+]
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "flags"), OBJECTS, ids=[target.name for _, target, _ in OBJECTS]
+)
+def test_the_committed_object_matches_its_source(source: Path, target: Path, flags: tuple[str, ...]) -> None:
     if shutil.which("clang") is None or shutil.which("llvm-strip") is None:
         pytest.skip("needs clang and llvm-strip (Debian: apt-get install clang llvm)")
     from bpf_build import clang_version
@@ -40,8 +57,8 @@ def test_the_committed_object_matches_its_source(source: Path) -> None:
     built_with = gen_tool_objects.BUILT_WITH.read_text().strip()
     if clang_version() != built_with:
         pytest.skip(f"the objects were built with {built_with!r}, this is {clang_version()!r}")
-    assert gen_tool_objects.build(source) == gen_tool_objects.object_of(source).read_bytes(), (
-        f"{source.name} changed without its object: run `make regen`"
+    assert gen_tool_objects.build(source, flags) == target.read_bytes(), (
+        f"{source.name} changed without {target.name}: run `make regen`"
     )
 
 

@@ -68,6 +68,7 @@ TOOL_NAMES: tuple[str, ...] = (
     "biolatency",
     "tcpconnect",
     "tcplife",
+    "pycalls",
 )
 
 

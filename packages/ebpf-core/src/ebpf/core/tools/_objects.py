@@ -4,12 +4,14 @@ Each tool's C source ``bpf/NAME.bpf.c`` is compiled ahead of time (``make
 regen``, ``tools/gen_tool_objects.py``) into ``bpf/NAME.bpf.o``, committed and
 shipped in the wheel: no compiler on the machine that runs the tool. The
 objects are CO-RE: the loader relocates their field accesses against the
-running kernel's BTF.
+running kernel's BTF. A tool reading a uprobe's registers (USDT arguments)
+ships one object per architecture instead, ``bpf/NAME.ARCH.bpf.o``.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from importlib import resources
@@ -29,20 +31,36 @@ Hook = Literal["btf", "raw"]
 
 log = logging.getLogger("ebpf.core")
 
+#: The machines per-architecture objects are built for, and their ``__TARGET_ARCH_*`` names.
+TARGET_ARCHES = {"x86_64": "x86", "aarch64": "arm64"}
+
 
 def object_spec(name: str) -> CollectionSpec:
     """The spec of the tool object ``bpf/NAME.bpf.o`` shipped with ebpf-core.
 
+    A tool built per architecture has ``bpf/NAME.ARCH.bpf.o`` instead: the
+    one of this machine is taken.
+
     Raises:
-        FileNotFoundError: no such object in the package.
+        FileNotFoundError: no such object in the package (or none for this
+            machine's architecture).
         ParseError: the object is malformed.
     """
     from ebpf.elf import CollectionSpec
 
-    resource = resources.files("ebpf.core.tools") / "bpf" / f"{name}.bpf.o"
+    folder = resources.files("ebpf.core.tools") / "bpf"
+    resource = folder / f"{name}.bpf.o"
     if not resource.is_file():
-        raise FileNotFoundError(f"no BPF object {name}.bpf.o in ebpf.core.tools (a broken installation?)")
-    return CollectionSpec.from_bytes(resource.read_bytes(), name=f"{name}.bpf.o")
+        machine = os.uname().machine
+        if machine in TARGET_ARCHES:
+            resource = folder / f"{name}.{TARGET_ARCHES[machine]}.bpf.o"
+        if not resource.is_file():
+            raise FileNotFoundError(
+                f"no BPF object {name}.bpf.o in ebpf.core.tools, nor one built for {machine} "
+                f"({name}.ARCH.bpf.o: objects are built per architecture for "
+                f"{', '.join(TARGET_ARCHES)}; a broken installation?)"
+            )
+    return CollectionSpec.from_bytes(resource.read_bytes(), name=resource.name)
 
 
 def feature_available(feature: Feature) -> bool:

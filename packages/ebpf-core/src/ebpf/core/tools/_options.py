@@ -82,13 +82,15 @@ class IntervalOptions(CommonOptions):
 
 def add_common_arguments(parser: argparse.ArgumentParser, *, interval: bool) -> None:
     """Add ``-p``, ``-c``, ``-d``, ``-T``, ``--json``, ``--prometheus`` and ``-q`` (and ``-i`` when
-    ``interval``) to ``parser``."""
+    ``interval``) to ``parser``; ``-T`` is only ``--timestamp`` where the tool's own arguments took ``-T``."""
     parser.add_argument("-p", "--pid", type=int, help="only this process")
     parser.add_argument("-c", "--comm", help="only tasks with this name (comm, exact)")
     parser.add_argument("-d", "--duration", type=float, help="stop after this many seconds (default: Ctrl-C)")
     if interval:
         parser.add_argument("-i", "--interval", type=float, help="report every this many seconds")
-    parser.add_argument("-T", "--timestamp", dest="timestamps", action="store_true", help="print times")
+    # A tool whose own -T means something else (pycalls' -T TOP, as bcc's) keeps --timestamp only.
+    stamp = ("--timestamp",) if "-T" in parser._option_string_actions else ("-T", "--timestamp")
+    parser.add_argument(*stamp, dest="timestamps", action="store_true", help="print times")
     parser.add_argument("--json", action="store_true", help="one JSON object per record (JSON Lines)")
     parser.add_argument(
         "--prometheus",

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
-// Python function calls of a running CPython, through its USDT probes
+// pycalls: the Python function calls of a running CPython (after bcc's
+// pythoncalls / ucalls -l python), through its USDT probes
 // python:function__return and python:function__entry (filename, funcname,
 // lineno), read with libbpf's usdt.bpf.h. Per function (file, name, and the
 // line it returned from): how many calls returned, and for those whose entry
@@ -11,28 +12,30 @@
 // code object at the same call depth of the thread, so a return whose entry
 // was not seen is counted without a time and leaves the stack as it is.
 //
-// Shipped built (python_calls.<arch>.bpf.o) so that examples/python_calls.py
-// needs no compiler; integration/core/test_core_example_python_calls.py
-// checks the objects still match this source. To rebuild them:
-//   clang -O2 -g -target bpf -D__TARGET_ARCH_x86 -c python_calls.bpf.c -o python_calls.x86.bpf.o
-//   clang -O2 -g -target bpf -D__TARGET_ARCH_arm64 -c python_calls.bpf.c -o python_calls.arm64.bpf.o
-// (with the multiarch include directory, -I/usr/include/$(uname -m)-linux-gnu).
-// Built with: Debian clang version 14.0.6
-#include <linux/bpf.h>
-#include <linux/ptrace.h>
-#include <stdbool.h>
-#include <bpf/bpf_helpers.h>
+// BPF_USDT() reads the uprobe's registers (struct pt_regs), laid out per
+// architecture: tools/gen_tool_objects.py builds one object per target,
+// pycalls.x86.bpf.o and pycalls.arm64.bpf.o (-D__TARGET_ARCH_x86/arm64).
+#include "tools.h"
 
-#if defined(__TARGET_ARCH_arm64) && defined(_ASM_X86_PTRACE_H)
-/* arm64's uprobe context (asm/ptrace.h), when the headers included are x86_64's */
+#if defined(__TARGET_ARCH_x86)
+/* x86_64's uprobe context as user space declares it (asm/ptrace.h) */
+struct pt_regs {
+	unsigned long r15, r14, r13, r12, rbp, rbx, r11, r10, r9, r8;
+	unsigned long rax, rcx, rdx, rsi, rdi, orig_rax, rip, cs, eflags, rsp, ss;
+};
+#elif defined(__TARGET_ARCH_arm64)
+/* arm64's uprobe context (asm/ptrace.h) */
 struct user_pt_regs {
 	__u64 regs[31];
 	__u64 sp;
 	__u64 pc;
 	__u64 pstate;
 };
+#else
+#error "pycalls is built per architecture: -D__TARGET_ARCH_x86 or -D__TARGET_ARCH_arm64"
 #endif
 
+/* usdt.bpf.h includes <linux/errno.h>: the multiarch include directory gives its <asm/errno.h> */
 #include <bpf/usdt.bpf.h>
 
 #define FILE_LEN 128
