@@ -1,7 +1,8 @@
 """The packages that import their public names on first use (PEP 562), and what a ready tool imports.
 
 ``ebpf.btf``, ``ebpf.elf``, ``ebpf.events``, ``ebpf.progs`` and ``ebpf.syscall``
-map each public name to its module (``_HOMES``; a public submodule to itself) and import it on first use, so that
+map each public name to its module (``_HOMES``; a public submodule to itself)
+and import it on first use, so that
 ``ebpf tool NAME`` starts without importing what it does not run (issue 23:
 start to attached in 0.5 s). Every listed name must still resolve.
 """
