@@ -63,9 +63,17 @@ def _run_cli(
         env=child_env(),
     )
     assert child.stdout is not None
+    assert child.stderr is not None
     lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(iter(child.stdout.readline, "")), daemon=True)  # type: ignore[union-attr]
-    reader.start()
+    errors: list[str] = []
+    # Both pipes are read by threads until the child closes them (communicate() would read
+    # stdout too, under the line reader's feet).
+    readers = [
+        threading.Thread(target=lambda: lines.extend(iter(child.stdout.readline, "")), daemon=True),  # type: ignore[union-attr]
+        threading.Thread(target=lambda: errors.append(child.stderr.read()), daemon=True),  # type: ignore[union-attr]
+    ]
+    for reader in readers:
+        reader.start()
     deadline = time.monotonic() + CHILD_TIMEOUT
     while (
         not until([json.loads(ln) for ln in list(lines)])
@@ -75,9 +83,10 @@ def _run_cli(
         during()
         time.sleep(0.2)
     child.send_signal(signal.SIGINT)
-    _, err = child.communicate(timeout=CHILD_TIMEOUT)
-    reader.join()
-    assert child.returncode == 0, err
+    child.wait(timeout=CHILD_TIMEOUT)
+    for reader in readers:
+        reader.join(timeout=CHILD_TIMEOUT)
+    assert child.returncode == 0, "".join(errors)
     return [json.loads(line) for line in lines if line.strip()]
 
 
