@@ -16,8 +16,9 @@ Their BPF side is C compiled ahead of time into CO-RE objects shipped in
 the package (``bpf/*.bpf.o``): no compiler is needed where they run. Where a
 kernel lacks a hook, a tool falls back as libbpf-tools do (``tp_btf`` ->
 raw tracepoint), decided by feature probes (``hook=`` forces one). Records are data (``to_dict()``
-for JSON; summaries hold [`Histogram`][ebpf.maps.Histogram] s and counts),
-so exporters can serve them.
+for JSON; summaries hold [`Histogram`][ebpf.maps.Histogram] s and counts,
+profile and offcputime symbolized stacks in a
+[`StackReport`][ebpf.core.tools.StackReport]), so exporters can serve them.
 
 With ``--prometheus HOST:PORT`` (``CommonOptions.prometheus``) a tool serves
 its counts and histograms as Prometheus metrics while it runs, read at scrape
@@ -38,6 +39,7 @@ from ._export import CumulativeCounts, RecordCounter, Rekeyed
 from ._histograms import HistogramReport
 from ._objects import Hook
 from ._options import CommonOptions, IntervalOptions
+from ._stacks import StackCount, StackReport, StackSides
 from ._tool import Record, Tool
 from ._tracer import EventTracer, IntervalTracer, Tracer
 
@@ -53,6 +55,9 @@ __all__ = [
     "Record",
     "RecordCounter",
     "Rekeyed",
+    "StackCount",
+    "StackReport",
+    "StackSides",
     "Tool",
     "Tracer",
     "get_tool",
@@ -68,6 +73,8 @@ TOOL_NAMES: tuple[str, ...] = (
     "biolatency",
     "tcpconnect",
     "tcplife",
+    "profile",
+    "offcputime",
     "pycalls",
 )
 
