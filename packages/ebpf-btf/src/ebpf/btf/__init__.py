@@ -21,6 +21,8 @@ Malformed input raises ``ebpf.syscall.errors.ParseError`` and nothing else.
 
 from typing import TYPE_CHECKING, Any
 
+from ebpf.syscall._lazy import import_public
+
 if TYPE_CHECKING:
     from ._c_dump import dump_c
     from ._co_re import CoreError, CoreRelocator, CoreResult
@@ -143,14 +145,7 @@ def __getattr__(name: str) -> Any:
     Raises:
         AttributeError: ``name`` is not one of ``__all__``.
     """
-    import importlib
-
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home, __name__), name)
-    globals()[name] = value
-    return value
+    return import_public(__name__, _HOMES, globals(), name)
 
 
 __all__ = [

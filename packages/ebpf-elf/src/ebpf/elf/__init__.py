@@ -26,6 +26,8 @@ executables and libraries ([`usdt_probes()`][ebpf.elf.usdt_probes]) and attachin
 
 from typing import TYPE_CHECKING, Any
 
+from ebpf.syscall._lazy import import_public
+
 if TYPE_CHECKING:
     from ._attach import Links
     from ._collection import Collection
@@ -110,14 +112,7 @@ def __getattr__(name: str) -> Any:
     Raises:
         AttributeError: ``name`` is not one of ``__all__``.
     """
-    import importlib
-
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home, __name__), name)
-    globals()[name] = value
-    return value
+    return import_public(__name__, _HOMES, globals(), name)
 
 
 __all__ = [

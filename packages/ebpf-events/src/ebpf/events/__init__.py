@@ -26,6 +26,8 @@ read. Importing this package makes no system call.
 
 from typing import TYPE_CHECKING, Any
 
+from ebpf.syscall._lazy import import_public
+
 if TYPE_CHECKING:
     from ._async_consumer import AsyncConsumer
     from ._consumer import Consumer
@@ -78,14 +80,7 @@ def __getattr__(name: str) -> Any:
     Raises:
         AttributeError: ``name`` is not one of ``__all__``.
     """
-    import importlib
-
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home, __name__), name)
-    globals()[name] = value
-    return value
+    return import_public(__name__, _HOMES, globals(), name)
 
 
 __all__ = [

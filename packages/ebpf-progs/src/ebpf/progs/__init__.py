@@ -29,6 +29,8 @@ Importing it has no side effects.
 
 from typing import TYPE_CHECKING, Any
 
+from ebpf.syscall._lazy import import_public
+
 from ._attach_targets import register_own_types
 
 if TYPE_CHECKING:
@@ -126,14 +128,7 @@ def __getattr__(name: str) -> Any:
     Raises:
         AttributeError: ``name`` is not one of ``__all__``.
     """
-    import importlib
-
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home, __name__), name)
-    globals()[name] = value
-    return value
+    return import_public(__name__, _HOMES, globals(), name)
 
 
 register_own_types()  # the handlers of this package's program types, for attach()

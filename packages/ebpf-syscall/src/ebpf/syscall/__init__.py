@@ -25,6 +25,8 @@ rlimit changes.
 
 from typing import TYPE_CHECKING, Any
 
+from ._lazy import import_public
+
 if TYPE_CHECKING:
     from . import abi, commands, features, flags, objects, perf, raw, system
     from ._generated import AttachType, Cmd, LinkType, MapType, ProgType
@@ -78,15 +80,7 @@ def __getattr__(name: str) -> Any:
     Raises:
         AttributeError: ``name`` is not one of ``__all__``.
     """
-    import importlib
-
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module = importlib.import_module(home, __name__)
-    value = module if home == f".{name}" else getattr(module, name)
-    globals()[name] = value
-    return value
+    return import_public(__name__, _HOMES, globals(), name)
 
 
 __all__ = [
