@@ -325,10 +325,10 @@ def test_offcputime_min_block_time_leaves_short_blocks_out(helpers: dict[str, Pa
 
 def test_ebpf_tool_offcputime_prints_bccs_stacks(helpers: dict[str, Path]) -> None:
     with subprocess.Popen(
-        [str(helpers["sleeper"]), "1000", "10"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        [str(helpers["sleeper"]), "100000", "10"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     ) as sleeper:
         try:
-            _go(sleeper)  # sleeps 10 ms at a time for 10 s, or until killed
+            _go(sleeper)  # sleeps 10 ms at a time for 1000 s, or until killed
             time.sleep(0.1)
             result = subprocess.run(
                 [sys.executable, "-m", "ebpf.core", "tool", "offcputime", "-p", str(sleeper.pid), "-d", "1"],
