@@ -20,15 +20,12 @@ from pathlib import Path
 
 import pytest
 from core._cli import CHILD_TIMEOUT, child_env
-from progs._progs_support import gcc_or_skip
+from progs._progs_support import FRAME_POINTER_FLAGS, gcc_or_skip
 
 from ebpf.core.tools import Hook, StackReport, offcputime, profile
 from ebpf.syscall import PermissionDeniedError, ProgType, features, perf
 from ebpf.syscall.abi import PerfSwId
 from ebpf.syscall.system import online_cpus
-
-# The kernel walks user stacks by frame pointer: -O0, no inlining, frame pointers kept.
-FLAGS = ["-O0", "-fno-inline", "-fno-omit-frame-pointer"]
 
 #: Spins in busy_loop from "go" on stdin until SIGPROF after argv[1] seconds of CPU time (or SIGUSR1);
 #: prints "done", then stays until stdin closes (so its stacks can be symbolized).
@@ -120,7 +117,9 @@ int main(int argc, char **argv)
 
 def _build(work: Path, name: str, source: str) -> Path:
     (work / f"{name}.c").write_text(source)
-    subprocess.run([gcc_or_skip(), *FLAGS, "-o", str(work / name), str(work / f"{name}.c")], check=True)
+    subprocess.run(
+        [gcc_or_skip(), *FRAME_POINTER_FLAGS, "-o", str(work / name), str(work / f"{name}.c")], check=True
+    )
     return work / name
 
 

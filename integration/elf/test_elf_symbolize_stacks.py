@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from _kernel_markers import skip_reason
-from progs._progs_support import gcc_or_skip
+from progs._progs_support import FRAME_POINTER_FLAGS, gcc_or_skip
 
 from ebpf.asm import DW, R0, R1, R2, R3, R4, R6, R10, W, add, assemble, call, exit_, ld_map_fd, mov, store
 from ebpf.elf import Symbolizer, attach_uprobe_symbol, folded
@@ -44,8 +44,9 @@ def binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
     gcc = gcc_or_skip()
     work = tmp_path_factory.mktemp("symbolize")
     (work / "target.c").write_text(TARGET)
-    flags = ["-O0", "-fno-inline", "-fno-omit-frame-pointer"]  # the kernel walks user stacks by frame pointer
-    subprocess.run([gcc, *flags, "-o", str(work / "target"), str(work / "target.c")], check=True)
+    subprocess.run(
+        [gcc, *FRAME_POINTER_FLAGS, "-o", str(work / "target"), str(work / "target.c")], check=True
+    )
     return work / "target"
 
 

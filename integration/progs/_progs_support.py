@@ -110,3 +110,10 @@ def gcc_or_skip() -> str:
     if gcc is None:
         pytest.skip("no C compiler to build the uprobe target")
     return gcc
+
+
+#: gcc flags for a target whose user stacks the kernel can walk: it follows frame pointers, so
+#: -O0, no inlining, frame pointers kept, in leaf functions too (arm64's GCC leaves them out of
+#: leaves by default, and the walk, which reads only frame records, then skips the leaf's caller:
+#: its return address is only in the link register)
+FRAME_POINTER_FLAGS = ("-O0", "-fno-inline", "-fno-omit-frame-pointer", "-mno-omit-leaf-frame-pointer")
