@@ -113,8 +113,9 @@ class _CDumper:
     # ------------------------------------------------------------ driver
 
     def dump(self, guard: str) -> str:
-        self._mark_referenced()
         table = self.graph._table
+        table.cache_strings()  # most names are written: decoded in one pass
+        self._mark_referenced()
         words, ordered = table.words, self.ordered
         for type_id, at in enumerate(table.offsets, table.first_id):
             if type_id in ordered:
@@ -249,7 +250,10 @@ class _CDumper:
             ParseError: its name offset is out of range.
         """
         name_off = table.words[at]
-        return bool(name_off) and bool(table.string(name_off, f"type id {type_id}"))
+        if not name_off:
+            return False
+        text = table._names.get(name_off)
+        return bool(text if text is not None else table.string(name_off, f"type id {type_id}"))
 
     # ---------------------------------------------------------- emitting
     #
@@ -298,8 +302,10 @@ class _CDumper:
             target = words[at + 3] if kind == _layout.KIND_ARRAY else words[at + 2]
             if not shallow or target not in emitted:
                 self._emit_type(target, container, deeper)
-            if target in emitted:
-                # nothing more can ever be written through this reference
+            if target in emitted or target in self.fwd_emitted:
+                # nothing more can ever be written through this reference: a type reached
+                # this way (not at the top level) whose forward declaration is written
+                # writes nothing more (its definition is written at the top level only)
                 emitted.add(type_id)
         elif kind == _layout.KIND_FWD:
             self.out.append(f"{'union' if info >> 31 else 'struct'} {self._tag_name(type_id)};\n\n")
@@ -386,8 +392,10 @@ class _CDumper:
         """How the base type of a declarator is spelled: its (renamed) name, or its body if anonymous."""
         if kind == KIND_VOID:
             return "void"
-        raw = self.records.name(type_id)
-        _, words, at = self.records.record(type_id)
+        table, words, at = self.records.record(type_id)
+        raw = table._names.get(words[at])  # (the cached name; else the checked lookup)
+        if raw is None:
+            raw = self.records.name(type_id)
         if kind in _COMPOSITES:
             if not raw:
                 spelling.wrote_body = True
@@ -469,7 +477,7 @@ class _CDumper:
                     member_size = self._size(member_type)
                 offset = bit_offset + 8 * member_size
                 prev_bitfield = False
-        if is_struct:
+        if is_struct and offset < 8 * size:  # (alignment asked only for a struct with a tail to pad)
             parts.extend(_padding(offset, 8 * size, self._align(type_id), False, level + 1, pointer_size))
         if member_types or size:
             parts.append(f"\n{_pad(level)}}}")
@@ -523,9 +531,10 @@ class _CDumper:
                 if signed and value >= 1 << 31:
                     value -= 1 << 32
             values.append(value)
-            ident = self._unique(
-                self.ident_counts, table.string(words[value_at], f"type id {type_id} enumerator {index}")
-            )
+            raw = table._names.get(words[value_at])
+            if raw is None:
+                raw = table.string(words[value_at], f"type id {type_id} enumerator {index}")
+            ident = self._unique(self.ident_counts, raw)
             literal = f"{value}{'LL' if signed else 'ULL'}" if is_64 else str(value)
             lines.append(f"\n{_pad(level + 1)}{ident} = {literal},")
         lines.append(f"\n{_pad(level)}}}")
