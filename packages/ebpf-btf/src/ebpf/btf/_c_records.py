@@ -69,6 +69,9 @@ class Records:
         self.aligns: dict[int, int] = {}
         #: types whose record is checked (`check`)
         self.checked: set[int] = set()
+        #: whether every id the own records refer to is known to be in range (then
+        #: `check` looks at their names only)
+        self.own_refs_checked = False
         #: what `check` reads of a record, by its ``info`` word (a vmlinux has a few hundred)
         self._spans: dict[int, tuple[int, int, int, int, int]] = {}
 
@@ -103,9 +106,10 @@ class Records:
         if spans is None:
             spans = self._spans[info] = _check_spans(info)
         start, stop, ref_step, names_stop, name_step = spans
-        refs = words[at + start : at + stop : ref_step]
-        if refs and max(refs) > table.last_id:
-            self.check_refs(table, refs, type_id)
+        if table is not self.own or not self.own_refs_checked:
+            refs = words[at + start : at + stop : ref_step]
+            if refs and max(refs) > table.last_id:
+                self.check_refs(table, refs, type_id)
         name_off = words[at]
         if not table.first_string <= name_off < table.first_string + len(table.strings):
             table.string(name_off, f"type id {type_id}")  # (the base's strings, for split BTF, or bad)
