@@ -129,7 +129,9 @@ class Declarator:
             if index == vlen - 1 and param_type == 0:
                 parts.append("...")
                 break
-            param_name = table.string(name_off, f"type id {type_id} parameter {index}")
+            param_name = table._names.get(name_off)
+            if param_name is None:
+                param_name = table.string(name_off, f"type id {type_id} parameter {index}")
             parts.append(self.decl(param_type, param_name, depth + 1))
         return ", ".join(parts)
 

@@ -101,56 +101,57 @@ class _CDumper:
         self.emitting: set[int] = set()
         self.fwd_emitted: set[int] = set()
         self.queue: list[int] = []
+        #: every type id a record refers to, and the anonymous enums and forwards queued
         self.referenced: set[int] = set()
+        self.anonymous: set[int] = set()
         self.names: dict[int, str] = {}
         self.tag_counts: dict[str, int] = {}
         self.ident_counts: dict[str, int] = {}
         self.records = Records(graph)
-        #: declarators without anonymous bodies, by (type id, whether a name is declared)
-        self.decls: dict[tuple[int, bool], str] = {}
+        #: declarators without anonymous bodies, by type id: (text before, text after) a
+        #: declared name, and abstract ones (no name declared)
+        self.named_decls: dict[int, tuple[str, str]] = {}
+        self.abstract_decls: dict[int, str] = {}
         self.sizes: dict[int, int] = {}
 
     # ------------------------------------------------------------ driver
 
     def dump(self, guard: str) -> str:
-        self._mark_referenced()
         table = self.graph._table
-        words, ordered = table.words, self.ordered
-        for type_id, at in enumerate(table.offsets, table.first_id):
-            if type_id in ordered:
-                continue
-            info = words[at + 1]
-            kind = (info >> 24) & 0x1F  # _layout.info_kind, inline: once per record
-            # Functions, variables, sections and tags declare nothing: not even looked at.
-            if kind in _DECLARE_NOTHING:
-                continue
-            if kind == _layout.KIND_FUNC_PROTO:
-                # the most common record: not followed when what it refers to is ordered
-                # (then the call would find nothing to do), in range and shallow
-                ids = words[at + 2 : at + 3 + 2 * _layout.info_vlen(info) : 2]
-                if ordered.issuperset(ids):
-                    continue
-            self._order_type(type_id, through_ptr=False, depth=0)
-        for type_id in self.queue:
-            self._emit_type(type_id, 0, 0)
-        return _HEADER.format(guard=guard) + "".join(self.out) + _FOOTER.format(guard=guard)
-
-    def _mark_referenced(self) -> None:
-        """Note every type id another record refers to, read from the records' words.
-
-        Where a record's references lie depends only on its ``info`` word (a
-        vmlinux has a few hundred distinct ones): one slice per record.
-        """
-        table = self.graph._table
-        words, update = table.words, self.referenced.update
+        table.cache_strings()  # most names are written: decoded in one pass
+        words, ordered, note = table.words, self.ordered, self.referenced.update
+        # One pass notes what every record refers to and orders the records. Where a
+        # record's references lie depends only on its ``info`` word (a vmlinux has a
+        # few hundred distinct ones): one slice per record.
         spans: dict[int, tuple[int, int, int]] = {}
-        for at in table.offsets:
+        for type_id, at in enumerate(table.offsets, table.first_id):
             info = words[at + 1]
             span = spans.get(info)
             if span is None:
                 span = spans[info] = reference_span(info)
-            start, stop, step = span
-            update(words[at + start : at + stop : step])
+            refs = words[at + span[0] : at + span[1] : span[2]]
+            note(refs)
+            if type_id in ordered:
+                continue
+            kind = (info >> 24) & 0x1F  # _layout.info_kind, inline: once per record
+            # Functions, variables, sections and tags declare nothing: not even looked at.
+            if kind in _DECLARE_NOTHING:
+                continue
+            # The most common record, a prototype, is not followed when what it refers to
+            # (its return and parameter types: ``refs``) is ordered (then the call would
+            # find nothing to do), in range and shallow.
+            if kind == _layout.KIND_FUNC_PROTO and ordered.issuperset(refs):
+                continue
+            self._order_type(type_id, through_ptr=False, depth=0)
+        # An anonymous enum is written on its own only when nothing refers to it, which
+        # is known only now: those queued that something refers to are dropped.
+        drop = self.anonymous & self.referenced
+        # every id the blob's records refer to is in range: checking a record is checking its names
+        self.records.own_refs_checked = not self.referenced or max(self.referenced) <= table.last_id
+        for type_id in self.queue:
+            if type_id not in drop:
+                self._emit_type(type_id, 0, 0)
+        return _HEADER.format(guard=guard) + "".join(self.out) + _FOOTER.format(guard=guard)
 
     # ---------------------------------------------------------- ordering
 
@@ -216,8 +217,10 @@ class _CDumper:
                     strong = True
             return strong
         if kind in (_layout.KIND_ENUM, _layout.KIND_ENUM64, _layout.KIND_FWD):
-            if self._named(table, at, type_id) or type_id not in self.referenced:
-                self.queue.append(type_id)
+            # (an anonymous one is dropped from the queue if something refers to it)
+            self.queue.append(type_id)
+            if not self._named(table, at, type_id):
+                self.anonymous.add(type_id)
             ordered.add(type_id)
             return True
         target = words[at + 3] if kind == _layout.KIND_ARRAY else words[at + 2]
@@ -249,7 +252,10 @@ class _CDumper:
             ParseError: its name offset is out of range.
         """
         name_off = table.words[at]
-        return bool(name_off) and bool(table.string(name_off, f"type id {type_id}"))
+        if not name_off:
+            return False
+        text = table._names.get(name_off)
+        return bool(text if text is not None else table.string(name_off, f"type id {type_id}"))
 
     # ---------------------------------------------------------- emitting
     #
@@ -298,8 +304,10 @@ class _CDumper:
             target = words[at + 3] if kind == _layout.KIND_ARRAY else words[at + 2]
             if not shallow or target not in emitted:
                 self._emit_type(target, container, deeper)
-            if target in emitted:
-                # nothing more can ever be written through this reference
+            if target in emitted or target in self.fwd_emitted:
+                # nothing more can ever be written through this reference: a type reached
+                # this way (not at the top level) whose forward declaration is written
+                # writes nothing more (its definition is written at the top level only)
                 emitted.add(type_id)
         elif kind == _layout.KIND_FWD:
             self.out.append(f"{'union' if info >> 31 else 'struct'} {self._tag_name(type_id)};\n\n")
@@ -341,8 +349,8 @@ class _CDumper:
     # ------------------------------------------------------------- names
 
     def _unique(self, counts: dict[str, int], name: str) -> str:
-        counts[name] = counts.get(name, 0) + 1
-        return name if counts[name] == 1 else f"{name}___{counts[name]}"
+        count = counts[name] = counts.get(name, 0) + 1
+        return name if count == 1 else f"{name}___{count}"
 
     def _tag_name(self, type_id: int) -> str:
         """The (deduplicated) name of a struct/union/enum/fwd; FWDs share their struct's name."""
@@ -367,27 +375,36 @@ class _CDumper:
 
         A declarator that writes no anonymous body is the same wherever it is
         used (names keep the suffix they got first), so it is kept per type
-        id, with a placeholder for the declared name.
+        id, as the text on either side of the declared name.
 
         Raises:
             ParseError: the declarator chain is cyclic or too deep.
         """
-        key = (type_id, bool(name))
-        template = self.decls.get(key)
-        if template is not None:
-            return template.replace(_NAME, name) if name else template
-        spelling = Declarator(self.records, self._base_name, level)
-        text = spelling.decl(type_id, _NAME if name else "", 0)
-        if not spelling.wrote_body:
-            self.decls[key] = text
-        return text.replace(_NAME, name) if name else text
+        if not name:
+            text = self.abstract_decls.get(type_id)
+            if text is None:
+                spelling = Declarator(self.records, self._base_name, level)
+                text = spelling.decl(type_id, "", 0)
+                if not spelling.wrote_body:
+                    self.abstract_decls[type_id] = text
+            return text
+        around = self.named_decls.get(type_id)
+        if around is None:
+            spelling = Declarator(self.records, self._base_name, level)
+            before, _, after = spelling.decl(type_id, _NAME, 0).partition(_NAME)
+            around = (before, after)
+            if not spelling.wrote_body:
+                self.named_decls[type_id] = around
+        return around[0] + name + around[1]
 
     def _base_name(self, type_id: int, kind: int, level: int, spelling: Declarator) -> str:
         """How the base type of a declarator is spelled: its (renamed) name, or its body if anonymous."""
         if kind == KIND_VOID:
             return "void"
-        raw = self.records.name(type_id)
-        _, words, at = self.records.record(type_id)
+        table, words, at = self.records.record(type_id)
+        raw = table._names.get(words[at])  # (the cached name; else the checked lookup)
+        if raw is None:
+            raw = self.records.name(type_id)
         if kind in _COMPOSITES:
             if not raw:
                 spelling.wrote_body = True
@@ -435,11 +452,11 @@ class _CDumper:
         pointer_size = self.records.pointer_size
         pad = _pad(level + 1)
         table, _, _ = self.records.record(type_id)
-        strings, first_string = table._names, table.first_string
-        decls, known_size = self.decls, self.sizes.get
+        cached_name = table._names.get  # (own whole strings only: others are looked up the checked way)
+        named_decl, known_size = self.named_decls.get, self.sizes.get
         members = zip(words[at + 3 : end : 3], member_types, bit_offsets, bitfields, aligns, strict=True)
         for index, (name_off, member_type, bit_offset, bitfield, natural_align) in enumerate(members):
-            member_name = strings.get(name_off) if name_off >= first_string else None
+            member_name = cached_name(name_off)
             if member_name is None:
                 member_name = table.string(name_off, f"type id {type_id} member {index}")
             if offset < bit_offset:
@@ -453,11 +470,11 @@ class _CDumper:
                         pointer_size,
                     )
                 )
-            template = decls.get((member_type, bool(member_name)))  # self._decl's first step, inline
-            if template is None:
+            around = named_decl(member_type) if member_name else None  # self._decl's first step, inline
+            if around is None:
                 text = self._decl(member_type, member_name, level + 1)
             else:
-                text = template.replace(_NAME, member_name) if member_name else template
+                text = around[0] + member_name + around[1]
             if bitfield:
                 parts.append(f"\n{pad}{text}: {bitfield};")
                 offset = bit_offset + bitfield
@@ -469,7 +486,7 @@ class _CDumper:
                     member_size = self._size(member_type)
                 offset = bit_offset + 8 * member_size
                 prev_bitfield = False
-        if is_struct:
+        if is_struct and offset < 8 * size:  # (alignment asked only for a struct with a tail to pad)
             parts.extend(_padding(offset, 8 * size, self._align(type_id), False, level + 1, pointer_size))
         if member_types or size:
             parts.append(f"\n{_pad(level)}}}")
@@ -523,9 +540,10 @@ class _CDumper:
                 if signed and value >= 1 << 31:
                     value -= 1 << 32
             values.append(value)
-            ident = self._unique(
-                self.ident_counts, table.string(words[value_at], f"type id {type_id} enumerator {index}")
-            )
+            raw = table._names.get(words[value_at])
+            if raw is None:
+                raw = table.string(words[value_at], f"type id {type_id} enumerator {index}")
+            ident = self._unique(self.ident_counts, raw)
             literal = f"{value}{'LL' if signed else 'ULL'}" if is_64 else str(value)
             lines.append(f"\n{_pad(level + 1)}{ident} = {literal},")
         lines.append(f"\n{_pad(level)}}}")
@@ -548,12 +566,10 @@ def _is_packed(size: int, bit_offsets: list[int], bitfields: list[int], aligns: 
 
     ``aligns`` holds the alignment of each member's type, in member order.
     """
-    max_align = 1
     for bit_offset, bitfield, align in zip(bit_offsets, bitfields, aligns, strict=True):
         if bitfield == 0 and bit_offset % (8 * align):
             return True
-        max_align = max(align, max_align)
-    return size % max_align != 0
+    return bool(aligns) and size % max(aligns) != 0
 
 
 def _padding(cur: int, nxt: int, next_align: int, in_bitfield: bool, level: int, ptr_size: int) -> list[str]:

@@ -69,6 +69,11 @@ class Records:
         self.aligns: dict[int, int] = {}
         #: types whose record is checked (`check`)
         self.checked: set[int] = set()
+        #: whether every id the own records refer to is known to be in range (then
+        #: `check` looks at their names only)
+        self.own_refs_checked = False
+        #: what `check` reads of a record, by its ``info`` word (a vmlinux has a few hundred)
+        self._spans: dict[int, tuple[int, int, int, int, int]] = {}
 
     def record(self, type_id: int) -> tuple[TypeTable, Sequence[int], int]:
         """The table holding ``type_id``, its words and the word offset of its record.
@@ -97,17 +102,22 @@ class Records:
             ParseError: an offset is outside the string section, or an id past the last.
         """
         info = words[at + 1]
-        start, stop, ref_step = reference_span(info)
-        refs = words[at + start : at + stop : ref_step]
-        if refs and max(refs) > table.last_id:
-            self.check_refs(table, refs, type_id)
-        step = _NAME_STEPS.get(s.info_kind(info))
-        offsets = [words[at]]
-        if step is not None:
-            offsets.extend(words[at + 3 : at + 3 + step * s.info_vlen(info) : step])
-        if max(offsets) >= table.first_string + len(table.strings) or min(offsets) < table.first_string:
-            for offset in offsets:  # (the base's strings, for split BTF, or the one out of range)
-                table.string(offset, f"type id {type_id}")
+        spans = self._spans.get(info)
+        if spans is None:
+            spans = self._spans[info] = _check_spans(info)
+        start, stop, ref_step, names_stop, name_step = spans
+        if table is not self.own or not self.own_refs_checked:
+            refs = words[at + start : at + stop : ref_step]
+            if refs and max(refs) > table.last_id:
+                self.check_refs(table, refs, type_id)
+        name_off = words[at]
+        if not table.first_string <= name_off < table.first_string + len(table.strings):
+            table.string(name_off, f"type id {type_id}")  # (the base's strings, for split BTF, or bad)
+        if names_stop:
+            offsets = words[at + 3 : at + names_stop : name_step]
+            if max(offsets) >= table.first_string + len(table.strings) or min(offsets) < table.first_string:
+                for offset in offsets:
+                    table.string(offset, f"type id {type_id}")
         self.checked.add(type_id)
 
     def check_refs(self, table: TypeTable, refs: Sequence[int], type_id: int) -> None:
@@ -139,7 +149,8 @@ class Records:
         if type_id == 0:
             return ""
         table, words, at = self.record(type_id)
-        return table.string(words[at], f"type id {type_id}")
+        text = table._names.get(words[at])  # (cached: no message built for the common case)
+        return text if text is not None else table.string(words[at], f"type id {type_id}")
 
     def _resolve(self, type_id: int) -> tuple[int, Sequence[int], int]:
         """``type_id`` through typedefs and qualifiers: (id, words, record offset); words empty for void.
@@ -237,6 +248,17 @@ class Records:
                 return 1
             return align
         raise ValueError(f"{self.graph.name}: type id {type_id} has no alignment")
+
+
+def _check_spans(info: int) -> tuple[int, int, int, int, int]:
+    """(start, stop, step) of the ids in a record with this ``info``, then (stop, step) of its other names.
+
+    The other names (members', parameters', enumerators') start at word 3; a stop of 0: none.
+    """
+    step = _NAME_STEPS.get(s.info_kind(info))
+    vlen = s.info_vlen(info)
+    names = (3 + step * vlen, step) if step is not None and vlen else (0, 1)
+    return (*reference_span(info), *names)
 
 
 def reference_span(info: int) -> tuple[int, int, int]:

@@ -239,13 +239,14 @@ class TypeTable:
         strings = self.strings
         if not strings:
             return
-        parts = strings.split(b"\0")[:-1]  # the section ends with NUL (checked on load)
+        if strings.isascii():  # (as text, one character is one byte: offsets count either)
+            texts = strings.decode("ascii").split("\0")[:-1]  # the section ends with NUL (checked on load)
+            parts: list[bytes] | list[str] = texts
+        else:
+            parts = strings.split(b"\0")[:-1]
+            texts = [part.decode("utf-8", "replace") for part in parts]
         steps = map(operator.add, map(len, parts), itertools.repeat(1))
         offsets = itertools.accumulate(steps, initial=self.first_string)
-        if strings.isascii():
-            texts = strings.decode("ascii").split("\0")[:-1]
-        else:
-            texts = [part.decode("utf-8", "replace") for part in parts]
         self._names.update(zip(offsets, texts, strict=False))  # (one offset more: the end)
 
     def string_offsets(self, name: bytes) -> list[int]:

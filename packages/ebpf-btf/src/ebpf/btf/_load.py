@@ -7,7 +7,9 @@ continue after vmlinux's, so it can only be read on top of vmlinux's.
 
 The running kernel's files are read through the process-wide view of
 `_kernel` (`kernel_types()`): `load_vmlinux()` and `load_module()` return
-its shared graphs; an explicit path or base reads the file anew.
+its shared graphs; an explicit path or base reads the file anew. That view
+(and the syscall layer, for objects by id) is imported when first needed:
+reading a file (``ebpf btf dump FILE``) does not pay for it.
 """
 
 from __future__ import annotations
@@ -15,15 +17,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ebpf.syscall import commands, objects
 from ebpf.syscall.errors import NotSupportedError, ParseError
 
 from ._elf_sections import ELF_MAGIC, elf_section
 from ._graph import TypeGraph
-from ._kernel import KERNEL_BTF_DIR, kernel_types
 
 __all__ = [
-    "KERNEL_BTF_DIR",
     "from_bytes",
     "kernel_modules_with_btf",
     "load_file",
@@ -73,6 +72,8 @@ def load_vmlinux(path: str | os.PathLike[str] | None = None) -> TypeGraph:
         ParseError: the file is malformed.
     """
     if path is None:
+        from ._kernel import kernel_types
+
         return kernel_types().vmlinux
     try:
         return load_file(path)
@@ -82,6 +83,8 @@ def load_vmlinux(path: str | os.PathLike[str] | None = None) -> TypeGraph:
 
 def kernel_modules_with_btf() -> list[str]:
     """Names of the loaded kernel modules that have BTF (empty without module BTF)."""
+    from ._kernel import kernel_types
+
     return kernel_types().module_names
 
 
@@ -99,6 +102,8 @@ def load_module(module: str, base: TypeGraph | None = None) -> TypeGraph:
     """
     if not module or "/" in module or module in (".", "..", "vmlinux"):
         raise ValueError(f"not a module name: {module!r}")
+    from ._kernel import KERNEL_BTF_DIR, kernel_types
+
     missing = NotSupportedError(
         f"BTF of kernel module {module!r}", "5.11", "module not loaded or without BTF"
     )
@@ -125,6 +130,8 @@ def load_kernel_object(btf_id: int, base: TypeGraph | None = None) -> TypeGraph:
         BpfSyscallError: no such id, or no permission.
         ParseError: the data is malformed.
     """
+    from ebpf.syscall import commands, objects
+
     with commands.btf_get_fd_by_id(btf_id) as fd:
         info = objects.get_btf_info(fd)
         data = objects.btf_data(fd)

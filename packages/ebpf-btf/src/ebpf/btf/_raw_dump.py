@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import itertools
+from collections.abc import Sequence
 
 from ebpf.syscall.abi import BTF_KINDS
 
@@ -54,46 +55,153 @@ _REF_KINDS = {
 _FUNC_LINKAGE = ("static", "global", "extern")
 
 
-def raw_lines(graph: TypeGraph) -> Iterator[str]:
+def raw_lines(graph: TypeGraph) -> list[str]:
     """One string per type (with its members on following lines), as bpftool prints them.
 
-    The kinds that make most of a kernel's records (structs, unions, function prototypes,
-    functions, pointers and the other references, arrays) are formatted straight from
-    their words (``_WordsReader``), the others from their decoded type: building a
-    ``Member`` per line costs more than the line. The two agree (tests/btf compares the
-    listing of real files both ways).
+    The kinds that make most of a kernel's records (functions, prototypes,
+    references, structs, unions, arrays, enums) are formatted straight from
+    their words in one loop, the others from their decoded type: building a
+    ``Member`` per line costs more than the line. The two agree (tests/btf
+    compares the listing of real files both ways), and the words are checked
+    as decoding checks them.
 
     Raises:
         ParseError: a record of the graph is malformed.
     """
     table = graph._table
     table.cache_strings()  # every name is printed: decoded in one pass
-    entry = _WordsReader(table).entry
-    for type_id, at in enumerate(table.offsets, table.first_id):
-        text = entry(type_id, at)
-        yield text if text is not None else format_type(graph[type_id], graph)
+    w, get, last = table.words, table._names.get, table.last_id
+    checked = _Checks(table)
+    name, ref = checked.name, checked.ref
+    out: list[str] = []
+    append = out.append
+    FUNC, FUNC_PROTO, STRUCT, UNION = s.KIND_FUNC, s.KIND_FUNC_PROTO, s.KIND_STRUCT, s.KIND_UNION  # noqa: N806
+    ARRAY, ENUM, ENUM64 = s.KIND_ARRAY, s.KIND_ENUM, s.KIND_ENUM64  # noqa: N806
+    # One pass, the most common kinds first (a vmlinux: 56k FUNC, 29k FUNC_PROTO,
+    # 22k references, 13k structs and unions). Names are looked up in the string
+    # cache (the offsets of whole strings); anything else goes through `_Checks`.
+    offsets = table.offsets
+    # the names of all records, looked up at once (None: not a cached whole string)
+    labels = list(map(get, map(w.__getitem__, offsets)))
+    names: Sequence[str | None]  # members' or parameters' (None: looked up the checked way)
+    for type_id, at, cached in zip(itertools.count(table.first_id), offsets, labels):
+        info = w[at + 1]
+        kind = (info >> 24) & 0x1F  # s.info_kind, inline: this runs once per record
+        vlen = info & 0xFFFF  # s.info_vlen
+        label = cached if cached is not None else name(w[at], type_id)
+        if kind == FUNC and vlen < 3:  # a bad linkage is decoding's to report
+            target = w[at + 2]
+            if target > last:
+                ref(target, type_id)
+            append(f"[{type_id}] FUNC '{label or '(anon)'}' type_id={target} linkage={_FUNC_LINKAGE[vlen]}")
+        elif kind == FUNC_PROTO:
+            target = w[at + 2]
+            if target > last:
+                ref(target, type_id)
+            end = at + 3 + 2 * vlen
+            params = w[at + 4 : end : 2]
+            names = list(map(get, w[at + 3 : end : 2]))
+            if None in names:
+                names = checked.names(w[at + 3 : end : 2], type_id)
+            if params and max(params) > last:
+                checked.refs(params, type_id, "parameter")
+            append(
+                f"[{type_id}] FUNC_PROTO '{label or '(anon)'}' ret_type_id={target} vlen={vlen}"
+                + "".join([f"\n\t'{n or '(anon)'}' type_id={p}" for n, p in zip(names, params, strict=True)])
+            )
+        elif kind in _REF_KINDS:
+            target = w[at + 2]
+            if target > last:
+                ref(target, type_id)
+            append(f"[{type_id}] {_REF_KINDS[kind]} '{label or '(anon)'}' type_id={target}")
+        elif kind in (STRUCT, UNION):
+            end = at + 3 + 3 * vlen
+            member_types = w[at + 4 : end : 3]
+            names = list(map(get, w[at + 3 : end : 3]))
+            if None in names:
+                names = checked.names(w[at + 3 : end : 3], type_id)
+            if member_types and max(member_types) > last:
+                checked.refs(member_types, type_id, "member")
+            bit_offsets = w[at + 5 : end : 3]
+            head = f"[{type_id}] {'UNION' if kind == UNION else 'STRUCT'} "
+            head += f"'{label or '(anon)'}' size={w[at + 2]} vlen={vlen}"
+            if not info >> 31:
+                lines = [
+                    f"\n\t'{n or '(anon)'}' type_id={t} bits_offset={o}"
+                    for n, t, o in zip(names, member_types, bit_offsets, strict=True)
+                ]
+            else:  # BTF_MEMBER_BITFIELD_SIZE / BTF_MEMBER_BIT_OFFSET in each offset
+                lines = [
+                    f"\n\t'{n or '(anon)'}' type_id={t} bits_offset={o & 0xFFFFFF} bitfield_size={o >> 24}"
+                    if o >> 24
+                    else f"\n\t'{n or '(anon)'}' type_id={t} bits_offset={o}"
+                    for n, t, o in zip(names, member_types, bit_offsets, strict=True)
+                ]
+            append(head + "".join(lines))
+        elif kind == ARRAY:
+            elem, index = w[at + 3], w[at + 4]
+            if elem > last or index > last:
+                ref(elem, type_id)
+                ref(index, type_id)
+            append(
+                f"[{type_id}] ARRAY '{label or '(anon)'}' type_id={elem} index_type_id={index} "
+                f"nr_elems={w[at + 5]}"
+            )
+        elif kind in (ENUM, ENUM64):
+            append(_enum_entry(w, at, type_id, label, checked))
+        else:
+            append(format_type(graph[type_id], graph))
+    return out
 
 
-class _WordsReader:
-    """Raw entries read from a type table's words, with decoding's checks and messages."""
+def _enum_entry(w: Sequence[int], at: int, type_id: int, label: str, checked: _Checks) -> str:
+    """An ENUM's or ENUM64's entry, read from its words (values as decoding gives them)."""
+    info = w[at + 1]
+    vlen, signed = info & 0xFFFF, info >> 31
+    if (info >> 24) & 0x1F == s.KIND_ENUM:
+        step, kind_name, suffix = 2, "ENUM", ""
+        values = [v - (1 << 32) if signed and v >= 1 << 31 else v for v in w[at + 4 : at + 3 + 2 * vlen : 2]]
+    else:  # bpftool prints ENUM64 values as C literals: 1ULL, -1LL
+        step, kind_name, suffix = 3, "ENUM64", "LL" if signed else "ULL"
+        values = []
+        end = at + 3 + 3 * vlen
+        for low, high in zip(w[at + 4 : end : 3], w[at + 5 : end : 3], strict=True):
+            value = low | (high << 32)
+            values.append(value - (1 << 64) if signed and value >= 1 << 63 else value)
+    labels = checked.names(w[at + 3 : at + 3 + step * vlen : step], type_id, "enumerator")
+    head = f"[{type_id}] {kind_name} '{label or '(anon)'}' encoding={'SIGNED' if signed else 'UNSIGNED'}"
+    head += f" size={w[at + 2]} vlen={vlen}"
+    lines = [f"\n\t'{n or '(anon)'}' val={v}{suffix}" for n, v in zip(labels, values, strict=True)]
+    return head + "".join(lines)
+
+
+class _Checks:
+    """Names and ids of a type table's records, checked as decoding checks them."""
 
     def __init__(self, table: TypeTable) -> None:
         self.table = table
-        self.words = table.words
-        self.names = table._names
-        self.first_string = table.first_string
-        self.last = table.last_id
+        self.get = table._names.get
 
-    def name(self, offset: int, type_id: int) -> str:
-        """The name at string ``offset``, ``(anon)`` for none.
+    def name(self, offset: int, type_id: int, part: str = "") -> str:
+        """The string at ``offset``.
 
         Raises:
             ParseError: the offset is outside the string section.
         """
-        text = self.names.get(offset) if offset >= self.first_string else None
-        if text is None:
-            text = self.table.string(offset, f"type id {type_id}")
-        return text or "(anon)"
+        return self.table.string(offset, f"type id {type_id}{part}")
+
+    def names(self, offsets: Sequence[int], type_id: int, part: str = "") -> list[str]:
+        """The strings at ``offsets`` (of members, parameters or enumerators), looked up at once.
+
+        Raises:
+            ParseError: one is outside the string section.
+        """
+        found = list(map(self.get, offsets))
+        if None in found:  # not a cached whole string: the base's, a string's tail, or bad
+            found = [
+                self.name(offset, type_id, f" {part} {i}" if part else "") for i, offset in enumerate(offsets)
+            ]
+        return found  # type: ignore[return-value]  # (no None left)
 
     def ref(self, ref: int, type_id: int, part: str = "") -> int:
         """``ref``, checked to be a type id of the table.
@@ -101,82 +209,21 @@ class _WordsReader:
         Raises:
             ParseError: it is past the last id.
         """
-        return ref if ref <= self.last else self.table._checked_ref(ref, f"type id {type_id}{part}")
+        return self.table._checked_ref(ref, f"type id {type_id}{part}")
 
-    def check_refs(self, refs: Sequence[int], type_id: int, part: str) -> None:
-        """Check every id of ``refs`` (members' or parameters' types) at once.
+    def refs(self, refs: Sequence[int], type_id: int, part: str) -> None:
+        """Check every id of ``refs`` (members' or parameters' types).
 
         Raises:
             ParseError: one is past the last id (the message names the first such).
         """
-        if refs and max(refs) > self.last:
-            for i, ref in enumerate(refs):
-                self.ref(ref, type_id, f" {part} {i}")
-
-    def entry(self, type_id: int, at: int) -> str | None:
-        """The raw entry of the record of ``type_id`` at word ``at``, or None for a kind read decoded.
-
-        Raises:
-            ParseError: a string offset or a referenced type id is out of range.
-        """
-        w = self.words
-        info = w[at + 1]
-        kind = (info >> 24) & 0x1F  # s.info_kind, inline: this runs once per record
-        name, ref = self.name, self.ref
-        if kind in _REF_KINDS:
-            return (
-                f"[{type_id}] {_REF_KINDS[kind]} '{name(w[at], type_id)}' type_id={ref(w[at + 2], type_id)}"
-            )
-        vlen = info & 0xFFFF  # s.info_vlen
-        if kind == s.KIND_FUNC and vlen < len(_FUNC_LINKAGE):  # a bad linkage is decoding's to report
-            target = ref(w[at + 2], type_id)
-            return f"[{type_id}] FUNC '{name(w[at], type_id)}' type_id={target} linkage={_FUNC_LINKAGE[vlen]}"
-        if kind == s.KIND_ARRAY:
-            elem, index = ref(w[at + 3], type_id), ref(w[at + 4], type_id)
-            head = f"[{type_id}] ARRAY '{name(w[at], type_id)}'"
-            return f"{head} type_id={elem} index_type_id={index} nr_elems={w[at + 5]}"
-        get, first_string = self.names.get, self.first_string
-        if kind == s.KIND_FUNC_PROTO:
-            ret = ref(w[at + 2], type_id)
-            end = at + 3 + 2 * vlen
-            param_types = w[at + 4 : end : 2]
-            self.check_refs(param_types, type_id, "parameter")
-            lines = [f"[{type_id}] FUNC_PROTO '{name(w[at], type_id)}' ret_type_id={ret} vlen={vlen}"]
-            for name_off, param in zip(w[at + 3 : end : 2], param_types, strict=True):
-                text = get(name_off) if name_off >= first_string else None
-                if text is None:
-                    text = name(name_off, type_id)
-                lines.append(f"\t'{text or '(anon)'}' type_id={param}")
-            return "\n".join(lines)
-        if kind not in (s.KIND_STRUCT, s.KIND_UNION):
-            return None
-        kind_name = "STRUCT" if kind == s.KIND_STRUCT else "UNION"
-        end = at + 3 + 3 * vlen
-        member_types = w[at + 4 : end : 3]
-        self.check_refs(member_types, type_id, "member")
-        lines = [f"[{type_id}] {kind_name} '{name(w[at], type_id)}' size={w[at + 2]} vlen={vlen}"]
-        bitfields = info >> 31  # BTF_MEMBER_BITFIELD_SIZE / BTF_MEMBER_BIT_OFFSET in each offset
-        for name_off, m_type, m_off in zip(
-            w[at + 3 : end : 3], member_types, w[at + 5 : end : 3], strict=True
-        ):
-            text = get(name_off) if name_off >= first_string else None
-            if text is None:
-                text = name(name_off, type_id)
-            if not bitfields:
-                lines.append(f"\t'{text or '(anon)'}' type_id={m_type} bits_offset={m_off}")
-            elif m_off >> 24:
-                lines.append(
-                    f"\t'{text or '(anon)'}' type_id={m_type} "
-                    f"bits_offset={m_off & 0xFFFFFF} bitfield_size={m_off >> 24}"
-                )
-            else:
-                lines.append(f"\t'{text or '(anon)'}' type_id={m_type} bits_offset={m_off & 0xFFFFFF}")
-        return "\n".join(lines)
+        for i, ref in enumerate(refs):
+            self.ref(ref, type_id, f" {part} {i}")
 
 
 def dump_raw(graph: TypeGraph) -> str:
     """The whole ``format raw`` listing of this graph's own types, newline-terminated."""
-    lines = list(raw_lines(graph))
+    lines = raw_lines(graph)
     lines.append("")
     return "\n".join(lines)
 

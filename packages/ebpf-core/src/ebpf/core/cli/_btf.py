@@ -54,18 +54,21 @@ def cmd_btf_list(args: argparse.Namespace) -> int:
 
 
 def cmd_btf_dump(args: argparse.Namespace) -> int:
-    from ebpf.btf import KERNEL_BTF_DIR, dump_c, dump_raw, load_file, load_vmlinux
+    # (ebpf.btf's kernel view and the syscall layer are imported only without a FILE)
+    import ebpf.btf
+    from ebpf.btf import dump_c, dump_raw, load_file
 
     if args.id is not None:
         if args.file is not None:
             raise CliError("give a FILE or --id, not both")
         graph = kernel_btf(args.id)
     elif args.file is None and not args.base:
-        if not (KERNEL_BTF_DIR / "vmlinux").exists():
-            raise CliError(f"{KERNEL_BTF_DIR / 'vmlinux'}: no such file")
-        graph = load_vmlinux()  # the process-wide view of the kernel's types
+        vmlinux = ebpf.btf.KERNEL_BTF_DIR / "vmlinux"
+        if not vmlinux.exists():
+            raise CliError(f"{vmlinux}: no such file")
+        graph = ebpf.btf.load_vmlinux()  # the process-wide view of the kernel's types
     else:
-        path = args.file or str(KERNEL_BTF_DIR / "vmlinux")
+        path = args.file or str(ebpf.btf.KERNEL_BTF_DIR / "vmlinux")
         if not os.path.exists(path):
             raise CliError(f"{path}: no such file")
         base = load_file(args.base) if args.base else None
