@@ -39,7 +39,7 @@ from ._export import CumulativeCounts, RecordCounter, Rekeyed
 from ._histograms import HistogramReport
 from ._objects import Hook
 from ._options import CommonOptions, IntervalOptions
-from ._stacks import StackCount, StackReport, StackSides
+from ._stacks import StackCount, StackOptions, StackReport, StackSides
 from ._tool import Record, Tool
 from ._tracer import EventTracer, IntervalTracer, Tracer
 
@@ -56,6 +56,7 @@ __all__ = [
     "RecordCounter",
     "Rekeyed",
     "StackCount",
+    "StackOptions",
     "StackReport",
     "StackSides",
     "Tool",

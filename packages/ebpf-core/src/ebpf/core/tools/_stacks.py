@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from ._export import drain
+from ._options import CommonOptions
 
 if TYPE_CHECKING:
     from ebpf.elf import Symbolizer
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "StackCount",
+    "StackOptions",
     "StackReport",
     "StackSides",
     "add_stack_arguments",
@@ -66,6 +68,47 @@ class StackSides:
     kernel: bool = True
     delimited: bool = False
     folded: bool = False
+
+
+@dataclass(frozen=True)
+class StackOptions(CommonOptions):
+    """What the tools that count by stack (profile, offcputime) take besides their own options.
+
+    Attributes:
+        user_stacks_only: record user stacks only (``-U``).
+        kernel_stacks_only: record kernel stacks only (``-K``).
+        folded: print folded stacks (``-f``), for flame graphs.
+        delimited: a ``-`` between the user and the kernel stack (``--delimited``).
+        stack_storage_size: distinct stacks the stack map holds (``--stack-storage-size``).
+    """
+
+    user_stacks_only: bool = False
+    kernel_stacks_only: bool = False
+    folded: bool = False
+    delimited: bool = False
+    stack_storage_size: int = 16384
+
+    def __post_init__(self) -> None:
+        """Check the values before anything is loaded.
+
+        Raises:
+            ValueError: both ``-U`` and ``-K``, a stack storage size below 1, or a bad common option.
+        """
+        super().__post_init__()
+        if self.user_stacks_only and self.kernel_stacks_only:
+            raise ValueError("user_stacks_only (-U) and kernel_stacks_only (-K) exclude each other")
+        if self.stack_storage_size < 1:
+            raise ValueError(f"stack_storage_size must be a positive integer, not {self.stack_storage_size}")
+
+    @property
+    def sides(self) -> StackSides:
+        """Which stacks are recorded and how they print."""
+        return StackSides(
+            user=not self.kernel_stacks_only,
+            kernel=not self.user_stacks_only,
+            delimited=self.delimited,
+            folded=self.folded,
+        )
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._export import CumulativeCounts, Rekeyed, serve_metrics
 from ._objects import Hook, choose_hook, load_and_attach
-from ._options import CommonOptions
-from ._stacks import StackReport, StackSides, add_stack_arguments, format_stacks, read_stacks
+from ._stacks import StackOptions, StackReport, add_stack_arguments, format_stacks, read_stacks
 from ._tool import Tool
 from ._tracer import IntervalTracer, start_tracer
 
@@ -44,44 +43,32 @@ _U64_MAX = 2**64 - 1
 
 
 @dataclass(frozen=True)
-class Options(CommonOptions):
-    """offcputime's options (``pid`` filters by process, ``comm`` by task name).
+class Options(StackOptions):
+    """offcputime's options (``pid`` filters by process, ``comm`` by task name; stacks as `StackOptions`).
 
     Attributes:
         user_threads_only: user threads only (``-u``), no kernel threads.
         kernel_threads_only: kernel threads only (``-k``).
-        user_stacks_only: record user stacks only (``-U``).
-        kernel_stacks_only: record kernel stacks only (``-K``).
         min_block_us: count blocks of at least this many microseconds (``-m``, default 1).
         max_block_us: count blocks of at most this many microseconds (``-M``; ``None``: no bound).
-        folded: print folded stacks (``-f``), for flame graphs.
-        delimited: a ``-`` between the user and the kernel stack (``--delimited``).
-        stack_storage_size: distinct stacks the stack map holds (``--stack-storage-size``).
     """
 
     user_threads_only: bool = False
     kernel_threads_only: bool = False
-    user_stacks_only: bool = False
-    kernel_stacks_only: bool = False
     min_block_us: int = 1
     max_block_us: int | None = None
-    folded: bool = False
-    delimited: bool = False
-    stack_storage_size: int = 16384
 
     def __post_init__(self) -> None:
         """Check the values before anything is loaded.
 
         Raises:
-            ValueError: both ``-u`` and ``-k`` or both ``-U`` and ``-K``, a
-                negative or out-of-range block time, a maximum below the
-                minimum, a stack storage size below 1, or a bad common option.
+            ValueError: both ``-u`` and ``-k``, a negative or out-of-range
+                block time, a maximum below the minimum, or a bad stack or
+                common option.
         """
         super().__post_init__()
         if self.user_threads_only and self.kernel_threads_only:
             raise ValueError("user_threads_only (-u) and kernel_threads_only (-k) exclude each other")
-        if self.user_stacks_only and self.kernel_stacks_only:
-            raise ValueError("user_stacks_only (-U) and kernel_stacks_only (-K) exclude each other")
         for name in ("min_block_us", "max_block_us"):
             value = getattr(self, name)
             if value is not None and not 0 <= value <= _U64_MAX:
@@ -90,18 +77,6 @@ class Options(CommonOptions):
             raise ValueError(
                 f"max_block_us ({self.max_block_us}) is below min_block_us ({self.min_block_us})"
             )
-        if self.stack_storage_size < 1:
-            raise ValueError(f"stack_storage_size must be a positive integer, not {self.stack_storage_size}")
-
-    @property
-    def sides(self) -> StackSides:
-        """Which stacks are recorded and how they print."""
-        return StackSides(
-            user=not self.kernel_stacks_only,
-            kernel=not self.user_stacks_only,
-            delimited=self.delimited,
-            folded=self.folded,
-        )
 
 
 def metrics(counts: Any) -> list[CounterMetric]:

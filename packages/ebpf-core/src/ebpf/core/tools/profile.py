@@ -31,8 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._export import CumulativeCounts, Rekeyed, serve_metrics
 from ._objects import load_and_attach
-from ._options import CommonOptions
-from ._stacks import StackReport, StackSides, add_stack_arguments, format_stacks, read_stacks
+from ._stacks import StackOptions, StackReport, add_stack_arguments, format_stacks, read_stacks
 from ._tool import Tool
 from ._tracer import IntervalTracer, start_tracer
 
@@ -47,60 +46,37 @@ DEFAULT_FREQUENCY = 49
 
 
 @dataclass(frozen=True)
-class Options(CommonOptions):
-    """profile's options (``pid`` filters by process, ``comm`` by task name).
+class Options(StackOptions):
+    """profile's options (``pid`` filters by process, ``comm`` by task name; stacks as `StackOptions`).
 
     Attributes:
         frequency: samples a second on each CPU (``-F``); 49 when neither it nor ``period`` is given.
         period: a sample every this many nanoseconds of CPU time (``--period``, bcc's ``-c``).
         cpu: sample this CPU only (``-C``); ``None`` samples every online CPU.
-        user_stacks_only: record user stacks only (``-U``).
-        kernel_stacks_only: record kernel stacks only (``-K``).
         include_idle: count the CPUs' idle tasks too (``-I``).
-        folded: print folded stacks (``-f``), for flame graphs.
-        delimited: a ``-`` between the user and the kernel stack (``--delimited``).
-        stack_storage_size: distinct stacks the stack map holds (``--stack-storage-size``).
     """
 
     frequency: int | None = None
     period: int | None = None
     cpu: int | None = None
-    user_stacks_only: bool = False
-    kernel_stacks_only: bool = False
     include_idle: bool = False
-    folded: bool = False
-    delimited: bool = False
-    stack_storage_size: int = 16384
 
     def __post_init__(self) -> None:
         """Check the values before anything is loaded.
 
         Raises:
             ValueError: both a frequency and a period, one that is not
-                positive, both ``-U`` and ``-K``, a negative CPU, a stack
-                storage size below 1, or a bad common option.
+                positive, a negative CPU, or a bad stack or common option.
         """
         super().__post_init__()
         if self.frequency is not None and self.period is not None:
             raise ValueError("give a sampling frequency or a period, not both")
-        for name in ("frequency", "period", "stack_storage_size"):
+        for name in ("frequency", "period"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be a positive integer, not {value}")
-        if self.user_stacks_only and self.kernel_stacks_only:
-            raise ValueError("user_stacks_only (-U) and kernel_stacks_only (-K) exclude each other")
         if self.cpu is not None and self.cpu < 0:
             raise ValueError(f"cpu must be a CPU number, not {self.cpu}")
-
-    @property
-    def sides(self) -> StackSides:
-        """Which stacks are recorded and how they print."""
-        return StackSides(
-            user=not self.kernel_stacks_only,
-            kernel=not self.user_stacks_only,
-            delimited=self.delimited,
-            folded=self.folded,
-        )
 
 
 def metrics(counts: Any) -> list[CounterMetric]:
