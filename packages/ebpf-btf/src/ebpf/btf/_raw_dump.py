@@ -72,7 +72,7 @@ def raw_lines(graph: TypeGraph) -> list[str]:
     table.cache_strings()  # every name is printed: decoded in one pass
     w, get, last = table.words, table._names.get, table.last_id
     checked = _Checks(table)
-    name, ref = checked.name, checked.ref
+    name, ref, named_ids = checked.name, checked.ref, checked.named_ids
     out: list[str] = []
     append = out.append
     FUNC, FUNC_PROTO, STRUCT, UNION = s.KIND_FUNC, s.KIND_FUNC_PROTO, s.KIND_STRUCT, s.KIND_UNION  # noqa: N806
@@ -83,7 +83,6 @@ def raw_lines(graph: TypeGraph) -> list[str]:
     offsets = table.offsets
     # the names of all records, looked up at once (None: not a cached whole string)
     labels = list(map(get, map(w.__getitem__, offsets)))
-    names: Sequence[str | None]  # members' or parameters' (None: looked up the checked way)
     for type_id, at, cached in zip(itertools.count(table.first_id), offsets, labels):
         info = w[at + 1]
         kind = (info >> 24) & 0x1F  # s.info_kind, inline: this runs once per record
@@ -98,13 +97,7 @@ def raw_lines(graph: TypeGraph) -> list[str]:
             target = w[at + 2]
             if target > last:
                 ref(target, type_id)
-            end = at + 3 + 2 * vlen
-            params = w[at + 4 : end : 2]
-            names = list(map(get, w[at + 3 : end : 2]))
-            if None in names:
-                names = checked.names(w[at + 3 : end : 2], type_id)
-            if params and max(params) > last:
-                checked.refs(params, type_id, "parameter")
+            names, params = named_ids(w, at + 3, at + 3 + 2 * vlen, 2, type_id, "parameter")
             append(
                 f"[{type_id}] FUNC_PROTO '{label or '(anon)'}' ret_type_id={target} vlen={vlen}"
                 + "".join([f"\n\t'{n or '(anon)'}' type_id={p}" for n, p in zip(names, params, strict=True)])
@@ -116,12 +109,7 @@ def raw_lines(graph: TypeGraph) -> list[str]:
             append(f"[{type_id}] {_REF_KINDS[kind]} '{label or '(anon)'}' type_id={target}")
         elif kind in (STRUCT, UNION):
             end = at + 3 + 3 * vlen
-            member_types = w[at + 4 : end : 3]
-            names = list(map(get, w[at + 3 : end : 3]))
-            if None in names:
-                names = checked.names(w[at + 3 : end : 3], type_id)
-            if member_types and max(member_types) > last:
-                checked.refs(member_types, type_id, "member")
+            names, member_types = named_ids(w, at + 3, end, 3, type_id, "member")
             bit_offsets = w[at + 5 : end : 3]
             head = f"[{type_id}] {'UNION' if kind == UNION else 'STRUCT'} "
             head += f"'{label or '(anon)'}' size={w[at + 2]} vlen={vlen}"
@@ -202,6 +190,21 @@ class _Checks:
                 self.name(offset, type_id, f" {part} {i}" if part else "") for i, offset in enumerate(offsets)
             ]
         return found  # type: ignore[return-value]  # (no None left)
+
+    def named_ids(
+        self, w: Sequence[int], first: int, end: int, step: int, type_id: int, part: str
+    ) -> tuple[list[str], Sequence[int]]:
+        """The names and type ids of a record's members or parameters: words ``first`` to ``end``,
+        one ``(name_off, type, ...)`` group every ``step`` words.
+
+        Raises:
+            ParseError: a name offset outside the string section, or an id past the last.
+        """
+        ids = w[first + 1 : end : step]
+        names = self.names(w[first:end:step], type_id)
+        if ids and max(ids) > self.table.last_id:
+            self.refs(ids, type_id, part)
+        return names, ids
 
     def ref(self, ref: int, type_id: int, part: str = "") -> int:
         """``ref``, checked to be a type id of the table.
